@@ -1,0 +1,50 @@
+"""Zig-zag varints as Kafka's record format uses them (protobuf encoding, signed via zig-zag)."""
+
+from __future__ import annotations
+
+from flyq.errors import CorruptRecordBatch
+
+__all__ = ["decode_varint", "encode_varint", "size_of_varint"]
+
+# A zig-zag varlong needs at most 10 bytes; anything longer is corrupt.
+_MAX_VARINT_BYTES = 10
+
+
+def encode_varint(value: int, out: bytearray) -> None:
+    """Append the zig-zag varint of the signed 64-bit `value` to `out`."""
+    zigzag = ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF
+    while zigzag > 0x7F:
+        out.append((zigzag & 0x7F) | 0x80)
+        zigzag >>= 7
+    out.append(zigzag)
+
+
+def size_of_varint(value: int) -> int:
+    """Bytes `encode_varint(value)` writes."""
+    zigzag = ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF
+    size = 1
+    while zigzag > 0x7F:
+        zigzag >>= 7
+        size += 1
+    return size
+
+
+def decode_varint(buf: bytes | bytearray | memoryview, pos: int, field: str) -> tuple[int, int]:
+    """Decode a zig-zag varint at `pos`; return (value, position after it)."""
+    result = 0
+    shift = 0
+    start = pos
+    end = len(buf)
+    while True:
+        if pos >= end:
+            raise CorruptRecordBatch("varint runs past the end of the batch", field=field,
+                                     position=start)
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+        if pos - start >= _MAX_VARINT_BYTES:
+            raise CorruptRecordBatch("varint longer than 10 bytes", field=field, position=start)
+    return (result >> 1) ^ -(result & 1), pos

@@ -1,0 +1,211 @@
+"""The one error hierarchy of FlyQ.
+
+Every error FlyQ raises on purpose is a `FlyQError`. Subclasses name what was wrong and carry where it
+was (topic, partition, offset, file, byte position) as attributes as well as in the message, so callers
+can act on them without parsing text.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChecksumMismatch",
+    "CorruptRecordBatch",
+    "CorruptIndex",
+    "CorruptSegment",
+    "CorruptCheckpoint",
+    "DecodeError",
+    "EmptyBatch",
+    "FlyQError",
+    "InvalidArgument",
+    "InvalidConfig",
+    "InvalidOffset",
+    "InvalidPartition",
+    "InvalidRecord",
+    "InvalidTopicName",
+    "LogClosed",
+    "OffsetOutOfRange",
+    "RecordTooLarge",
+    "StorageError",
+    "TopicAlreadyExists",
+    "UnknownTopic",
+]
+
+
+class FlyQError(Exception):
+    """Root of every error FlyQ raises on purpose."""
+
+
+# --- decoding bytes -------------------------------------------------------------------------------
+
+
+class DecodeError(FlyQError):
+    """Bytes could not be decoded: names the field, the byte position and what was expected."""
+
+    def __init__(self, what: str, *, field: str, position: int, source: str | None = None) -> None:
+        where = f" in {source}" if source else ""
+        super().__init__(f"cannot decode {field} at byte {position}{where}: {what}")
+        self.field = field
+        self.position = position
+        self.source = source
+
+
+class CorruptRecordBatch(DecodeError):
+    """A record batch is malformed (framing, magic, lengths, record fields)."""
+
+
+class ChecksumMismatch(CorruptRecordBatch):
+    """A record batch's CRC-32C does not match the bytes it covers."""
+
+    def __init__(
+        self, *, expected: int, actual: int, position: int, source: str | None = None
+    ) -> None:
+        super().__init__(
+            f"CRC-32C stored 0x{expected:08x} but the batch hashes to 0x{actual:08x}",
+            field="crc",
+            position=position,
+            source=source,
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class CorruptIndex(DecodeError):
+    """An index file holds entries that cannot be right (size, order, positions)."""
+
+
+class CorruptCheckpoint(DecodeError):
+    """A checkpoint or marker file is torn, has a bad checksum or an unknown version."""
+
+
+# --- records and logs -----------------------------------------------------------------------------
+
+
+class InvalidRecord(FlyQError):
+    """A record given to append is not well-formed (types, timestamp range, header keys)."""
+
+
+class EmptyBatch(InvalidRecord):
+    """An append carried no records: a record batch holds at least one record."""
+
+    def __init__(self) -> None:
+        super().__init__("a batch must hold at least one record")
+
+
+class RecordTooLarge(InvalidRecord):
+    """An encoded batch is larger than the log accepts."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"batch of {size} bytes exceeds the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class OffsetOutOfRange(FlyQError):
+    """An offset lies outside the range an operation accepts; names the valid range."""
+
+    def __init__(
+        self,
+        offset: int,
+        *,
+        log_start_offset: int,
+        log_end_offset: int,
+        valid: str,
+        topic: str | None = None,
+        partition: int | None = None,
+    ) -> None:
+        where = f" in {topic}-{partition}" if topic is not None else ""
+        super().__init__(
+            f"offset {offset} is out of range{where}: {valid} "
+            f"(log_start_offset={log_start_offset}, log_end_offset={log_end_offset})"
+        )
+        self.offset = offset
+        self.log_start_offset = log_start_offset
+        self.log_end_offset = log_end_offset
+        self.topic = topic
+        self.partition = partition
+
+
+class InvalidOffset(FlyQError):
+    """An offset is inside the log but not acceptable for the operation (e.g. mid-batch truncate)."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"offset {offset}: {reason}")
+        self.offset = offset
+
+
+class InvalidArgument(FlyQError):
+    """An argument is of the wrong type or out of its range (limits, counts, sizes)."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        super().__init__(f"{name}={value!r}: expected {expected}")
+        self.name = name
+        self.value = value
+
+
+class LogClosed(FlyQError):
+    """The log was closed by its owner; it cannot be used any more."""
+
+
+class StorageError(FlyQError):
+    """The disk refused an operation; the OS error is kept in `__cause__`."""
+
+    def __init__(self, operation: str, path: str) -> None:
+        super().__init__(f"{operation} failed on {path}")
+        self.operation = operation
+        self.path = path
+
+
+class CorruptSegment(FlyQError):
+    """A sealed segment holds bytes that fail their checks: reported, never served silently."""
+
+    def __init__(self, path: str, position: int, reason: str) -> None:
+        super().__init__(f"{path} at byte {position}: {reason}")
+        self.path = path
+        self.position = position
+
+
+# --- topics and configuration ---------------------------------------------------------------------
+
+
+class InvalidTopicName(FlyQError):
+    """A topic name breaks the naming rules; the message says which rule."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"invalid topic name {name!r}: {reason}")
+        self.name = name
+
+
+class TopicAlreadyExists(FlyQError):
+    """A topic with this name already exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"topic {name!r} already exists")
+        self.name = name
+
+
+class UnknownTopic(FlyQError):
+    """No topic with this name exists in the data directory."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"topic {name!r} does not exist")
+        self.name = name
+
+
+class InvalidPartition(FlyQError):
+    """A partition number is not one of the topic's partitions."""
+
+    def __init__(self, topic: str, partition: int, partitions: int) -> None:
+        super().__init__(
+            f"topic {topic!r} has partitions 0..{partitions - 1}; partition {partition} does not exist"
+        )
+        self.topic = topic
+        self.partition = partition
+
+
+class InvalidConfig(FlyQError):
+    """A configuration value is out of range or of the wrong type."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(f"config {key}={value!r}: {reason}")
+        self.key = key
+        self.value = value
