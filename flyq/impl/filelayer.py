@@ -1,0 +1,275 @@
+"""The one narrow interface through which the disk log touches files (spec/recovery.md, section 1).
+
+Every file operation of `flyq.impl` goes through a `FileLayer`, so a fault-injecting layer (the crash
+harness) can stand in for the disk without any test-only branch in the log. `OsFileLayer` is the real
+one. Paths are plain strings; errors from the OS become `StorageError` with the `OSError` kept as
+`__cause__`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+from typing import Protocol
+
+from flyq.errors import StorageError
+
+__all__ = ["FileHandle", "FileLayer", "MappedFile", "OsFileLayer"]
+
+
+class FileHandle(Protocol):
+    """An open file: positional reads and writes, size changes, fdatasync."""
+
+    @property
+    def path(self) -> str:
+        """The path the file was opened at."""
+        ...
+
+    def size(self) -> int:
+        """Current size in bytes."""
+        ...
+
+    def pread(self, size: int, position: int) -> bytes:
+        """Up to `size` bytes from `position` (fewer at the end of the file)."""
+        ...
+
+    def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
+        """Write all of `data` at `position`, growing the file if needed."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """Set the file's size, cutting or zero-extending it."""
+        ...
+
+    def fsync(self) -> None:
+        """Make the file's data durable (fdatasync)."""
+        ...
+
+    def map(self) -> MappedFile:
+        """A writable shared memory map of the whole file (its current size, > 0)."""
+        ...
+
+    def close(self) -> None:
+        """Release the handle; idempotent."""
+        ...
+
+
+class MappedFile(Protocol):
+    """A writable memory map of a whole file, as the indexes use it."""
+
+    def __len__(self) -> int: ...
+
+    def read(self, position: int, size: int) -> bytes:
+        """`size` bytes at `position`."""
+        ...
+
+    def write(self, position: int, data: bytes) -> None:
+        """Overwrite bytes at `position` (within the mapped length)."""
+        ...
+
+    def flush(self) -> None:
+        """Write dirty pages back to the file and wait for them (msync)."""
+        ...
+
+    def close(self) -> None:
+        """Unmap; idempotent."""
+        ...
+
+
+class FileLayer(Protocol):
+    """Directory-level operations plus opening files."""
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        """Open `path` for reading and writing; create it empty if `create` and it is missing."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether a file or directory exists at `path`."""
+        ...
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names in directory `path`, sorted."""
+        ...
+
+    def make_dirs(self, path: str) -> None:
+        """Create directory `path` and its parents if missing."""
+        ...
+
+    def rename(self, source: str, target: str) -> None:
+        """Atomically rename `source` to `target`, replacing it (durable after `fsync_dir`)."""
+        ...
+
+    def remove(self, path: str) -> None:
+        """Remove file `path` (durable after `fsync_dir`)."""
+        ...
+
+    def remove_tree(self, path: str) -> None:
+        """Remove directory `path` with everything in it."""
+        ...
+
+    def fsync_dir(self, path: str) -> None:
+        """Make the directory's entries (creations, renames, removals, sizes) durable."""
+        ...
+
+
+def _fail(operation: str, path: str, exc: OSError) -> StorageError:
+    error = StorageError(f"{operation} ({exc.strerror or exc})", path)
+    error.__cause__ = exc
+    return error
+
+
+class _OsMappedFile:
+    """`MappedFile` over `mmap.mmap`."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self._path = path
+        self._map: mmap.mmap | None = mmap.mmap(fd, 0)
+
+    def _live(self) -> mmap.mmap:
+        if self._map is None:
+            raise StorageError("use of a closed memory map", self._path)
+        return self._map
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+    def read(self, position: int, size: int) -> bytes:
+        return self._live()[position : position + size]
+
+    def write(self, position: int, data: bytes) -> None:
+        self._live()[position : position + len(data)] = data
+
+    def flush(self) -> None:
+        try:
+            self._live().flush()
+        except OSError as exc:
+            raise _fail("msync", self._path, exc) from exc
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+class _OsFileHandle:
+    """`FileHandle` over a raw file descriptor."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self._path = path
+        self._fd: int | None = fd
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def _live(self) -> int:
+        if self._fd is None:
+            raise StorageError("use of a closed file", self._path)
+        return self._fd
+
+    def size(self) -> int:
+        try:
+            return os.fstat(self._live()).st_size
+        except OSError as exc:
+            raise _fail("fstat", self._path, exc) from exc
+
+    def pread(self, size: int, position: int) -> bytes:
+        try:
+            return os.pread(self._live(), size, position)
+        except OSError as exc:
+            raise _fail("pread", self._path, exc) from exc
+
+    def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
+        fd = self._live()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.pwrite(fd, view, position)
+                view = view[written:]
+                position += written
+        except OSError as exc:
+            raise _fail("pwrite", self._path, exc) from exc
+
+    def truncate(self, size: int) -> None:
+        try:
+            os.ftruncate(self._live(), size)
+        except OSError as exc:
+            raise _fail("ftruncate", self._path, exc) from exc
+
+    def fsync(self) -> None:
+        try:
+            os.fdatasync(self._live())
+        except OSError as exc:
+            raise _fail("fdatasync", self._path, exc) from exc
+
+    def map(self) -> MappedFile:
+        try:
+            return _OsMappedFile(self._path, self._live())
+        except (OSError, ValueError) as exc:
+            error = StorageError(f"mmap ({exc})", self._path)
+            raise error from exc
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError as exc:
+                raise _fail("close", self._path, exc) from exc
+
+
+class OsFileLayer:
+    """The real file layer: the operating system's files."""
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        flags = os.O_RDWR | (os.O_CREAT if create else 0)
+        try:
+            return _OsFileHandle(path, os.open(path, flags, 0o644))
+        except OSError as exc:
+            raise _fail("open", path, exc) from exc
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError as exc:
+            raise _fail("listdir", path, exc) from exc
+
+    def make_dirs(self, path: str) -> None:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise _fail("makedirs", path, exc) from exc
+
+    def rename(self, source: str, target: str) -> None:
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            raise _fail(f"rename to {target}", source, exc) from exc
+
+    def remove(self, path: str) -> None:
+        try:
+            os.remove(path)
+        except OSError as exc:
+            raise _fail("remove", path, exc) from exc
+
+    def remove_tree(self, path: str) -> None:
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise _fail("rmtree", path, exc) from exc
+
+    def fsync_dir(self, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise _fail("open directory", path, exc) from exc
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _fail("fsync directory", path, exc) from exc
+        finally:
+            os.close(fd)
