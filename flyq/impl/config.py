@@ -1,0 +1,50 @@
+"""Configuration of one partition log (spec/log.md SEG-2, DUR-2; spec/format.md section 2)."""
+
+from __future__ import annotations
+
+import attrs
+
+from flyq.errors import InvalidConfig
+
+__all__ = ["LogConfig"]
+
+_MAX_SEGMENT_BYTES = (1 << 31) - 1  # index positions are u32; Kafka's limit is int32
+_MIN_INDEX_BYTES = 24  # room for two time-index entries
+
+
+def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidConfig(attribute.name, value, "must be an integer >= 1")
+
+
+def _optional_positive(
+    instance: object, attribute: attrs.Attribute[int | None], value: int | None
+) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidConfig(attribute.name, value, "must be an integer >= 1 or unset")
+
+
+@attrs.frozen
+class LogConfig:
+    """Sizes, ages and flush policy of a partition log. Times are milliseconds."""
+
+    segment_bytes: int = attrs.field(default=1 << 30, validator=_positive)
+    segment_ms: int = attrs.field(default=7 * 24 * 3600 * 1000, validator=_positive)
+    index_interval_bytes: int = attrs.field(default=4096, validator=_positive)
+    # Preallocated size of each index file; a segment rolls when either index is full.
+    index_max_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_positive)
+    # Flush after this many appended records since the last flush (None: not by count).
+    flush_messages: int | None = attrs.field(default=None, validator=_optional_positive)
+    # Flush at an append when this long has passed since the last flush (None: not by time).
+    flush_ms: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_batch_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.segment_bytes > _MAX_SEGMENT_BYTES:
+            raise InvalidConfig(
+                "segment_bytes", self.segment_bytes, f"must be <= {_MAX_SEGMENT_BYTES}"
+            )
+        if self.index_max_bytes < _MIN_INDEX_BYTES:
+            raise InvalidConfig(
+                "index_max_bytes", self.index_max_bytes, f"must be >= {_MIN_INDEX_BYTES}"
+            )
