@@ -156,6 +156,7 @@ class PartitionLog:
                 continue
             if suffix == LOG_SUFFIX:
                 bases.add(base)
+        indexed: dict[int, int] = {}
         for name in names:
             try:
                 base, suffix = parse_segment_name(name)
@@ -163,6 +164,11 @@ class PartitionLog:
                 continue
             if suffix != LOG_SUFFIX and base not in bases:
                 orphans.append(name)
+            elif suffix != LOG_SUFFIX:
+                indexed[base] = indexed.get(base, 0) + 1
+        # A segment missing an index file cannot be trusted as it stands: rebuild it.
+        unindexed = {base for base in bases if indexed.get(base, 0) < 2}
+        problems.extend(f"segment {base} is missing an index file" for base in sorted(unindexed))
         for name in orphans:
             layer.remove(self._path(name))
         marker = self._read_checkpoint(CLEAN_SHUTDOWN_FILE, _CLEAN_SHUTDOWN_VALUES, problems)
@@ -185,12 +191,12 @@ class PartitionLog:
             self._log_end = first
             self._activate(segment, IndexPolicy(first, self.config.index_interval_bytes))
             self.recovery_report = RecoveryReport(clean=True)
-        elif marker is not None and self._marker_matches(marker):
+        elif marker is not None and not unindexed and self._marker_matches(marker):
             self._open_clean(marker)
         else:
-            if marker is not None:
+            if marker is not None and not unindexed:
                 problems.append("clean-shutdown marker does not match the active segment")
-            self._recover(problems)
+            self._recover(problems, unindexed)
         self._bases = [segment.base_offset for segment in self._segments]
         first_base = self._bases[0]
         self._log_start = max(start_values[0] if start_values else first_base, first_base)
@@ -239,7 +245,7 @@ class PartitionLog:
         self._activate(active, policy)
         self.recovery_report = RecoveryReport(clean=True)
 
-    def _recover(self, problems: list[str]) -> None:
+    def _recover(self, problems: list[str], unindexed: set[int]) -> None:
         """Validate the segments past the recovery point; sanity-check the others' indexes."""
         segments = self._segments
         bases = [segment.base_offset for segment in segments]
@@ -249,9 +255,11 @@ class PartitionLog:
         for i, segment in enumerate(segments):
             sealed = i < len(segments) - 1
             if i < first_to_scan:
-                problem = segment.index_problem(sealed=True)
+                missing = segment.base_offset in unindexed
+                problem = None if missing else segment.index_problem(sealed=True)
                 if problem is not None:
                     problems.append(problem)
+                if missing or problem is not None:
                     segment.rebuild_indexes(sealed=True, index_max_bytes=0)
                     rebuilt += 1
                 kept.append(segment)

@@ -162,12 +162,14 @@ class Segment:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def scan(self, position: int, end: int, *, with_bytes: bool = False
+    def scan(self, start: tuple[int, int], end: int, *, with_bytes: bool = False
              ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
         """Yield (position, header, batch bytes if asked) for each batch in [position, end).
 
-        A batch that fails its framing raises `CorruptSegment` naming the file and byte.
+        `start` is (position, base offset of the batch there). A batch that fails its framing,
+        or whose base offset breaks the sequence, raises `CorruptSegment` naming file and byte.
         """
+        position, expected = start
         handle = self.log
         chunk = b""
         chunk_start = position
@@ -181,6 +183,10 @@ class Segment:
                                              limit=end - chunk_start)
             except CorruptRecordBatch as exc:
                 raise CorruptSegment(self.log_path, position, str(exc)) from exc
+            if header.base_offset != expected:
+                raise CorruptSegment(self.log_path, position,
+                                     f"batch base offset {header.base_offset}, expected {expected}")
+            expected = header.next_offset
             data: memoryview | None = None
             if with_bytes:
                 if offset_in_chunk + header.size > len(chunk):
@@ -191,11 +197,17 @@ class Segment:
             yield position, header, data
             position += header.size
 
-    def start_position(self, offset: int) -> int:
-        """Byte position to scan from to find `offset`: the index floor entry, else 0."""
+    def start_position(self, offset: int) -> tuple[int, int]:
+        """Where to scan from to find `offset`: (position, base offset) of the index floor entry,
+        else the segment's start."""
         entry = self.offset_index.floor(offset - self.base_offset) if offset > self.base_offset \
             else None
-        return entry[1] if entry is not None else 0
+        return self._entry_start(entry)
+
+    def _entry_start(self, entry: tuple[int, int] | None) -> tuple[int, int]:
+        if entry is None:
+            return 0, self.base_offset
+        return entry[1], self.base_offset + entry[0]
 
     def batches_from(self, offset: int, end: int) -> Iterator[tuple[int, BatchHeader]]:
         """Headers of the batch holding `offset` (or the first after it) and all later ones."""
@@ -234,8 +246,7 @@ class Segment:
             start_entry = self.offset_index.entry(last - 1) if last else None
         else:
             start_entry = self.offset_index.lower(bound[1])
-        start = start_entry[1] if start_entry is not None else 0
-        start = max(start, self.start_position(min_offset))
+        start = max(self._entry_start(start_entry), self.start_position(min_offset))
         for position, header, data in self.scan(start, end, with_bytes=True):
             if header.next_offset <= min_offset or header.max_timestamp < timestamp:
                 continue
@@ -254,7 +265,7 @@ class Segment:
         policy = IndexPolicy(self.base_offset, self.index_interval_bytes)
         offset_entries: list[bytes] = []
         time_entries: list[bytes] = []
-        for _, header, _ in self.scan(0, end):
+        for _, header, _ in self.scan((0, self.base_offset), end):
             point = policy.on_batch(header.base_offset, header.next_offset,
                                     header.max_timestamp, header.size)
             if point is not None:

@@ -1,0 +1,95 @@
+"""Choosing a partition for a record, the way Kafka's default partitioner does.
+
+Keyed records go to `(murmur2(key) & 0x7fffffff) % partitions`, with `murmur2` bit for bit the Java
+client's `org.apache.kafka.common.utils.Utils.murmur2`, so a key lands on the same partition number
+in FlyQ as in a Kafka topic with the same partition count. Records with a null key are spread round
+robin, one counter per topic.
+"""
+
+from __future__ import annotations
+
+from flyq.errors import InvalidArgument
+
+__all__ = ["RoundRobinPartitioner", "murmur2", "partition_for_key", "to_positive"]
+
+_SEED = 0x9747B28C
+_M = 0x5BD1E995
+_R = 24
+_U32 = 0xFFFFFFFF
+_SIGN_BIT = 0x80000000
+_INT31_MASK = 0x7FFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's MurmurHash2 of `data` as a signed 32-bit integer (Java's `int`).
+
+    Java does this arithmetic in wrapping 32-bit ints with unsigned shifts (`>>>`); here every step
+    is masked to 32 bits, which gives the same bits, and the result is read back as signed.
+    """
+    length = len(data)
+    h = (_SEED ^ length) & _U32
+    whole = length - (length & 3)
+    for i in range(0, whole, 4):
+        k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
+        k = (k * _M) & _U32
+        k ^= k >> _R
+        k = (k * _M) & _U32
+        h = ((h * _M) & _U32) ^ k
+    extra = length & 3
+    # Java's switch falls through: 3 mixes bytes 2, 1, 0; 2 mixes 1, 0; 1 mixes 0.
+    if extra >= 3:
+        h ^= data[whole + 2] << 16
+    if extra >= 2:
+        h ^= data[whole + 1] << 8
+    if extra >= 1:
+        h ^= data[whole]
+        h = (h * _M) & _U32
+    h ^= h >> 13
+    h = (h * _M) & _U32
+    h ^= h >> 15
+    return h - (1 << 32) if h & _SIGN_BIT else h
+
+
+def to_positive(number: int) -> int:
+    """Kafka's `Utils.toPositive`: clear the sign bit of a 32-bit int (not `abs`)."""
+    return number & _INT31_MASK
+
+
+def _check_partitions(partitions: int) -> None:
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise InvalidArgument("partitions", partitions, "an integer >= 1")
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for a record with this (non-null) key."""
+    if not isinstance(key, bytes):
+        raise InvalidArgument("key", key, "bytes (a null key is partitioned round robin)")
+    _check_partitions(partitions)
+    return to_positive(murmur2(key)) % partitions
+
+
+class RoundRobinPartitioner:
+    """Partitions for null-key records: each topic's records cycle through 0, 1, ..., n-1, 0, ...
+
+    The counter is per topic and starts at `start` (taken modulo the partition count), so
+    interleaved produces to two topics do not disturb each other's rotation.
+    """
+
+    def __init__(self, start: int = 0) -> None:
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise InvalidArgument("start", start, "an integer >= 0")
+        self._start = start
+        self._counters: dict[str, int] = {}
+
+    def partition(self, topic: str, partitions: int) -> int:
+        """The next partition for a null-key record of `topic`."""
+        _check_partitions(partitions)
+        counter = self._counters.get(topic, self._start)
+        self._counters[topic] = counter + 1
+        return counter % partitions
+
+    def set_next(self, topic: str, partition: int) -> None:
+        """Make `partition` the next choice for `topic` (e.g. its least-filled partition)."""
+        if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+            raise InvalidArgument("partition", partition, "an integer >= 0")
+        self._counters[topic] = partition

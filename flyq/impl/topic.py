@@ -1,0 +1,464 @@
+"""Topics on disk: a directory of partition logs plus a metadata file.
+
+Layout under the data directory:
+
+    DATA_DIR/NAME/topic.json       name, partitions, created_ms, config (the LogConfig fields)
+    DATA_DIR/NAME/NAME-0/ ...      one PartitionLog directory per partition, like Kafka's
+    DATA_DIR/NAME/NAME-<n-1>/
+
+Rules this module keeps:
+
+- TOPIC-1 `topic.json` is the commit point of a topic. `create` writes it last (temp file, fsync,
+  rename, fsync of the directory); `delete` removes it first. A directory without it is the residue
+  of an interrupted create or delete: it is not listed, `create` clears it, `delete` removes it, and
+  `open`/`describe` refuse it with `CorruptCheckpoint` naming the file.
+- TOPIC-2 Names are 1..249 characters from ASCII letters, digits, `.`, `_`, `-`, and not `.` or
+  `..`; so a name is always exactly one path component inside the data directory.
+- TOPIC-3 A record with an explicit partition goes there; otherwise a keyed record goes to
+  `partition_for_key(key, n)` (Kafka's murmur2 choice) and a null-key record round robin. One
+  `Topic.append` call appends one batch per target partition, each holding that partition's records
+  in the order they were given.
+
+Every file operation goes through the `FileLayer`, as in the partition log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+import attrs
+
+from flyq.api import AppendResult
+from flyq.errors import (
+    CorruptCheckpoint,
+    EmptyBatch,
+    InvalidArgument,
+    InvalidConfig,
+    InvalidPartition,
+    InvalidTopicName,
+    LogClosed,
+    TopicAlreadyExists,
+    UnknownTopic,
+)
+from flyq.impl.config import LogConfig
+from flyq.impl.filelayer import FileLayer, OsFileLayer
+from flyq.impl.log import PartitionLog
+from flyq.impl.partitioner import RoundRobinPartitioner, partition_for_key
+from flyq.records import Record, validate_record
+
+__all__ = [
+    "MAX_TOPIC_NAME_LENGTH",
+    "METADATA_FILE",
+    "PartitionDescription",
+    "Topic",
+    "TopicDescription",
+    "TopicMetadata",
+    "TopicStore",
+    "validate_topic_name",
+]
+
+MAX_TOPIC_NAME_LENGTH = 249  # Kafka's limit: leaves room for "-<partition>" in a 255-byte name
+METADATA_FILE = "topic.json"
+METADATA_VERSION = 1
+_TEMP_SUFFIX = ".tmp"
+_LEGAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._-")
+_CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def validate_topic_name(name: str) -> None:
+    """Raise `InvalidTopicName` naming the first rule `name` breaks (TOPIC-2)."""
+    if not isinstance(name, str):
+        raise InvalidTopicName(repr(name), f"must be a str, got {type(name).__name__}")
+    if not name:
+        raise InvalidTopicName(name, "must not be empty")
+    if name in (".", ".."):
+        raise InvalidTopicName(name, "'.' and '..' are not allowed")
+    if len(name) > MAX_TOPIC_NAME_LENGTH:
+        raise InvalidTopicName(
+            name, f"is {len(name)} characters long, at most {MAX_TOPIC_NAME_LENGTH} are allowed"
+        )
+    for index, character in enumerate(name):
+        if character not in _LEGAL_CHARACTERS:
+            raise InvalidTopicName(
+                name,
+                f"character {character!r} at index {index} is not allowed: use only ASCII "
+                "letters, digits, '.', '_' and '-'",
+            )
+
+
+@attrs.frozen
+class TopicMetadata:
+    """What `topic.json` holds."""
+
+    name: str
+    partitions: int
+    created_ms: int
+    config: LogConfig
+
+    def to_json(self) -> bytes:
+        """The bytes of `topic.json`: ASCII JSON, keys in a fixed order."""
+        document = {
+            "version": METADATA_VERSION,
+            "name": self.name,
+            "partitions": self.partitions,
+            "created_ms": self.created_ms,
+            "config": attrs.asdict(self.config),
+        }
+        return (json.dumps(document, indent=2) + "\n").encode("ascii")
+
+    @classmethod
+    def from_json(cls, data: bytes, *, source: str) -> TopicMetadata:
+        """Parse `topic.json`; `CorruptCheckpoint` naming the field if anything is off."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorruptCheckpoint(
+                "not UTF-8 text", field="topic.json", position=exc.start, source=source
+            ) from exc
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            position = len(text[: exc.pos].encode("utf-8"))
+            raise CorruptCheckpoint(
+                f"not valid JSON ({exc.msg})", field="topic.json", position=position,
+                source=source,
+            ) from exc
+        if not isinstance(document, dict):
+            raise _bad_field("topic.json", "expected a JSON object", source)
+        version = document.get("version")
+        if version != METADATA_VERSION:
+            raise _bad_field("version", f"is {version!r}, expected {METADATA_VERSION}", source)
+        name = document.get("name")
+        if not isinstance(name, str):
+            raise _bad_field("name", f"is {name!r}, expected a string", source)
+        partitions = _int_field(document, "partitions", source)
+        if partitions < 1:
+            raise _bad_field("partitions", f"is {partitions}, expected >= 1", source)
+        created_ms = _int_field(document, "created_ms", source)
+        raw_config = document.get("config")
+        if not isinstance(raw_config, dict):
+            raise _bad_field("config", f"is {raw_config!r}, expected a JSON object", source)
+        unknown = sorted(set(raw_config) - set(_CONFIG_FIELDS))
+        if unknown:
+            raise _bad_field("config", f"unknown keys {unknown}", source)
+        try:
+            # Missing keys take LogConfig's defaults, so files written before a field existed load.
+            config = LogConfig(**raw_config)
+        except InvalidConfig as exc:
+            raise _bad_field(f"config.{exc.key}", str(exc), source) from exc
+        return cls(name=name, partitions=partitions, created_ms=created_ms, config=config)
+
+
+def _bad_field(field: str, what: str, source: str) -> CorruptCheckpoint:
+    return CorruptCheckpoint(what, field=field, position=0, source=source)
+
+
+def _int_field(document: dict[str, object], field: str, source: str) -> int:
+    value = document.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad_field(field, f"is {value!r}, expected an integer", source)
+    return value
+
+
+@attrs.frozen
+class PartitionDescription:
+    """State of one partition log as `describe` reports it."""
+
+    partition: int
+    log_start_offset: int
+    log_end_offset: int
+    durable_offset: int
+    segments: int
+    size_bytes: int
+
+
+@attrs.frozen
+class TopicDescription:
+    """A topic's metadata plus the state of each of its partitions."""
+
+    metadata: TopicMetadata
+    partitions: tuple[PartitionDescription, ...]
+
+
+def partition_directory(topic_directory: str, name: str, partition: int) -> str:
+    """Directory of partition `partition` of topic `name`: `<topic dir>/<name>-<partition>`."""
+    return os.path.join(topic_directory, f"{name}-{partition}")
+
+
+class TopicStore:
+    """The topics of one data directory: create, list, describe, delete, open."""
+
+    def __init__(
+        self,
+        data_dir: str,
+        *,
+        file_layer: FileLayer | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self._layer: FileLayer = file_layer if file_layer is not None else OsFileLayer()
+        # The injected clock (ms) is handed to every partition log; topic.json's created_ms uses
+        # it too, or the wall clock when none is injected.
+        self._clock = clock
+
+    def _topic_directory(self, name: str) -> str:
+        validate_topic_name(name)
+        return os.path.join(self.data_dir, name)
+
+    def _now_ms(self) -> int:
+        return self._clock() if self._clock is not None else _wall_clock_ms()
+
+    def create(self, name: str, partitions: int, config: LogConfig | None = None) -> TopicMetadata:
+        """Create topic `name` with `partitions` empty partition logs (TOPIC-1)."""
+        directory = self._topic_directory(name)
+        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+            raise InvalidArgument("partitions", partitions, "an integer >= 1")
+        if config is None:
+            config = LogConfig()
+        elif not isinstance(config, LogConfig):
+            raise InvalidArgument("config", config, "a LogConfig or None")
+        layer = self._layer
+        metadata_path = os.path.join(directory, METADATA_FILE)
+        if layer.exists(metadata_path):
+            raise TopicAlreadyExists(name)
+        if layer.exists(directory):
+            # Residue of an interrupted create or delete: nothing in it was ever committed.
+            layer.remove_tree(directory)
+        layer.make_dirs(directory)
+        layer.fsync_dir(self.data_dir)
+        for partition in range(partitions):
+            layer.make_dirs(partition_directory(directory, name, partition))
+        layer.fsync_dir(directory)
+        metadata = TopicMetadata(
+            name=name, partitions=partitions, created_ms=self._now_ms(), config=config
+        )
+        self._write_atomically(directory, METADATA_FILE, metadata.to_json())
+        return metadata
+
+    def _write_atomically(self, directory: str, file_name: str, data: bytes) -> None:
+        layer = self._layer
+        temp_path = os.path.join(directory, file_name + _TEMP_SUFFIX)
+        handle = layer.open(temp_path, create=True)
+        try:
+            handle.truncate(0)
+            handle.pwrite(data, 0)
+            handle.fsync()
+        finally:
+            handle.close()
+        layer.rename(temp_path, os.path.join(directory, file_name))
+        layer.fsync_dir(directory)
+
+    def list(self) -> list[str]:
+        """Names of the committed topics, sorted."""
+        layer = self._layer
+        if not layer.exists(self.data_dir):
+            return []
+        names = []
+        for entry in layer.list_dir(self.data_dir):
+            try:
+                validate_topic_name(entry)
+            except InvalidTopicName:
+                continue
+            if layer.exists(os.path.join(self.data_dir, entry, METADATA_FILE)):
+                names.append(entry)
+        return names
+
+    def metadata(self, name: str) -> TopicMetadata:
+        """The parsed `topic.json` of topic `name`."""
+        directory = self._topic_directory(name)
+        layer = self._layer
+        if not layer.exists(directory):
+            raise UnknownTopic(name)
+        path = os.path.join(directory, METADATA_FILE)
+        if not layer.exists(path):
+            raise CorruptCheckpoint(
+                "the file is missing: the directory is left over from an interrupted create or "
+                "delete; delete the topic to remove it",
+                field=METADATA_FILE, position=0, source=path,
+            )
+        handle = layer.open(path, create=False)
+        try:
+            data = handle.pread(handle.size(), 0)
+        finally:
+            handle.close()
+        metadata = TopicMetadata.from_json(data, source=path)
+        if metadata.name != name:
+            raise _bad_field("name", f"is {metadata.name!r} in the directory of {name!r}", path)
+        return metadata
+
+    def open(self, name: str, *, round_robin: RoundRobinPartitioner | None = None) -> Topic:
+        """Open topic `name`; its partition logs open on first use."""
+        metadata = self.metadata(name)
+        return Topic(
+            metadata,
+            os.path.join(self.data_dir, name),
+            file_layer=self._layer,
+            clock=self._clock,
+            round_robin=round_robin,
+        )
+
+    def describe(self, name: str) -> TopicDescription:
+        """Metadata and per-partition offsets, segment count and bytes of topic `name`.
+
+        Opens (and closes) every partition log, so an uncleanly closed one is recovered here.
+        """
+        with self.open(name) as topic:
+            partitions = []
+            for partition in range(topic.partitions):
+                log = topic.partition(partition)
+                segments = log.segments
+                partitions.append(
+                    PartitionDescription(
+                        partition=partition,
+                        log_start_offset=log.log_start_offset,
+                        log_end_offset=log.log_end_offset,
+                        durable_offset=log.durable_offset,
+                        segments=len(segments),
+                        size_bytes=sum(segment.size for segment in segments),
+                    )
+                )
+            return TopicDescription(metadata=topic.metadata, partitions=tuple(partitions))
+
+    def delete(self, name: str) -> None:
+        """Delete topic `name` and all its data (TOPIC-1: topic.json goes first).
+
+        The caller must have closed any `Topic` it opened on it.
+        """
+        directory = self._topic_directory(name)
+        layer = self._layer
+        if not layer.exists(directory):
+            raise UnknownTopic(name)
+        metadata_path = os.path.join(directory, METADATA_FILE)
+        if layer.exists(metadata_path):
+            layer.remove(metadata_path)
+            layer.fsync_dir(directory)
+        layer.remove_tree(directory)
+        layer.fsync_dir(self.data_dir)
+
+
+class Topic:
+    """An open topic: its partition logs, opened lazily, and the produce path (TOPIC-3)."""
+
+    def __init__(
+        self,
+        metadata: TopicMetadata,
+        directory: str,
+        *,
+        file_layer: FileLayer | None = None,
+        clock: Callable[[], int] | None = None,
+        round_robin: RoundRobinPartitioner | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.directory = directory
+        self._layer = file_layer
+        self._clock = clock
+        self._round_robin = round_robin if round_robin is not None else RoundRobinPartitioner()
+        self._logs: dict[int, PartitionLog] = {}
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        """The topic's name."""
+        return self.metadata.name
+
+    @property
+    def partitions(self) -> int:
+        """How many partitions the topic has."""
+        return self.metadata.partitions
+
+    def _check_partition(self, partition: int) -> None:
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise InvalidArgument("partition", partition, "an integer")
+        if not 0 <= partition < self.metadata.partitions:
+            raise InvalidPartition(self.name, partition, self.metadata.partitions)
+
+    def partition(self, partition: int) -> PartitionLog:
+        """The log of `partition`, opened on first use."""
+        if self._closed:
+            raise LogClosed(f"topic {self.name!r} is closed")
+        self._check_partition(partition)
+        log = self._logs.get(partition)
+        if log is None:
+            log = PartitionLog.open(
+                partition_directory(self.directory, self.name, partition),
+                self.metadata.config,
+                file_layer=self._layer,
+                clock=self._clock,
+                topic=self.name,
+                partition=partition,
+            )
+            self._logs[partition] = log
+        return log
+
+    def assign(self, records: Sequence[Record], partition: int | None = None) -> list[int]:
+        """The partition each of `records` goes to (TOPIC-3); advances the round robin."""
+        if partition is not None:
+            self._check_partition(partition)
+            return [partition] * len(records)
+        count = self.metadata.partitions
+        return [
+            partition_for_key(record.key, count)
+            if record.key is not None
+            else self._round_robin.partition(self.name, count)
+            for record in records
+        ]
+
+    def append(
+        self, records: Sequence[Record], partition: int | None = None
+    ) -> list[tuple[int, AppendResult]]:
+        """Append `records`, one batch per target partition; (partition, result) per batch.
+
+        Batches are appended in the order their partitions first occur in `records`. Every record
+        is validated before any batch is appended, so an invalid record changes nothing; a storage
+        failure part way leaves the batches appended before it in place.
+        """
+        if self._closed:
+            raise LogClosed(f"topic {self.name!r} is closed")
+        if not records:
+            raise EmptyBatch()
+        for record in records:
+            validate_record(record)
+        groups: dict[int, list[Record]] = {}
+        for record, target in zip(records, self.assign(records, partition), strict=True):
+            groups.setdefault(target, []).append(record)
+        return [(target, self.partition(target).append(batch)) for target, batch in groups.items()]
+
+    def flush(self) -> None:
+        """Flush every partition log opened so far."""
+        for log in self._logs.values():
+            log.flush()
+
+    def close(self) -> None:
+        """Close every opened partition log; idempotent. Closes the rest if one fails."""
+        if self._closed:
+            return
+        self._closed = True
+        logs, self._logs = list(self._logs.values()), {}
+        failure: BaseException | None = None
+        for log in logs:
+            try:
+                log.close()
+            except BaseException as exc:  # noqa: BLE001 - close the others, then re-raise
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def __enter__(self) -> Topic:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

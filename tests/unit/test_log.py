@@ -1,0 +1,234 @@
+"""The disk log's own behaviour beyond the model: rolls, flush policy, raw reads, hot path checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flyq.codec.record_batch import decode_batch, encode_batch, iter_batch_headers
+from flyq.errors import (
+    ChecksumMismatch,
+    CorruptRecordBatch,
+    EmptyBatch,
+    InvalidArgument,
+    InvalidConfig,
+    InvalidOffset,
+    InvalidRecord,
+    LogClosed,
+    OffsetOutOfRange,
+    RecordTooLarge,
+)
+from flyq.impl import LogConfig, PartitionLog
+from flyq.records import Record
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 5_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _open(path: Path, clock: Clock | None = None, **config: int) -> PartitionLog:
+    return PartitionLog.open(str(path), LogConfig(**config), clock=clock or Clock())
+
+
+def test_offsets_are_dense_across_rolls(tmp_path: Path) -> None:
+    """LOG-2, SEG-1: offsets continue across segment rolls and segment names are base offsets."""
+    with _open(tmp_path, segment_bytes=300) as log:
+        for i in range(20):
+            assert log.append([Record(b"x" * 40, timestamp=i)]).base_offset == i
+        bases = [segment.base_offset for segment in log.segments]
+    assert len(bases) > 2
+    names = sorted(path.name for path in tmp_path.glob("*.log"))
+    assert names == [f"{base:020d}.log" for base in bases]
+
+
+def test_oversized_batch_gets_its_own_segment(tmp_path: Path) -> None:
+    """SEG-2: a batch larger than segment_bytes fills a new segment alone and reads back."""
+    with _open(tmp_path, segment_bytes=200) as log:
+        log.append([Record(b"small")])
+        log.append([Record(b"B" * 1000)])
+        log.append([Record(b"small again")])
+        sizes = [segment.size for segment in log.segments]
+        assert len(sizes) == 3 and sizes[1] > 1000
+        assert [r.value for r in log.read(0)] == [b"small", b"B" * 1000, b"small again"]
+
+
+def test_roll_on_age(tmp_path: Path) -> None:
+    """SEG-2: a non-empty segment older than segment_ms rolls at the next append."""
+    clock = Clock()
+    with _open(tmp_path, clock, segment_ms=100) as log:
+        log.append([Record(b"a")])
+        clock.now += 99
+        log.append([Record(b"b")])
+        assert len(log.segments) == 1
+        clock.now += 1
+        log.append([Record(b"c")])
+        assert [s.base_offset for s in log.segments] == [0, 2]
+
+
+def test_roll_when_index_full(tmp_path: Path) -> None:
+    """SEG-2: with room for three offset entries a segment rolls once they are used."""
+    with _open(tmp_path, index_interval_bytes=1, index_max_bytes=24) as log:
+        for _ in range(10):
+            log.append([Record(b"v")])
+        assert len(log.segments) > 1
+        assert log.index_mismatches() == []
+
+
+def test_flush_every_n_records(tmp_path: Path) -> None:
+    """DUR-2: flush_messages=3 makes the log durable once 3 records are unflushed."""
+    with _open(tmp_path, flush_messages=3) as log:
+        log.append([Record(b"1"), Record(b"2")])
+        assert log.durable_offset == 0
+        log.append([Record(b"3")])
+        assert log.durable_offset == 3
+
+
+def test_flush_every_t_ms(tmp_path: Path) -> None:
+    """DUR-2: flush_ms is checked at append; the first append after the interval flushes."""
+    clock = Clock()
+    with _open(tmp_path, clock, flush_ms=50) as log:
+        log.append([Record(b"1")])
+        assert log.durable_offset == 0
+        clock.now += 50
+        log.append([Record(b"2")])
+        assert log.durable_offset == 2
+
+
+def test_roll_makes_sealed_data_durable(tmp_path: Path) -> None:
+    """DUR-2: a roll fsyncs the sealed segment, so durable_offset reaches the new base."""
+    with _open(tmp_path, segment_bytes=150) as log:
+        log.append([Record(b"a" * 80)])
+        log.append([Record(b"b" * 80)])
+        assert log.durable_offset == 1
+        log.flush()
+        assert log.durable_offset == 2
+
+
+def test_read_raw_returns_whole_batches(tmp_path: Path) -> None:
+    """read_raw hands back whole stored batches, at least one, within max_bytes otherwise."""
+    with _open(tmp_path) as log:
+        for i in range(5):
+            log.append([Record(b"%d-%d" % (i, j), timestamp=i) for j in range(3)])
+        one = log.read_raw(4, 1)
+        headers = list(iter_batch_headers(one, verify_crc=True))
+        assert [header.base_offset for _, header in headers] == [3]
+        everything = log.read_raw(0, 1 << 20)
+        offsets = [r.offset for _, h in iter_batch_headers(everything)
+                   for r in decode_batch(everything, _).records]
+        assert offsets == list(range(15))
+        assert log.read_raw(15, 100) == b""
+        two = log.read_raw(0, len(one) * 2)
+        assert len(list(iter_batch_headers(two))) == 2
+
+
+def test_append_encoded_rewrites_base_offset(tmp_path: Path) -> None:
+    """An already-encoded batch is stored at the log end whatever base offset it carried."""
+    with _open(tmp_path) as log:
+        log.append([Record(b"first")])
+        result = log.append_encoded(encode_batch(999, [Record(b"a"), Record(b"b")]))
+        assert (result.base_offset, result.last_offset) == (1, 2)
+        assert [(r.offset, r.value) for r in log.read(0)] == [(0, b"first"), (1, b"a"), (2, b"b")]
+
+
+def test_append_encoded_refuses_bad_bytes(tmp_path: Path) -> None:
+    """A corrupt or mis-sized encoded batch is refused with a FlyQ error and nothing is stored."""
+    batch = bytearray(encode_batch(0, [Record(b"payload")]))
+    flipped = bytearray(batch)
+    flipped[-1] ^= 1
+    with _open(tmp_path) as log:
+        with pytest.raises(ChecksumMismatch):
+            log.append_encoded(bytes(flipped))
+        with pytest.raises(InvalidRecord):
+            log.append_encoded(bytes(batch) + b"\x00")
+        with pytest.raises(CorruptRecordBatch):
+            log.append_encoded(bytes(batch[:30]))
+        assert log.log_end_offset == 0
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    """LOG-3, LOG-5: empty batches, bad records, bad limits and offsets raise FlyQ errors."""
+    with _open(tmp_path) as log:
+        with pytest.raises(EmptyBatch):
+            log.append([])
+        with pytest.raises(InvalidRecord):
+            log.append([Record(b"x", timestamp=-5)])
+        with pytest.raises(InvalidRecord):
+            log.append([Record("text")])  # type: ignore[arg-type]
+        log.append([Record(b"ok")])
+        with pytest.raises(InvalidArgument):
+            log.read(0, max_records=0)
+        with pytest.raises(OffsetOutOfRange) as caught:
+            log.read(5)
+        assert (caught.value.log_start_offset, caught.value.log_end_offset) == (0, 1)
+        with pytest.raises(OffsetOutOfRange):
+            log.read_backward(1)
+
+
+def test_truncate_inside_batch_is_refused(tmp_path: Path) -> None:
+    """LOG-10: truncation inside a batch raises InvalidOffset and keeps the log."""
+    with _open(tmp_path) as log:
+        log.append([Record(b"a"), Record(b"b"), Record(b"c")])
+        with pytest.raises(InvalidOffset):
+            log.truncate(1)
+        assert log.log_end_offset == 3
+
+
+def test_batch_over_limit_is_refused(tmp_path: Path) -> None:
+    """A batch above max_batch_bytes raises RecordTooLarge naming both sizes."""
+    with _open(tmp_path, max_batch_bytes=100) as log:
+        with pytest.raises(RecordTooLarge) as caught:
+            log.append([Record(b"z" * 200)])
+        assert caught.value.limit == 100 and caught.value.size > 200
+
+
+def test_closed_log_refuses_use(tmp_path: Path) -> None:
+    """A closed log raises LogClosed rather than touching closed files."""
+    log = _open(tmp_path)
+    log.close()
+    with pytest.raises(LogClosed):
+        log.append([Record(b"late")])
+    log.close()
+
+
+def test_config_is_validated() -> None:
+    """Out-of-range configuration raises InvalidConfig naming the key."""
+    with pytest.raises(InvalidConfig) as caught:
+        LogConfig(segment_bytes=0)
+    assert caught.value.key == "segment_bytes"
+    with pytest.raises(InvalidConfig):
+        LogConfig(index_max_bytes=8)
+
+
+def test_delete_records_below_persists_and_removes_segments(tmp_path: Path) -> None:
+    """LOG-11: the new log start survives reopen and whole segments below it are deleted."""
+    with _open(tmp_path, segment_bytes=200) as log:
+        for i in range(30):
+            log.append([Record(b"r%02d" % i + b"." * 30)])
+        before = len(log.segments)
+        log.delete_records_below(17)
+        assert len(log.segments) < before
+        assert all(s.base_offset <= 17 for s in log.segments[:1])
+    with _open(tmp_path, segment_bytes=200) as log:
+        assert log.log_start_offset == 17
+        assert log.read(17, max_records=1)[0].value == b"r17" + b"." * 30
+        with pytest.raises(OffsetOutOfRange):
+            log.read(16)
+
+
+def test_timestamp_seek_with_non_monotonic_timestamps(tmp_path: Path) -> None:
+    """LOG-8: the first offset with timestamp >= T, not a binary search over records."""
+    timestamps = [50, 10, 90, 20, 90, 5, 100, 0]
+    with _open(tmp_path, segment_bytes=160, index_interval_bytes=1) as log:
+        for ts in timestamps:
+            log.append([Record(b"v" * 20, timestamp=ts)])
+        assert len(log.segments) > 2
+        for target in [0, 6, 11, 50, 51, 90, 91, 100, 101]:
+            expected = next((i for i, ts in enumerate(timestamps) if ts >= target), None)
+            assert log.offset_for_timestamp(target) == expected, target

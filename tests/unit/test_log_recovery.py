@@ -1,0 +1,249 @@
+"""Recovery of the disk log from damaged files (spec/recovery.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flyq.codec.index_entry import encode_offset_entry, encode_time_entry
+from flyq.errors import CorruptSegment
+from flyq.impl import LogConfig, PartitionLog
+from flyq.records import Record
+
+SMALL = LogConfig(segment_bytes=600, index_interval_bytes=100, index_max_bytes=96)
+
+
+def _fill(directory: Path, batches: int = 30, config: LogConfig = SMALL) -> list[list[Record]]:
+    written = []
+    with PartitionLog.open(str(directory), config) as log:
+        for i in range(batches):
+            records = [Record(value=b"v%03d-%d" % (i, j), key=b"k", timestamp=1000 + (i * 7) % 50)
+                       for j in range(1 + i % 3)]
+            log.append(records)
+            written.append(records)
+    return written
+
+
+def _values(log: PartitionLog) -> list[bytes | None]:
+    return [record.value for record in log.read(log.log_start_offset)]
+
+
+def _expected_values(written: list[list[Record]]) -> list[bytes | None]:
+    return [record.value for batch in written for record in batch]
+
+
+def _segment_files(directory: Path, suffix: str) -> list[Path]:
+    return sorted(directory.glob(f"*{suffix}"))
+
+
+def _make_unclean(directory: Path) -> None:
+    (directory / "clean-shutdown").unlink()
+
+
+def test_empty_log_reopens_empty(tmp_path: Path) -> None:
+    """An empty log closed and reopened is empty, cleanly, and accepts appends at offset 0."""
+    PartitionLog.open(str(tmp_path), SMALL).close()
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.clean
+        assert (log.log_start_offset, log.log_end_offset) == (0, 0)
+        assert log.read(0) == []
+        assert log.append([Record(b"x")]).base_offset == 0
+
+
+def test_empty_log_recovers_unclean(tmp_path: Path) -> None:
+    """An empty log whose marker is gone recovers to an empty log."""
+    PartitionLog.open(str(tmp_path), SMALL).close()
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert not log.recovery_report.clean
+        assert log.log_end_offset == 0
+
+
+def test_clean_reopen_keeps_everything(tmp_path: Path) -> None:
+    """DUR-4: a clean reopen finds every record and rebuilds nothing."""
+    written = _fill(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.clean
+        assert log.recovery_report.indexes_rebuilt == 0
+        assert _values(log) == _expected_values(written)
+
+
+def test_unclean_open_scans_only_past_recovery_point(tmp_path: Path) -> None:
+    """REC: an unclean open validates the active segment only, since older ones were fsynced."""
+    written = _fill(tmp_path)
+    segments = len(_segment_files(tmp_path, ".log"))
+    assert segments > 3
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        report = log.recovery_report
+        assert not report.clean
+        assert report.segments_scanned == 1
+        assert report.bytes_truncated == 0
+        assert _values(log) == _expected_values(written)
+
+
+def test_torn_tail_is_truncated(tmp_path: Path) -> None:
+    """DUR-3: a batch cut short at the end is dropped whole; earlier batches stay."""
+    written = _fill(tmp_path)
+    active = _segment_files(tmp_path, ".log")[-1]
+    size = active.stat().st_size
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        last_batch = log.read_raw(written_count(written) - 1, 1)
+    os.truncate(active, size - 5)
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.bytes_truncated == len(last_batch) - 5
+        assert _values(log) == _expected_values(written[:-1])
+        assert log.index_mismatches() == []
+
+
+def written_count(written: list[list[Record]]) -> int:
+    return sum(len(batch) for batch in written)
+
+
+def test_corrupt_crc_in_active_segment_truncates_from_it(tmp_path: Path) -> None:
+    """A bit flip in the last batch of the active segment drops that batch on unclean open."""
+    written = _fill(tmp_path)
+    active = _segment_files(tmp_path, ".log")[-1]
+    data = bytearray(active.read_bytes())
+    data[-1] ^= 0x01
+    active.write_bytes(bytes(data))
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert any("CRC" in problem for problem in log.recovery_report.problems)
+        assert _values(log) == _expected_values(written[:-1])
+
+
+def test_zero_filled_tail_is_not_a_batch(tmp_path: Path) -> None:
+    """Zeros appended past the last batch (a preallocated or torn tail) are cut off."""
+    written = _fill(tmp_path)
+    active = _segment_files(tmp_path, ".log")[-1]
+    with active.open("ab") as handle:
+        handle.write(bytes(100))
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.bytes_truncated == 100
+        assert _values(log) == _expected_values(written)
+
+
+def test_garbage_after_last_batch_is_cut(tmp_path: Path) -> None:
+    """Random bytes past the last batch are not served and are truncated away."""
+    written = _fill(tmp_path)
+    active = _segment_files(tmp_path, ".log")[-1]
+    with active.open("ab") as handle:
+        handle.write(os.urandom(77))
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.bytes_truncated == 77
+        assert _values(log) == _expected_values(written)
+        assert log.append([Record(b"after")]).base_offset == written_count(written)
+
+
+def test_clean_marker_with_wrong_size_forces_recovery(tmp_path: Path) -> None:
+    """A clean-shutdown marker that disagrees with the active segment's size is not trusted."""
+    written = _fill(tmp_path)
+    active = _segment_files(tmp_path, ".log")[-1]
+    with active.open("ab") as handle:
+        handle.write(b"\xff" * 9)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert not log.recovery_report.clean
+        assert _values(log) == _expected_values(written)
+
+
+def test_zero_length_active_segment(tmp_path: Path) -> None:
+    """A zero-length active segment (rolled, nothing appended) recovers cleanly to the same end."""
+    written = _fill(tmp_path)
+    end = written_count(written)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        log.truncate(log.segments[-1].base_offset)
+        base = log.log_end_offset
+    assert (tmp_path / f"{base:020d}.log").stat().st_size == 0
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.log_end_offset == base
+        assert base < end
+
+
+@pytest.mark.parametrize("damage", ["past_end", "partial", "garbage", "missing"])
+def test_damaged_sealed_index_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    """A sealed segment's bad offset index is found without a full scan and rebuilt (IDX-1)."""
+    written = _fill(tmp_path)
+    index = _segment_files(tmp_path, ".index")[0]
+    assert index.stat().st_size > 0
+    if damage == "past_end":
+        with index.open("ab") as handle:
+            handle.write(encode_offset_entry(10_000, 1 << 30))
+    elif damage == "partial":
+        with index.open("ab") as handle:
+            handle.write(b"\x00\x00\x00")
+    elif damage == "garbage":
+        index.write_bytes(os.urandom(index.stat().st_size))
+    else:
+        index.unlink()
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.indexes_rebuilt >= 2
+        assert log.index_mismatches() == []
+        assert _values(log) == _expected_values(written)
+
+
+def test_time_index_going_backwards_is_rebuilt(tmp_path: Path) -> None:
+    """A sealed time index whose timestamps go backwards is detected and rebuilt."""
+    written = _fill(tmp_path)
+    time_index = _segment_files(tmp_path, ".timeindex")[0]
+    time_index.write_bytes(encode_time_entry(5000, 1) + encode_time_entry(10, 2))
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert any("out of order" in problem for problem in log.recovery_report.problems)
+        assert log.index_mismatches() == []
+        assert log.offset_for_timestamp(0) == 0
+        assert _values(log) == _expected_values(written)
+
+
+def test_bit_flip_in_sealed_segment_is_reported_on_read(tmp_path: Path) -> None:
+    """A corrupt byte in a trusted sealed segment is reported by a read, never served."""
+    _fill(tmp_path)
+    first = _segment_files(tmp_path, ".log")[0]
+    data = bytearray(first.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    first.write_bytes(bytes(data))
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        with pytest.raises(CorruptSegment) as caught:
+            log.read(0)
+        assert caught.value.path == str(first)
+
+
+def test_recovery_point_past_end_is_harmless(tmp_path: Path) -> None:
+    """A recovery point beyond the log's end does not skip validating the active segment."""
+    from flyq.codec.checkpoint import encode_checkpoint
+
+    written = _fill(tmp_path)
+    (tmp_path / "recovery-point").write_bytes(encode_checkpoint((10**9,)))
+    active = _segment_files(tmp_path, ".log")[-1]
+    with active.open("ab") as handle:
+        handle.write(b"junk")
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.bytes_truncated == 4
+        assert _values(log) == _expected_values(written)
+
+
+def test_stray_temp_file_is_removed(tmp_path: Path) -> None:
+    """An interrupted atomic replace leaves NAME.tmp; open removes it and keeps the old file."""
+    _fill(tmp_path)
+    (tmp_path / "recovery-point.tmp").write_bytes(b"half")
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.log_end_offset > 0
+    assert not (tmp_path / "recovery-point.tmp").exists()
+
+
+def test_corrupt_log_start_checkpoint_falls_back_and_reports(tmp_path: Path) -> None:
+    """A damaged log-start-offset file is reported and the first segment's base is used."""
+    _fill(tmp_path)
+    (tmp_path / "log-start-offset").write_bytes(b"FQCPgarbage")
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert any("log-start-offset" in problem for problem in log.recovery_report.problems)
+        assert log.log_start_offset == 0
