@@ -44,6 +44,7 @@ from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_checkpoint, write_checkp
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, OsFileLayer
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
+from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import Segment
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 
@@ -99,8 +100,10 @@ class PartitionLog:
     """One partition's log on disk. Not thread-safe: one owner calls it at a time."""
 
     def __init__(self, directory: str, config: LogConfig, layer: FileLayer,
-                 clock: Callable[[], int], topic: str | None, partition: int | None) -> None:
+                 clock: Callable[[], int], topic: str | None, partition: int | None,
+                 recovery_policy: RecoveryPolicy) -> None:
         self.directory = directory
+        self._recovery_policy = recovery_policy
         self.config = config
         self._layer = layer
         self._clock = clock
@@ -125,10 +128,11 @@ class PartitionLog:
     @classmethod
     def open(cls, directory: str, config: LogConfig | None = None, *,
              file_layer: FileLayer | None = None, clock: Callable[[], int] | None = None,
-             topic: str | None = None, partition: int | None = None) -> PartitionLog:
+             topic: str | None = None, partition: int | None = None,
+             recovery_policy: RecoveryPolicy | None = None) -> PartitionLog:
         """Open (or create) the log in `directory`, recovering it if it was not closed cleanly."""
         log = cls(directory, config or LogConfig(), file_layer or OsFileLayer(),
-                  clock or _system_clock, topic, partition)
+                  clock or _system_clock, topic, partition, recovery_policy or RecoveryPolicy())
         log._open()
         return log
 
@@ -247,6 +251,7 @@ class PartitionLog:
 
     def _recover(self, problems: list[str], unindexed: set[int]) -> None:
         """Validate the segments past the recovery point; sanity-check the others' indexes."""
+        recovery = self._recovery_policy
         segments = self._segments
         bases = [segment.base_offset for segment in segments]
         first_to_scan = max(bisect.bisect_right(bases, self._recovery_point) - 1, 0)
@@ -256,7 +261,7 @@ class PartitionLog:
             sealed = i < len(segments) - 1
             if i < first_to_scan:
                 missing = segment.base_offset in unindexed
-                problem = None if missing else segment.index_problem(sealed=True)
+                problem = None if missing else recovery.trusted_index_problem(segment)
                 if problem is not None:
                     problems.append(problem)
                 if missing or problem is not None:
@@ -264,14 +269,16 @@ class PartitionLog:
                     rebuilt += 1
                 kept.append(segment)
                 continue
-            result = segment.validate_log()
+            result = segment.validate_log(recovery)
             scanned += 1
             cut_after = False
             log_size = segment.log.size()
             if result.problem is not None:
                 problems.append(f"{segment.log_path}: {result.problem}")
-                truncated += log_size - result.valid_bytes
-                segment.log.truncate(result.valid_bytes)
+                tail = segment.log.pread(log_size - result.valid_bytes, result.valid_bytes)
+                keep = recovery.valid_end(result, tail)
+                truncated += log_size - keep
+                segment.log.truncate(keep)
                 cut_after = True
             elif sealed and segments[i + 1].base_offset != result.next_offset:
                 problems.append(
@@ -287,9 +294,12 @@ class PartitionLog:
                     later.remove_files()
                     removed += 1
                 sealed = False
-            policy = segment.rebuild_indexes(sealed=sealed,
-                                             index_max_bytes=self.config.index_max_bytes)
-            rebuilt += 1
+            if recovery.rebuild_scanned_indexes():
+                policy = segment.rebuild_indexes(sealed=sealed,
+                                                 index_max_bytes=self.config.index_max_bytes)
+                rebuilt += 1
+            else:
+                policy = segment.expected_indexes(sealed=sealed)[2]
             if not sealed:
                 self._log_end = result.next_offset
                 self._activate(segment, policy)

@@ -18,7 +18,6 @@ from flyq.codec.record_batch import (
     BatchHeader,
     decode_batch,
     decode_batch_header,
-    verify_batch_crc,
 )
 from flyq.codec.segment_name import (
     LOG_SUFFIX,
@@ -30,6 +29,7 @@ from flyq.errors import CorruptRecordBatch, CorruptSegment
 from flyq.impl.filelayer import FileHandle, FileLayer
 from flyq.impl.index import OffsetIndex, TimeIndex
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
+from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.records import StoredRecord
 
 __all__ = ["ScanResult", "Segment"]
@@ -286,7 +286,7 @@ class Segment:
         self.time_index.rewrite(_split(time_bytes, TimeIndex.entry_size), max_bytes=max_bytes)
         return policy
 
-    def validate_log(self) -> ScanResult:
+    def validate_log(self, policy: RecoveryPolicy) -> ScanResult:
         """Check every batch's framing, CRC and offsets; say where the valid prefix ends."""
         handle = self.log
         end = handle.size()
@@ -308,7 +308,7 @@ class Segment:
                 if offset_in_chunk + header.size > len(chunk):
                     chunk = handle.pread(max(header.size, _CHUNK_BYTES), position)
                     chunk_start, offset_in_chunk = position, 0
-                verify_batch_crc(chunk, offset_in_chunk, header, source=self.log_path)
+                policy.check_batch(chunk, offset_in_chunk, header, self.log_path)
             except CorruptRecordBatch as exc:
                 problem = f"byte {position}: {exc}"
                 break
