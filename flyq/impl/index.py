@@ -18,6 +18,7 @@ from flyq.codec.index_entry import (
     encode_offset_entry,
     encode_time_entry,
 )
+from flyq.impl.checkpoint_file import replace_file
 from flyq.impl.filelayer import FileHandle, FileLayer, MappedFile
 
 __all__ = ["OffsetIndex", "TimeIndex"]
@@ -30,6 +31,7 @@ class _IndexFile:
 
     def __init__(self, layer: FileLayer, path: str, *, entries: int | None = None) -> None:
         self.path = path
+        self._layer = layer
         self._handle: FileHandle = layer.open(path, create=True)
         size = self._handle.size()
         # A trimmed file holds exactly its entries; a caller that knows better (rebuild) says so.
@@ -108,28 +110,24 @@ class _IndexFile:
         return self._live_map().read(0, self.entries * self.entry_size)
 
     def rewrite(self, entries: Iterable[bytes], *, max_bytes: int | None) -> None:
-        """Replace every entry (a rebuild); preallocate for appends when `max_bytes` is given."""
+        """Replace every entry (a rebuild) atomically; preallocate for appends when `max_bytes`.
+
+        The new entries go to a temporary file renamed over the old one, so a crash mid-rebuild
+        leaves the old index or the new one, never a prefix that would pass as complete.
+        """
         if self._map is not None:
             self._map.close()
             self._map = None
+        self._handle.close()
         data = b"".join(entries)
-        self._handle.truncate(0)
-        if data:
-            self._handle.pwrite(data, 0)
+        replace_file(self._layer, self.path, data)
+        self._handle = self._layer.open(self.path, create=False)
         self.entries = len(data) // self.entry_size
         self._capacity = self.entries
-        self._handle.fsync()
         if max_bytes is None:
             self._remap()
         else:
             self.preallocate(max_bytes)
-
-    def truncate_entries(self, keep: int) -> None:
-        """Forget every entry from index `keep` on (zeroing them so a crash cannot revive them)."""
-        if keep < self.entries:
-            zeros = bytes((self.entries - keep) * self.entry_size)
-            self._live_map().write(keep * self.entry_size, zeros)
-            self.entries = keep
 
     def close(self) -> None:
         """Unmap and close the file."""
