@@ -47,4 +47,7 @@ def decode_varint(buf: bytes | bytearray | memoryview, pos: int, field: str) -> 
         shift += 7
         if pos - start >= _MAX_VARINT_BYTES:
             raise CorruptRecordBatch("varint longer than 10 bytes", field=field, position=start)
+    if result >> 64:
+        # A 10th byte above 1 sets bits past the 64th: no int64 encodes to it.
+        raise CorruptRecordBatch("varint overflows 64 bits", field=field, position=start)
     return (result >> 1) ^ -(result & 1), pos

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from collections.abc import Iterator, Sequence
 
 import attrs
@@ -417,7 +418,7 @@ def decode_batch(
     if compression == COMPRESSION_GZIP:
         try:
             body: Buffer = gzip.decompress(bytes(buf[start:end]))
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise CorruptRecordBatch(
                 "gzip payload does not decompress", field="records", position=start,
                 source=source,

@@ -86,6 +86,10 @@ class SegmentInfo:
     sealed: bool
 
 
+def _or_none(timestamp: int | None) -> int:
+    return NO_TIMESTAMP if timestamp is None else timestamp
+
+
 def _check_limit(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InvalidArgument(name, value, "an integer >= 1 or None")
@@ -144,7 +148,10 @@ class PartitionLog:
 
     def _open(self) -> None:
         layer = self._layer
-        layer.make_dirs(self.directory)
+        if not layer.exists(self.directory):
+            layer.make_dirs(self.directory)
+            # The new directory's own entry is durable only once its parent is fsynced.
+            layer.fsync_dir(os.path.dirname(os.path.abspath(self.directory)))
         problems: list[str] = []
         bases: set[int] = set()
         orphans: list[str] = []
@@ -213,9 +220,11 @@ class PartitionLog:
         self._remove_segments_below_start()
         self._durable = self._log_end
         self._last_flush_ms = self._clock()
+        self.recovery_report = attrs.evolve(self.recovery_report, problems=tuple(problems))
         if not self.recovery_report.clean:
             self._write_recovery_point(self._active.base_offset)
-            logger.warning("recovered %s: %s", self.directory, self.recovery_report)
+        if problems or not self.recovery_report.clean:
+            logger.warning("opened %s: %s", self.directory, self.recovery_report)
 
     def _read_checkpoint(self, name: str, count: int, problems: list[str]
                          ) -> tuple[int, ...] | None:
@@ -242,7 +251,7 @@ class PartitionLog:
             size=active_size,
             bytes_since_entry=active_size - (last_entry[1] if last_entry else 0),
             max_timestamp=active_max_timestamp,
-            last_time_entry_timestamp=active.time_index.last_timestamp() or NO_TIMESTAMP,
+            last_time_entry_timestamp=_or_none(active.time_index.last_timestamp()),
             next_offset=log_end,
         )
         self._log_end = log_end
@@ -312,7 +321,7 @@ class PartitionLog:
         self._segments = kept
         self.recovery_report = RecoveryReport(
             clean=False, segments_scanned=scanned, bytes_truncated=truncated,
-            indexes_rebuilt=rebuilt, segments_removed=removed, problems=tuple(problems),
+            indexes_rebuilt=rebuilt, segments_removed=removed,
         )
 
     def _activate(self, segment: Segment, policy: IndexPolicy) -> None:
@@ -714,8 +723,8 @@ class PartitionLog:
         """Advance the log start offset to `offset` and delete whole segments below it (LOG-11)."""
         _check_offset("offset", offset)
         self._check_usable()
-        if offset > self._log_end:
-            raise self._out_of_range(offset, "delete_records_below accepts offsets <= "
+        if not 0 <= offset <= self._log_end:
+            raise self._out_of_range(offset, "delete_records_below accepts 0 <= offset <= "
                                              "log_end_offset")
         if offset <= self._log_start:
             return

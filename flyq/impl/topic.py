@@ -129,7 +129,9 @@ class TopicMetadata:
         except json.JSONDecodeError as exc:
             position = len(text[: exc.pos].encode("utf-8"))
             raise CorruptCheckpoint(
-                f"not valid JSON ({exc.msg})", field="topic.json", position=position,
+                f"not valid JSON ({exc.msg})",
+                field="topic.json",
+                position=position,
                 source=source,
             ) from exc
         if not isinstance(document, dict):
@@ -230,6 +232,9 @@ class TopicStore:
         metadata_path = os.path.join(directory, METADATA_FILE)
         if layer.exists(metadata_path):
             raise TopicAlreadyExists(name)
+        if not layer.exists(self.data_dir):
+            layer.make_dirs(self.data_dir)
+            layer.fsync_dir(os.path.dirname(os.path.abspath(self.data_dir)))
         if layer.exists(directory):
             # Residue of an interrupted create or delete: nothing in it was ever committed.
             layer.remove_tree(directory)
@@ -283,7 +288,9 @@ class TopicStore:
             raise CorruptCheckpoint(
                 "the file is missing: the directory is left over from an interrupted create or "
                 "delete; delete the topic to remove it",
-                field=METADATA_FILE, position=0, source=path,
+                field=METADATA_FILE,
+                position=0,
+                source=path,
             )
         handle = layer.open(path, create=False)
         try:

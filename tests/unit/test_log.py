@@ -232,3 +232,28 @@ def test_timestamp_seek_with_non_monotonic_timestamps(tmp_path: Path) -> None:
         for target in [0, 6, 11, 50, 51, 90, 91, 100, 101]:
             expected = next((i for i, ts in enumerate(timestamps) if ts >= target), None)
             assert log.offset_for_timestamp(target) == expected, target
+
+
+def test_clean_reopen_keeps_time_index_with_timestamp_zero(tmp_path: Path) -> None:
+    """DUR-4, IDX-1: a last time entry stamped 0 survives a clean reopen without a duplicate."""
+    config = {"index_interval_bytes": 1}
+    with _open(tmp_path, **config) as log:
+        log.append([Record(b"a", timestamp=0)])
+        log.append([Record(b"b", timestamp=0)])
+    with _open(tmp_path, **config) as log:
+        assert log.recovery_report.clean
+        log.append([Record(b"c", timestamp=0)])
+        assert log.index_mismatches() == []
+
+
+def test_log_start_past_recovered_end_is_reported(tmp_path: Path) -> None:
+    """A log start beyond the recovered end restarts the log there and says so in the report."""
+    from flyq.codec.checkpoint import encode_checkpoint
+
+    with _open(tmp_path) as log:
+        log.append([Record(b"a")])
+    (tmp_path / "log-start-offset").write_bytes(encode_checkpoint((40,)))
+    (tmp_path / "clean-shutdown").unlink()
+    with _open(tmp_path) as log:
+        assert (log.log_start_offset, log.log_end_offset) == (40, 40)
+        assert any("restarts empty" in p for p in log.recovery_report.problems)

@@ -1,0 +1,33 @@
+"""The crash harness: record what a log does to its disk, rebuild every disk a crash could leave,
+recover each with the real code and check it against the reference model (spec/crash-model.md).
+
+To point it at another implementation of the file-layer interface, run your workload against a
+`RecordingFileLayer`, call `crash_states` for each crash point and mode, and open the materialised
+disks with your own recovery; `explore` does all of this for FlyQ's partition log.
+"""
+
+from flyq.crash.checker import check_recovered_log
+from flyq.crash.disk import MODES, CrashState, crash_states
+from flyq.crash.explorer import ExplorationReport, ExplorationSettings, Violation, explore
+from flyq.crash.recording import Op, RecordingFileLayer
+from flyq.crash.variants import BROKEN_VARIANTS, BrokenVariant
+from flyq.crash.workload import Expectations, Workload, expectations_at, make_workload
+
+__all__ = [
+    "BROKEN_VARIANTS",
+    "MODES",
+    "BrokenVariant",
+    "CrashState",
+    "Expectations",
+    "ExplorationReport",
+    "ExplorationSettings",
+    "Op",
+    "RecordingFileLayer",
+    "Violation",
+    "Workload",
+    "check_recovered_log",
+    "crash_states",
+    "expectations_at",
+    "explore",
+    "make_workload",
+]

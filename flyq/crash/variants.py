@@ -1,0 +1,102 @@
+"""Deliberately broken recoveries: proof that the harness can fail (spec/crash-model.md, CM-9).
+
+Each variant is switched in through a seam the log already has, a `RecoveryPolicy` or a wrapper
+around the file layer, never by editing FlyQ's source. The crash suite asserts the explorer
+reports every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from flyq.codec.record_batch import BatchHeader
+from flyq.crash.recording import RecordingFileLayer
+from flyq.impl.filelayer import FileLayer, FileHandle
+from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.segment import ScanResult, Segment
+
+__all__ = ["BROKEN_VARIANTS", "BrokenVariant"]
+
+
+class SkipCrcCheck(RecoveryPolicy):
+    """Accepts any batch whose framing parses, whatever its CRC says."""
+
+    def check_batch(self, buffer: bytes, position: int, header: BatchHeader, source: str) -> None:
+        return None
+
+
+class TrustStaleIndex(RecoveryPolicy):
+    """Keeps whatever index files the crash left instead of rebuilding them."""
+
+    def rebuild_scanned_indexes(self) -> bool:
+        return False
+
+    def trusted_index_problem(self, segment: Segment) -> str | None:
+        return None
+
+
+class TruncateOneByteLate(RecoveryPolicy):
+    """Cuts a bad tail one byte after where the valid batches end."""
+
+    def valid_end(self, result: ScanResult, tail: bytes) -> int:
+        return result.valid_bytes + min(1, len(tail))
+
+
+class ZeroTailIsValid(RecoveryPolicy):
+    """Treats a zero-filled tail as if it were part of the log."""
+
+    def valid_end(self, result: ScanResult, tail: bytes) -> int:
+        if tail and not tail.strip(b"\x00"):
+            return result.valid_bytes + len(tail)
+        return result.valid_bytes
+
+
+class _NoDirectoryFsync:
+    """A file layer that forgets every directory fsync (e.g. after rolling a segment)."""
+
+    def __init__(self, inner: RecordingFileLayer) -> None:
+        self._inner = inner
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        return self._inner.open(path, create=create)
+
+    def exists(self, path: str) -> bool:
+        return self._inner.exists(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        return self._inner.list_dir(path)
+
+    def make_dirs(self, path: str) -> None:
+        self._inner.make_dirs(path)
+
+    def rename(self, source: str, target: str) -> None:
+        self._inner.rename(source, target)
+
+    def remove(self, path: str) -> None:
+        self._inner.remove(path)
+
+    def remove_tree(self, path: str) -> None:
+        self._inner.remove_tree(path)
+
+    def fsync_dir(self, path: str) -> None:
+        return None
+
+
+@attrs.frozen
+class BrokenVariant:
+    """A named broken recovery and how to switch it in."""
+
+    name: str
+    policy: RecoveryPolicy | None = None
+    wrap: Callable[[RecordingFileLayer], FileLayer] | None = None
+
+
+BROKEN_VARIANTS: tuple[BrokenVariant, ...] = (
+    BrokenVariant("skip the CRC check", policy=SkipCrcCheck()),
+    BrokenVariant("trust a stale index", policy=TrustStaleIndex()),
+    BrokenVariant("truncate one byte too late", policy=TruncateOneByteLate()),
+    BrokenVariant("treat a zero-filled tail as valid", policy=ZeroTailIsValid()),
+    BrokenVariant("forget directory fsyncs", wrap=_NoDirectoryFsync),
+)

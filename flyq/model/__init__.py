@@ -1,0 +1,34 @@
+"""The executable reference model of a partition log: spec/log.md as pure functions.
+
+Pure: no I/O, no clock, no randomness, and it never imports `flyq.impl`. A `LogState` is a frozen
+value; each operation returns a new one. `ModelLog` wraps a state in the mutable shape of
+`flyq.api.LogInterface`, so the model and the disk log can run side by side in property tests.
+"""
+
+from flyq.model._log import ModelLog
+from flyq.model._state import (
+    Batch,
+    LogState,
+    append,
+    batch_boundaries,
+    delete_records_below,
+    empty_log,
+    offset_for_timestamp,
+    read,
+    read_backward,
+    truncate,
+)
+
+__all__ = [
+    "Batch",
+    "LogState",
+    "ModelLog",
+    "append",
+    "batch_boundaries",
+    "delete_records_below",
+    "empty_log",
+    "offset_for_timestamp",
+    "read",
+    "read_backward",
+    "truncate",
+]

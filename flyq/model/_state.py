@@ -1,0 +1,381 @@
+"""The partition log as a frozen value and the pure operations on it (spec/log.md).
+
+Rules this module keeps (checked on every `LogState` it builds, see `LogState.__attrs_post_init__`):
+
+- `0 <= log_start_offset <= log_end_offset < 2**63` (LOG-1).
+- Batches are non-empty and contiguous: each starts at the offset after the previous one's last
+  record (LOG-2); `log_end_offset` is the offset after the last batch, or `log_start_offset` if
+  there is none.
+- Batches wholly below `log_start_offset` are dropped, so the first batch, if any, holds
+  `log_start_offset`; its records below `log_start_offset` are kept but never readable (LOG-11).
+
+Each operation validates its arguments in the order spec/log.md implies and raises the same
+`FlyQError` subclass `flyq.impl.PartitionLog` must raise. Decisions about which records an operation
+touches are delegated to `flyq.model._core`, whose contracts CrossHair checks; the contracts here
+restate the spec in terms of whole states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeGuard
+
+import attrs
+
+from flyq.api import AppendResult
+from flyq.errors import (
+    EmptyBatch,
+    InvalidArgument,
+    InvalidOffset,
+    InvalidRecord,  # noqa: F401  (named by the `raises:` contracts, which CrossHair evaluates here)
+    OffsetOutOfRange,
+)
+from flyq.model._core import (
+    OFFSET_LIMIT,
+    assign_offsets,
+    first_at_or_after,
+    fits_in_offsets,
+    kept_batch_count,
+    live_batch_start,
+    read_count,
+    read_positions,
+    truncation_points,
+)
+from flyq.records import Record, StoredRecord, payload_size, validate_record
+
+__all__ = [
+    "Batch",
+    "LogState",
+    "append",
+    "batch_boundaries",
+    "delete_records_below",
+    "empty_log",
+    "offset_for_timestamp",
+    "read",
+    "read_backward",
+    "truncate",
+]
+
+
+@attrs.frozen
+class Batch:
+    """The records of one `append` call: offsets `base_offset .. next_offset - 1` (LOG-2)."""
+
+    base_offset: int
+    records: tuple[Record, ...]
+
+    def __attrs_post_init__(self) -> None:
+        if self.base_offset < 0 or not self.records:
+            raise ValueError(f"a batch needs base_offset >= 0 and records, got {self!r}")
+
+    @property
+    def last_offset(self) -> int:
+        """Offset of the batch's last record."""
+        return self.base_offset + len(self.records) - 1
+
+    @property
+    def next_offset(self) -> int:
+        """Offset just after the batch's last record: the next batch's `base_offset`."""
+        return self.base_offset + len(self.records)
+
+
+@attrs.frozen
+class LogState:
+    """One partition log: where it starts and the batches it holds (spec/log.md, State)."""
+
+    log_start_offset: int
+    batches: tuple[Batch, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        # A broken state is a bug in this module, never a caller's error: fail loudly and early.
+        if not 0 <= self.log_start_offset < OFFSET_LIMIT:
+            raise ValueError(f"log_start_offset {self.log_start_offset} is not an offset")
+        for earlier, later in zip(self.batches, self.batches[1:], strict=False):
+            if later.base_offset != earlier.next_offset:
+                raise ValueError(f"batch at {later.base_offset} does not follow its predecessor")
+        if self.batches:
+            first = self.batches[0]
+            if not first.base_offset <= self.log_start_offset < first.next_offset:
+                raise ValueError(
+                    f"first batch {first.base_offset}..{first.last_offset} does not hold "
+                    f"log_start_offset {self.log_start_offset}"
+                )
+        if self.log_end_offset >= OFFSET_LIMIT:
+            raise ValueError(f"log_end_offset {self.log_end_offset} is not an offset")
+
+    @property
+    def log_end_offset(self) -> int:
+        """Offset the next appended record gets (LOG-1)."""
+        return self.batches[-1].next_offset if self.batches else self.log_start_offset
+
+    def readable(self) -> tuple[StoredRecord, ...]:
+        """Every readable record, oldest first: offsets `log_start_offset .. log_end_offset - 1`."""
+        return tuple(
+            StoredRecord(
+                offset=batch.base_offset + index,
+                timestamp=record.timestamp,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+            )
+            for batch in self.batches
+            for index, record in enumerate(batch.records)
+            if batch.base_offset + index >= self.log_start_offset
+        )
+
+
+def empty_log(log_start_offset: int = 0) -> LogState:
+    """A log holding no records whose first record will get `log_start_offset` (LOG-2).
+
+    A `log_start_offset` that is not an int in `0 .. 2**63 - 1` raises `InvalidArgument`.
+
+    raises: InvalidArgument
+    post: __return__.log_start_offset == __return__.log_end_offset == log_start_offset
+    post: __return__.batches == ()
+    """
+    start = _check_int("log_start_offset", log_start_offset)
+    if not 0 <= start < OFFSET_LIMIT:
+        raise InvalidArgument("log_start_offset", start, "an offset: 0 <= offset < 2**63")
+    return LogState(log_start_offset=start)
+
+
+# --- argument checks ------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    # bool is an int subclass in Python but never a valid offset or limit here.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_limit(name: str, value: object) -> int | None:
+    """Return the limit if it is absent or an int >= 1; raise `InvalidArgument` otherwise."""
+    if value is None:
+        return None
+    if _is_int(value) and value >= 1:
+        return value
+    raise InvalidArgument(name, value, "None or an int >= 1")
+
+
+def _check_int(name: str, value: object) -> int:
+    """Return `value` if it is an int (not a bool); raise `InvalidArgument` otherwise."""
+    if _is_int(value):
+        return value
+    raise InvalidArgument(name, value, "an int")
+
+
+def _out_of_range(state: LogState, offset: int, valid: str) -> OffsetOutOfRange:
+    return OffsetOutOfRange(
+        offset,
+        log_start_offset=state.log_start_offset,
+        log_end_offset=state.log_end_offset,
+        valid=valid,
+    )
+
+
+def _snapshot(record: Record) -> Record:
+    # Headers may arrive as a list (attrs does not convert); store an immutable copy so that the
+    # caller cannot change the log afterwards and reads return the type `StoredRecord` declares.
+    return attrs.evolve(record, headers=tuple(record.headers))
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+
+def append(state: LogState, records: Sequence[Record]) -> tuple[LogState, AppendResult]:
+    """Append `records` as one batch at `log_end_offset` (LOG-2, LOG-3, LOG-4).
+
+    Raises `EmptyBatch` for no records and `InvalidRecord` (naming the field) for a bad one, having
+    checked every record before changing anything. A batch whose last offset would leave no valid
+    `log_end_offset` (2**63 - 1 at most) raises `OffsetOutOfRange`.
+
+    raises: InvalidArgument, EmptyBatch, InvalidRecord, OffsetOutOfRange
+    post: __return__[0].log_start_offset == state.log_start_offset
+    post: __return__[0].log_end_offset == state.log_end_offset + len(records)
+    post: __return__[1].base_offset == state.log_end_offset
+    post: __return__[1].last_offset == __return__[0].log_end_offset - 1
+    post: __return__[0].batches[:-1] == state.batches
+    post: [r.record for r in __return__[0].readable()[-len(records) :]] == list(records)
+    """
+    batch = _as_tuple(records)
+    if not batch:
+        raise EmptyBatch()
+    for record in batch:
+        validate_record(record)
+    end = state.log_end_offset
+    if not fits_in_offsets(end, len(batch)):
+        raise _out_of_range(
+            state, end + len(batch) - 1, "a batch's last offset must leave log_end_offset < 2**63"
+        )
+    base_offset, last_offset = assign_offsets(end, len(batch))
+    new_batch = Batch(base_offset=base_offset, records=tuple(_snapshot(r) for r in batch))
+    new_state = attrs.evolve(state, batches=(*state.batches, new_batch))
+    return new_state, AppendResult(base_offset=base_offset, last_offset=last_offset)
+
+
+def _as_tuple(records: Iterable[Record]) -> tuple[Record, ...]:
+    try:
+        return tuple(records)
+    except TypeError as exc:
+        raise InvalidArgument("records", records, "a sequence of Record") from exc
+
+
+def read(
+    state: LogState,
+    offset: int,
+    max_records: int | None = None,
+    max_bytes: int | None = None,
+) -> tuple[StoredRecord, ...]:
+    """Records from `offset` upwards, oldest first, within the limits (LOG-5, LOG-6, LOG-9).
+
+    Limits are checked before the log is looked at (`InvalidArgument`); then `offset` must satisfy
+    `log_start_offset <= offset <= log_end_offset` (`OffsetOutOfRange`).
+
+    raises: InvalidArgument, OffsetOutOfRange
+    post: all(r.offset == offset + i for i, r in enumerate(__return__))
+    post: offset + len(__return__) <= state.log_end_offset
+    post: (len(__return__) >= 1) == (offset < state.log_end_offset)
+    post: all(r == state.readable()[r.offset - state.log_start_offset] for r in __return__)
+    post: max_records is None or len(__return__) <= max_records
+    post: max_bytes is None or len(__return__) <= 1 or sum(_sizes(__return__)) <= max_bytes
+    """
+    limit_records = _check_limit("max_records", max_records)
+    limit_bytes = _check_limit("max_bytes", max_bytes)
+    offset = _check_int("offset", offset)
+    if not state.log_start_offset <= offset <= state.log_end_offset:
+        raise _out_of_range(
+            state, offset, "read needs log_start_offset <= offset <= log_end_offset"
+        )
+    return _limited(state, offset, False, limit_records, limit_bytes)
+
+
+def read_backward(
+    state: LogState,
+    offset: int,
+    max_records: int | None = None,
+    max_bytes: int | None = None,
+) -> tuple[StoredRecord, ...]:
+    """Records from `offset` downwards, newest first, within the limits (LOG-7, LOG-9).
+
+    Limits are checked first (`InvalidArgument`); then `offset` must satisfy
+    `log_start_offset <= offset < log_end_offset` (`OffsetOutOfRange`, always on an empty log).
+
+    raises: InvalidArgument, OffsetOutOfRange
+    post: all(r.offset == offset - i for i, r in enumerate(__return__))
+    post: offset - len(__return__) + 1 >= state.log_start_offset
+    post: len(__return__) >= 1
+    post: all(r == state.readable()[r.offset - state.log_start_offset] for r in __return__)
+    post: max_records is None or len(__return__) <= max_records
+    post: max_bytes is None or len(__return__) <= 1 or sum(_sizes(__return__)) <= max_bytes
+    """
+    limit_records = _check_limit("max_records", max_records)
+    limit_bytes = _check_limit("max_bytes", max_bytes)
+    offset = _check_int("offset", offset)
+    if not state.log_start_offset <= offset < state.log_end_offset:
+        raise _out_of_range(
+            state, offset, "read_backward needs log_start_offset <= offset < log_end_offset"
+        )
+    return _limited(state, offset, True, limit_records, limit_bytes)
+
+
+def _limited(
+    state: LogState, offset: int, backward: bool, max_records: int | None, max_bytes: int | None
+) -> tuple[StoredRecord, ...]:
+    """The records a read from `offset` returns, its arguments already checked."""
+    readable = state.readable()
+    positions = read_positions(state.log_start_offset, state.log_end_offset, offset, backward)
+    candidates = tuple(readable[p] for p in positions)
+    return candidates[: read_count(_sizes(candidates), max_records, max_bytes)]
+
+
+def _sizes(records: tuple[StoredRecord, ...]) -> tuple[int, ...]:
+    """Payload sizes, the only thing `max_bytes` counts (LOG-9)."""
+    return tuple(payload_size(r.key, r.value, r.headers) for r in records)
+
+
+def offset_for_timestamp(state: LogState, timestamp: int) -> int | None:
+    """The smallest readable offset whose record's timestamp is `>= timestamp`, or None (LOG-8).
+
+    Any int is accepted: below every timestamp it finds the first readable record, above every one
+    it finds none. A non-int raises `InvalidArgument`.
+
+    raises: InvalidArgument
+    post: __return__ is None or state.log_start_offset <= __return__ < state.log_end_offset
+    post: __return__ == next((r.offset for r in state.readable() if r.timestamp >= timestamp), None)
+    """
+    timestamp = _check_int("timestamp", timestamp)
+    readable = state.readable()
+    index = first_at_or_after(tuple(r.timestamp for r in readable), timestamp)
+    return None if index is None else state.log_start_offset + index
+
+
+def batch_boundaries(state: LogState) -> tuple[int, ...]:
+    """The offsets `truncate` accepts, ascending (LOG-10).
+
+    They are `log_start_offset`, `log_end_offset` and the `base_offset` of each batch that starts at
+    or above `log_start_offset`.
+
+    post: __return__[0] == state.log_start_offset
+    post: __return__[-1] == state.log_end_offset
+    post: list(__return__) == sorted(set(__return__))
+    post: all(b.base_offset in __return__ for b in state.batches[1:])
+    """
+    return truncation_points(
+        state.log_start_offset,
+        state.log_end_offset,
+        tuple(batch.base_offset for batch in state.batches),
+    )
+
+
+def truncate(state: LogState, offset: int) -> LogState:
+    """Remove every record at or above `offset` (LOG-10).
+
+    Raises `OffsetOutOfRange` unless `log_start_offset <= offset <= log_end_offset`, then
+    `InvalidOffset` unless `offset` is one of `batch_boundaries(state)`. Truncating to
+    `log_start_offset` empties the log and keeps `log_start_offset`.
+
+    raises: InvalidArgument, OffsetOutOfRange, InvalidOffset
+    post: __return__.log_end_offset == offset
+    post: __return__.log_start_offset == state.log_start_offset
+    post: __return__.batches == state.batches[: len(__return__.batches)]
+    post: __return__.readable() == state.readable()[: offset - state.log_start_offset]
+    """
+    offset = _check_int("offset", offset)
+    if not state.log_start_offset <= offset <= state.log_end_offset:
+        raise _out_of_range(
+            state, offset, "truncate needs log_start_offset <= offset <= log_end_offset"
+        )
+    if offset not in batch_boundaries(state):
+        raise InvalidOffset(
+            offset,
+            "truncate needs a batch boundary: log_start_offset, log_end_offset or a batch's "
+            "base_offset",
+        )
+    kept = kept_batch_count(
+        state.log_start_offset,
+        tuple(batch.base_offset for batch in state.batches),
+        state.log_end_offset,
+        offset,
+    )
+    return attrs.evolve(state, batches=state.batches[:kept])
+
+
+def delete_records_below(state: LogState, offset: int) -> LogState:
+    """Make `offset` the new `log_start_offset` if it is above the current one (LOG-11).
+
+    Raises `OffsetOutOfRange` if `offset` is negative or above `log_end_offset`. `offset` need not
+    be a batch boundary; `log_end_offset` does not change.
+
+    raises: InvalidArgument, OffsetOutOfRange
+    post: __return__.log_start_offset == max(state.log_start_offset, offset)
+    post: __return__.log_end_offset == state.log_end_offset
+    post: __return__.readable() == tuple(r for r in state.readable() if r.offset >= offset)
+    """
+    offset = _check_int("offset", offset)
+    if not 0 <= offset <= state.log_end_offset:
+        raise _out_of_range(
+            state, offset, "delete_records_below needs 0 <= offset <= log_end_offset"
+        )
+    if offset <= state.log_start_offset:
+        return state
+    first_live = live_batch_start(tuple(batch.next_offset for batch in state.batches), offset)
+    return LogState(log_start_offset=offset, batches=state.batches[first_live:])

@@ -1,0 +1,473 @@
+"""The real `flyq` command (`python -m flyq`) run as a subprocess against temporary data dirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from flyq.codec.index_entry import encode_offset_entry, encode_time_entry
+from flyq.codec.record_batch import encode_batch, iter_batch_headers
+from flyq.records import Record
+
+with warnings.catch_warnings():
+    # kafka-python 3.x's package import uses the deprecated importlib.resources.read_text.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LINES = 10_000
+KEYS = 97
+SEGMENT = "00000000000000000000.log"
+
+
+def run(
+    *args: str,
+    data_dir: Path | None = None,
+    stdin: bytes | None = None,
+    module: str = "flyq",
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m <module> ARGS` with the repository importable; never raises on exit code."""
+    environment = dict(os.environ)
+    environment.pop("FLYQ_DATA_DIR", None)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
+    environment.update(env or {})
+    data_args = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", module, *args, *data_args],
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        env=environment,
+        cwd=str(data_dir.parent) if data_dir is not None else None,
+        check=False,
+    )
+
+
+def ok(*args: str, data_dir: Path | None = None, stdin: bytes | None = None) -> str:
+    """Run the CLI, require exit code 0, and return its stdout as text."""
+    result = run(*args, data_dir=data_dir, stdin=stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+    return result.stdout.decode()
+
+
+def fails(*args: str, data_dir: Path | None = None, stdin: bytes | None = None) -> str:
+    """Run the CLI, require exit code 1 with a one-line `Error:` and no traceback; the message."""
+    result = run(*args, data_dir=data_dir, stdin=stdin)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, (result.returncode, stderr)
+    assert "Traceback" not in stderr
+    error_lines = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error_lines) == 1, stderr
+    return error_lines[0]
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    """Parse `consume --format json` output."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def java_partition(key: bytes, partitions: int) -> int:
+    """Kafka's default partition for a key, computed with kafka-python's murmur2."""
+    return int(kafka_python_murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data dir with topic `events` (3 partitions) holding 10,000 keyed lines from stdin."""
+    data_dir = tmp_path_factory.mktemp("loaded") / "data"
+    ok("topic", "create", "events", "--partitions", "3", data_dir=data_dir)
+    lines = b"".join(f"user-{i % KEYS}:{i}\n".encode() for i in range(LINES))
+    result = run("produce", "events", "--key-separator", ":", data_dir=data_dir, stdin=lines)
+    assert result.returncode == 0, result.stderr.decode()
+    return data_dir, result.stderr.decode()
+
+
+def test_produce_batches_stdin_lines(loaded: tuple[Path, str]) -> None:
+    """10,000 stdin lines are appended 1000 per call: 10 calls x 3 partitions = 30 batches."""
+    data_dir, summary = loaded
+    assert "Produced 10000 record(s) to 'events' in 30 batch(es)" in summary
+    batches = 0
+    for partition in range(3):
+        dump = ok("log", "dump", str(data_dir / "events" / f"events-{partition}" / SEGMENT))
+        batches += sum(line.startswith("position: ") for line in dump.splitlines())
+    assert batches == 30
+
+
+def test_consume_everything_as_json(loaded: tuple[Path, str]) -> None:
+    """All 10,000 come back; a key stays on Kafka's partition for it and keeps produce order."""
+    data_dir, _ = loaded
+    records = json_lines(ok("consume", "events", "--format", "json", data_dir=data_dir))
+    assert len(records) == LINES
+    by_partition: dict[object, list[dict[str, object]]] = {}
+    for record in records:
+        by_partition.setdefault(record["partition"], []).append(record)
+        key = str(record["key"]).encode()
+        assert record["partition"] == java_partition(key, 3)
+        assert record["key"] == f"user-{int(str(record['value'])) % KEYS}"
+        assert record["headers"] == []
+    assert sorted(by_partition) == [0, 1, 2]
+    for partition_records in by_partition.values():
+        assert [r["offset"] for r in partition_records] == list(range(len(partition_records)))
+        sequence = [int(str(r["value"])) for r in partition_records]
+        assert sequence == sorted(sequence)
+
+
+def test_consume_tail(loaded: tuple[Path, str]) -> None:
+    """--tail 5 prints the last five records of each partition, oldest first."""
+    data_dir, _ = loaded
+    describe = json.loads(ok("topic", "describe", "events", "--format", "json", data_dir=data_dir))
+    ends = {p["partition"]: p["log_end_offset"] for p in describe["partitions"]}
+    assert sum(ends.values()) == LINES
+    records = json_lines(
+        ok("consume", "events", "--tail", "5", "--format", "json", data_dir=data_dir)
+    )
+    assert [(r["partition"], r["offset"]) for r in records] == [
+        (p, offset) for p in range(3) for offset in range(ends[p] - 5, ends[p])
+    ]
+    backward = json_lines(
+        ok("consume", "events", "--tail", "2", "--backward", "--format", "json", data_dir=data_dir)
+    )
+    assert [(r["partition"], r["offset"]) for r in backward] == [
+        (p, offset) for p in range(3) for offset in (ends[p] - 1, ends[p] - 2)
+    ]
+
+
+def test_consume_backward(loaded: tuple[Path, str]) -> None:
+    """--backward prints newest first: the same records as forward, reversed per partition."""
+    data_dir, _ = loaded
+    forward = json_lines(
+        ok("consume", "events", "--partition", "1", "--format", "json", data_dir=data_dir)
+    )
+    backward = json_lines(
+        ok(
+            "consume",
+            "events",
+            "--partition",
+            "1",
+            "--backward",
+            "--format",
+            "json",
+            data_dir=data_dir,
+        )
+    )
+    assert backward == forward[::-1]
+    newest = json_lines(
+        ok("consume", "events", "--backward", "--max", "7", "--format", "json", data_dir=data_dir)
+    )
+    first_partition_end = len(
+        json_lines(
+            ok("consume", "events", "--partition", "0", "--format", "json", data_dir=data_dir)
+        )
+    )
+    assert [(r["partition"], r["offset"]) for r in newest] == [
+        (0, first_partition_end - 1 - i) for i in range(7)
+    ]
+
+
+def test_consume_from_offset(loaded: tuple[Path, str]) -> None:
+    """--offset N (with --partition) starts at N forward, or reads N and below with --backward."""
+    data_dir, _ = loaded
+    forward = json_lines(
+        ok(
+            "consume",
+            "events",
+            "--partition",
+            "2",
+            "--offset",
+            "10",
+            "--max",
+            "5",
+            "--format",
+            "json",
+            data_dir=data_dir,
+        )
+    )
+    assert [r["offset"] for r in forward] == [10, 11, 12, 13, 14]
+    assert {r["partition"] for r in forward} == {2}
+    backward = json_lines(
+        ok(
+            "consume",
+            "events",
+            "--partition",
+            "2",
+            "--offset",
+            "3",
+            "--backward",
+            "--format",
+            "json",
+            data_dir=data_dir,
+        )
+    )
+    assert [r["offset"] for r in backward] == [3, 2, 1, 0]
+    message = fails(
+        "consume", "events", "--partition", "2", "--offset", "999999", data_dir=data_dir
+    )
+    assert "offset 999999 is out of range in events-2" in message
+    assert "log_start_offset=0" in message
+    usage = run("consume", "events", "--offset", "3", data_dir=data_dir)
+    assert usage.returncode == 2
+    assert b"--offset needs --partition" in usage.stderr
+
+
+def test_consume_from_timestamp(tmp_path: Path) -> None:
+    """--timestamp T starts at the first record stamped >= T; --backward shows those before it."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "times", data_dir=data_dir)
+    for value, timestamp in (("a", 1000), ("b", 3000), ("c", 2000), ("d", 4000)):
+        ok("produce", "times", "--value", value, "--timestamp", str(timestamp), data_dir=data_dir)
+
+    def values(*args: str) -> list[object]:
+        output = ok("consume", "times", *args, "--format", "json", data_dir=data_dir)
+        return [r["value"] for r in json_lines(output)]
+
+    assert values("--timestamp", "1500") == ["b", "c", "d"]  # offset 1 is the first >= 1500
+    assert values("--timestamp", "2500") == ["b", "c", "d"]
+    assert values("--timestamp", "3500") == ["d"]
+    assert values("--timestamp", "9999") == []
+    assert values("--timestamp", "3500", "--backward") == ["c", "b", "a"]
+    assert values("--timestamp", "0", "--backward") == []
+    timestamps = [
+        r["timestamp"]
+        for r in json_lines(ok("consume", "times", "--format", "json", data_dir=data_dir))
+    ]
+    assert timestamps == [1000, 3000, 2000, 4000]
+
+
+def test_text_and_json_formats_for_bytes_and_headers(tmp_path: Path) -> None:
+    """Non-UTF-8 bytes become value_b64 in JSON and \\xNN in text; headers are kept in order."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "raw", data_dir=data_dir)
+    ok(
+        "produce",
+        "raw",
+        "--key",
+        "k",
+        "--header",
+        "h1=x",
+        "--header",
+        "h1=y",
+        "--partition",
+        "0",
+        data_dir=data_dir,
+        stdin=b"plain\n\xff\xfe\ttab\\\n",
+    )
+    records = json_lines(ok("consume", "raw", "--format", "json", data_dir=data_dir))
+    assert records[0]["value"] == "plain"
+    assert records[1]["value_b64"] == "//4JdGFiXA=="
+    assert "value" not in records[1]
+    assert records[0]["headers"] == [{"key": "h1", "value": "x"}, {"key": "h1", "value": "y"}]
+    text = ok("consume", "raw", data_dir=data_dir).splitlines()
+    assert text[1].split("\t")[0] == "0:1"
+    assert text[1].split("\t")[2:] == ["k", "\\xff\\xfe\\ttab\\\\", "h1=x,h1=y"]
+
+
+def test_produce_key_separator_missing_names_the_line(tmp_path: Path) -> None:
+    """A stdin line without the key separator stops produce with its line number."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    message = fails(
+        "produce",
+        "t",
+        "--key-separator",
+        "=",
+        data_dir=data_dir,
+        stdin=b"a=1\nb=2\nno separator\nc=3\n",
+    )
+    assert "line 3 has no key separator '='" in message
+    assert "the 2 record(s) before it were produced" in message
+    assert len(json_lines(ok("consume", "t", "--format", "json", data_dir=data_dir))) == 2
+
+
+def test_topic_commands(tmp_path: Path) -> None:
+    """topic create/list/describe/delete work end to end, with FLYQ_DATA_DIR as the default."""
+    data_dir = tmp_path / "data"
+    env = {"FLYQ_DATA_DIR": str(data_dir)}
+    assert run("topic", "create", "b", "--partitions", "2", env=env).returncode == 0
+    assert run("topic", "create", "a", "--config", "segment_bytes=4096", env=env).returncode == 0
+    assert run("topic", "list", env=env).stdout.decode().split() == ["a", "b"]
+    described = json.loads(ok("topic", "describe", "a", "--format", "json", data_dir=data_dir))
+    assert described["config"]["segment_bytes"] == 4096
+    assert [p["partition"] for p in described["partitions"]] == [0]
+    text = ok("topic", "describe", "b", data_dir=data_dir)
+    assert "Partitions: 2" in text
+    assert "LOG_END_OFFSET" in text
+    assert "already exists" in fails("topic", "create", "a", data_dir=data_dir)
+    ok("topic", "delete", "a", data_dir=data_dir)
+    assert ok("topic", "list", data_dir=data_dir).split() == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("consume", "nope"), "Error: topic 'nope' does not exist"),
+        (("produce", "nope", "--value", "x"), "Error: topic 'nope' does not exist"),
+        (("topic", "describe", "nope"), "Error: topic 'nope' does not exist"),
+        (("topic", "delete", "nope"), "Error: topic 'nope' does not exist"),
+        (("topic", "create", "a/b"), "Error: invalid topic name 'a/b': character '/' at index 1"),
+        (("topic", "create", ".."), "Error: invalid topic name '..': '.' and '..' are not allowed"),
+        (("consume", "../etc"), "Error: invalid topic name '../etc': character '/'"),
+        (("topic", "create", "t", "--partitions", "0"), "Error: partitions=0: expected"),
+        (("topic", "create", "t", "--config", "segment_bytes=0"), "Error: config segment_bytes=0"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(
+    tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    """Unknown topics, bad names and bad settings exit 1 with a clear one-line message."""
+    assert fails(*args, data_dir=tmp_path / "data").startswith(expected)
+
+
+def test_produce_to_a_missing_partition_fails_cleanly(tmp_path: Path) -> None:
+    """--partition outside the topic's partitions exits 1 naming the valid range."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", "--partitions", "2", data_dir=data_dir)
+    message = fails("produce", "t", "--value", "x", "--partition", "2", data_dir=data_dir)
+    assert "has partitions 0..1; partition 2 does not exist" in message
+
+
+def test_log_dump_segment(loaded: tuple[Path, str]) -> None:
+    """log dump prints one line per batch with its fields and, with --records, every record."""
+    data_dir, _ = loaded
+    segment = data_dir / "events" / "events-0" / SEGMENT
+    headers = list(iter_batch_headers(segment.read_bytes()))
+    dump = ok("log", "dump", str(segment)).splitlines()
+    assert dump[0] == f"Dumping {segment}"
+    batch_lines = dump[1:]
+    assert len(batch_lines) == len(headers)
+    for line, (position, header) in zip(batch_lines, headers, strict=True):
+        assert line.startswith(
+            f"position: {position} baseOffset: {header.base_offset} "
+            f"lastOffset: {header.last_offset} count: {header.records_count} "
+            f"size: {header.size} crcValid: true maxTimestamp: {header.max_timestamp}"
+        )
+    with_records = ok("log", "dump", "--records", str(segment)).splitlines()
+    record_lines = [line for line in with_records if line.startswith("| offset: ")]
+    assert len(record_lines) == sum(header.records_count for _, header in headers)
+    assert record_lines[0].startswith("| offset: 0 timestamp: ")
+    assert " key: user-" in record_lines[0]
+
+
+def test_log_dump_index_files(tmp_path: Path) -> None:
+    """log dump of .index/.timeindex prints entries with absolute offsets, not the zero padding."""
+    index = tmp_path / "00000000000000000100.index"
+    index.write_bytes(encode_offset_entry(0, 0) + encode_offset_entry(7, 4200) + bytes(8 * 3))
+    lines = ok("log", "dump", str(index)).splitlines()[1:]
+    assert lines == [
+        "position: 0 offset: 100 relativeOffset: 0 batchPosition: 0",
+        "position: 8 offset: 107 relativeOffset: 7 batchPosition: 4200",
+        "3 all-zero entries from byte 16 to the end (preallocated, unused)",
+    ]
+    time_index = tmp_path / "00000000000000000100.timeindex"
+    time_index.write_bytes(encode_time_entry(5000, 3) + encode_time_entry(6000, 9))
+    lines = ok("log", "dump", str(time_index)).splitlines()[1:]
+    assert lines == [
+        "position: 0 timestamp: 5000 offset: 103 relativeOffset: 3",
+        "position: 12 timestamp: 6000 offset: 109 relativeOffset: 9",
+    ]
+    assert ok("log", "verify", str(time_index)).startswith("OK ")
+    time_index.write_bytes(encode_time_entry(6000, 3) + encode_time_entry(5000, 9))
+    assert "first problem at byte 12" in fails("log", "verify", str(time_index))
+
+
+def test_log_verify_good_segment(loaded: tuple[Path, str]) -> None:
+    """log verify exits 0 on an intact segment and reports its batches and offsets."""
+    data_dir, _ = loaded
+    segment = data_dir / "events" / "events-1" / SEGMENT
+    count = sum(h.records_count for _, h in iter_batch_headers(segment.read_bytes()))
+    output = ok("log", "verify", str(segment))
+    assert output.startswith(f"OK {segment}: 10 batch(es), {count} record(s), offsets 0..")
+
+
+def test_log_verify_finds_a_flipped_byte(loaded: tuple[Path, str], tmp_path: Path) -> None:
+    """A flipped byte inside the third batch fails verify at that batch's byte position."""
+    data_dir, _ = loaded
+    segment = tmp_path / SEGMENT
+    shutil.copy(data_dir / "events" / "events-1" / SEGMENT, segment)
+    data = bytearray(segment.read_bytes())
+    position, header = list(iter_batch_headers(data))[2]
+    data[position + header.size - 3] ^= 0x40
+    segment.write_bytes(bytes(data))
+    message = fails("log", "verify", str(segment))
+    assert f"first problem at byte {position}" in message
+    assert "CRC-32C" in message
+    dump = ok("log", "dump", str(segment))
+    assert dump.count("crcValid: false") == 1
+
+
+def test_log_verify_finds_a_torn_tail(loaded: tuple[Path, str], tmp_path: Path) -> None:
+    """A segment cut inside its last batch fails verify naming that batch's length field."""
+    data_dir, _ = loaded
+    original = (data_dir / "events" / "events-2" / SEGMENT).read_bytes()
+    last_position, _ = list(iter_batch_headers(original))[-1]
+    segment = tmp_path / SEGMENT
+    segment.write_bytes(original[: last_position + 100])
+    message = fails("log", "verify", str(segment))
+    assert f"first problem at byte {last_position + 8} (batch at byte {last_position})" in message
+    assert "runs past the end" in message
+
+
+def test_log_verify_finds_an_offset_gap(tmp_path: Path) -> None:
+    """Batches whose offsets are not dense fail verify at the second batch."""
+    first = encode_batch(0, [Record(value=b"a"), Record(value=b"b")])
+    second = encode_batch(5, [Record(value=b"c")])
+    segment = tmp_path / SEGMENT
+    segment.write_bytes(first + second)
+    message = fails("log", "verify", str(segment))
+    assert f"first problem at byte {len(first)}: batch base offset 5, expected 2" in message
+    segment.write_bytes(first + encode_batch(2, [Record(value=b"c")]))
+    assert ok("log", "verify", str(segment)).startswith(f"OK {segment}: 2 batch(es), 3 record(s)")
+
+
+def test_log_commands_reject_unknown_files(tmp_path: Path) -> None:
+    """log dump/verify refuse a file that is not .log/.index/.timeindex."""
+    other = tmp_path / "notes.txt"
+    other.write_bytes(b"hello")
+    assert "expected a name ending in .log" in fails("log", "verify", str(other))
+
+
+def test_consume_into_a_closed_pipe_exits_quietly(loaded: tuple[Path, str]) -> None:
+    """When the reader of stdout goes away (`| head`), consume stops without a traceback."""
+    data_dir, _ = loaded
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "flyq", "consume", "events", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read()
+    assert process.returncode == 1
+    assert b"Traceback" not in stderr
+    assert b"BrokenPipeError" not in stderr
+
+
+def test_demo_runs_twice(tmp_path: Path) -> None:
+    """`python -m flyq.demo` creates its topic, then reuses it; both runs exit 0."""
+    data_dir = tmp_path / "data"
+    first = run(data_dir=data_dir, module="flyq.demo")
+    assert first.returncode == 0, first.stderr.decode()
+    assert "Created topic 'demo'" in first.stdout.decode()
+    second = run(data_dir=data_dir, module="flyq.demo")
+    assert second.returncode == 0, second.stderr.decode()
+    assert "already exists" in second.stdout.decode()
+    records = json_lines(ok("consume", "demo", "--format", "json", data_dir=data_dir))
+    assert len(records) == 12
+    for record in records:
+        assert record["partition"] == java_partition(str(record["key"]).encode(), 3)

@@ -1,0 +1,237 @@
+"""A reusable lockstep state machine: the reference model against any partition log.
+
+Another implementation of `flyq.api.LogInterface` runs this suite against itself by providing a
+`LogHarness` (how to open, close cleanly, crash and inspect its log) and calling
+`make_log_machine(harness_factory)`; see tests/property/test_log_vs_model.py for FlyQ's own disk
+log. Every rule names the spec/log.md invariants it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from flyq.api import LogInterface
+from flyq.errors import FlyQError
+from flyq.model import ModelLog
+from flyq.records import Record
+from tests.strategies import batches
+
+__all__ = ["LogHarness", "LogSettings", "make_log_machine"]
+
+
+class LogSettings(Protocol):
+    """Sizes the machine draws to force rolls; a harness maps them onto its own configuration."""
+
+    segment_bytes: int
+    index_interval_bytes: int
+    index_max_bytes: int
+    segment_ms: int
+
+
+class LogHarness(Protocol):
+    """How the machine drives one implementation under test."""
+
+    def open(self) -> LogInterface:
+        """Open (or reopen) the log; after a crash this runs the implementation's recovery."""
+        ...
+
+    def close(self, log: LogInterface) -> None:
+        """Close cleanly."""
+        ...
+
+    def crash(self, log: LogInterface) -> None:
+        """Abandon the log as a killed process would: no flush, no clean shutdown, nothing lost
+        that the operating system accepted."""
+        ...
+
+    def flush(self, log: LogInterface) -> None:
+        """Make everything durable (DUR-2); a no-op for a log without a disk."""
+        ...
+
+    def advance_clock(self, milliseconds: int) -> None:
+        """Move the harness's clock forward (age-based rolls, time-based flushes)."""
+        ...
+
+    def problems(self, log: LogInterface) -> list[str]:
+        """Implementation-specific invariant violations (e.g. an index that differs from a
+        rebuild, IDX-1); empty when all is well."""
+        ...
+
+    def cleanup(self) -> None:
+        """Release everything the harness created."""
+        ...
+
+
+@st.composite
+def _settings(draw: st.DrawFn) -> dict[str, int]:
+    return {
+        "segment_bytes": draw(st.integers(200, 6000)),
+        "index_interval_bytes": draw(st.sampled_from([1, 64, 200, 1000, 4096])),
+        "index_max_bytes": draw(st.sampled_from([24, 48, 96, 4096])),
+        "segment_ms": draw(st.sampled_from([50, 1000, 10**9])),
+    }
+
+
+def _outcome(call: Callable[[], object]) -> tuple[str, object]:
+    """('ok', value) or ('error', exception type name): how model and impl are compared."""
+    try:
+        return ("ok", call())
+    except FlyQError as exc:
+        return ("error", type(exc).__name__)
+
+
+def make_log_machine(
+    harness_factory: Callable[[dict[str, int]], LogHarness],
+) -> type[RuleBasedStateMachine]:
+    """A state machine class that runs `ModelLog` and the harness's log in lockstep."""
+
+    class LogVersusModel(RuleBasedStateMachine):
+        """After every step every observable of the log equals the model's."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = ModelLog()
+            self.harness: LogHarness | None = None
+            self.log: LogInterface | None = None
+
+        @initialize(settings=_settings())
+        def open_log(self, settings: dict[str, int]) -> None:
+            """Start from an empty log with sizes small enough to roll often (SEG-2)."""
+            self.harness = harness_factory(settings)
+            self.log = self.harness.open()
+
+        def teardown(self) -> None:
+            if self.harness is not None:
+                if self.log is not None:
+                    self.harness.close(self.log)
+                self.harness.cleanup()
+
+        def _both(self, call: Callable[[LogInterface], object]) -> tuple[object, object]:
+            assert self.log is not None
+            log = self.log
+            expected = _outcome(lambda: call(self.model))
+            actual = _outcome(lambda: call(log))
+            assert actual == expected, f"model: {expected!r}\nimpl:  {actual!r}"
+            return expected, actual
+
+        def _offset(self, data: st.DataObject) -> int:
+            """An offset near the log's range, including just outside it."""
+            low, high = self.model.log_start_offset, self.model.log_end_offset
+            return data.draw(
+                st.one_of(st.integers(low - 2, high + 2), st.sampled_from([low, high, high - 1])),
+                label="offset",
+            )
+
+        @rule(records=batches())
+        def append(self, records: list[Record]) -> None:
+            """LOG-2, LOG-3: appends assign the same offsets."""
+            self._both(lambda log: log.append(records))
+
+        @rule()
+        def append_empty(self) -> None:
+            """LOG-3: an empty batch is refused and changes nothing."""
+            self._both(lambda log: log.append([]))
+
+        @rule(data=st.data(), max_records=st.none() | st.integers(0, 20),
+              max_bytes=st.none() | st.integers(0, 3000))
+        def read(self, data: st.DataObject, max_records: int | None,
+                 max_bytes: int | None) -> None:
+            """LOG-5, LOG-6, LOG-9: forward reads agree, including out of range and limits."""
+            offset = self._offset(data)
+            self._both(lambda log: log.read(offset, max_records=max_records, max_bytes=max_bytes))
+
+        @rule(data=st.data(), max_records=st.none() | st.integers(1, 20),
+              max_bytes=st.none() | st.integers(1, 3000))
+        def read_backward(self, data: st.DataObject, max_records: int | None,
+                          max_bytes: int | None) -> None:
+            """LOG-7, LOG-9: backward reads agree."""
+            offset = self._offset(data)
+            self._both(
+                lambda log: log.read_backward(offset, max_records=max_records, max_bytes=max_bytes)
+            )
+
+        @rule(timestamp=st.one_of(st.integers(0, 40), st.integers(0, 2**41)))
+        def seek_timestamp(self, timestamp: int) -> None:
+            """LOG-8: timestamp seeks agree (timestamps are not monotonic)."""
+            self._both(lambda log: log.offset_for_timestamp(timestamp))
+
+        @rule(data=st.data())
+        def truncate(self, data: st.DataObject) -> None:
+            """LOG-10: truncation at batch boundaries agrees; elsewhere both refuse alike."""
+            low, high = self.model.log_start_offset, self.model.log_end_offset
+            offset = data.draw(
+                st.one_of(st.sampled_from(self.model.batch_boundaries()),
+                          st.integers(low - 1, high + 1)),
+                label="truncate to",
+            )
+            self._both(lambda log: log.truncate(offset))
+
+        @rule(data=st.data())
+        def delete_records_below(self, data: st.DataObject) -> None:
+            """LOG-11: prefix deletion agrees, at or between batch boundaries."""
+            offset = self._offset(data)
+            self._both(lambda log: log.delete_records_below(offset))
+
+        @rule()
+        def flush(self) -> None:
+            """DUR-2: a flush makes everything durable."""
+            assert self.harness is not None and self.log is not None
+            self.harness.flush(self.log)
+
+        @rule(milliseconds=st.sampled_from([1, 60, 2000]))
+        def advance_clock(self, milliseconds: int) -> None:
+            """SEG-2: time passes, so segments roll on age."""
+            assert self.harness is not None
+            self.harness.advance_clock(milliseconds)
+
+        @rule()
+        def reopen_clean(self) -> None:
+            """DUR-4: a clean close and open keeps every observable."""
+            assert self.harness is not None and self.log is not None
+            self.harness.close(self.log)
+            self.log = None
+            self.log = self.harness.open()
+            self._whole_log_agrees()
+
+        @precondition(lambda self: self.log is not None)
+        @rule()
+        def reopen_after_kill(self) -> None:
+            """DUR-3: a killed process loses nothing the OS accepted; recovery keeps it all."""
+            assert self.harness is not None and self.log is not None
+            self.harness.crash(self.log)
+            self.log = None
+            self.log = self.harness.open()
+            self._whole_log_agrees()
+
+        def _whole_log_agrees(self) -> None:
+            """LOG-4: after a reopen every record reads back as the model holds it."""
+            self._both(lambda log: log.read(log.log_start_offset))
+
+        @invariant()
+        def offsets_agree(self) -> None:
+            """LOG-1: log start and end offsets agree with the model."""
+            if self.log is None:
+                return
+            assert (self.log.log_start_offset, self.log.log_end_offset) == (
+                self.model.log_start_offset,
+                self.model.log_end_offset,
+            )
+
+        @invariant()
+        def implementation_invariants(self) -> None:
+            """IDX-1 and others the harness knows: e.g. every index equals a fresh rebuild."""
+            if self.log is None or self.harness is None:
+                return
+            assert self.harness.problems(self.log) == []
+
+    return LogVersusModel
