@@ -1,13 +1,16 @@
-# The two README commands: `make run` and `make test`. Both bootstrap .venv themselves.
+# The two README commands are `make run` and `make test`; both bootstrap .venv themselves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= ./flyq-data
-# CI runs a bounded version of the long suites; `make test-full` runs them in full.
-HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: run test test-full lint typecheck contracts unit bench crash mutation clean
+# `make test` is what CI runs: the whole suite with the long parts bounded (200 examples per
+# state machine, 1,000 crash states, a few real kills). `make test-full` and `make crash` run them
+# in full.
+CI_BOUNDS := HYPOTHESIS_PROFILE=ci FLYQ_CRASH_STATES=1000 FLYQ_KILL_RUNS=8
+
+.PHONY: run test test-full lint typecheck contracts crash bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,20 +30,20 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/python scripts/check_contracts.py
 
-unit: $(STAMP)
-	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest -m "not crash or ci_bounded" -q
+test: lint typecheck contracts
+	$(CI_BOUNDS) $(BIN)/pytest -q
 
-test: lint typecheck contracts $(STAMP)
-	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest -q
-
-test-full: $(STAMP)
+test-full: lint typecheck contracts
 	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q --run-slow
 
 crash: $(STAMP)
-	$(BIN)/pytest -m crash -q --run-slow
+	$(BIN)/pytest -m crash -q
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants

@@ -354,7 +354,7 @@ def _stdin_lines(stream: BinaryIO) -> Iterator[bytes]:
     help="Most stdin bytes per append call.",
 )
 @_data_dir_option
-def produce(  # noqa: PLR0917 - one parameter per click option
+def produce(
     topic_name: str,
     value: str | None,
     key: str | None,
@@ -578,7 +578,7 @@ def _read_span(log: PartitionLog, span: _Span, remaining: int | None) -> Iterato
     "appear base64-encoded as key_b64 / value_b64.",
 )
 @_data_dir_option
-def consume(  # noqa: PLR0917 - one parameter per click option
+def consume(
     topic_name: str,
     partition: int | None,
     from_beginning: bool,

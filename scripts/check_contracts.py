@@ -51,9 +51,7 @@ def contracted_functions(module_name: str) -> list[tuple[str, int]]:
     """(qualified name, number of postconditions) of each function in the module stating any."""
     module = importlib.import_module(module_name)
     found: list[tuple[str, int]] = []
-    members: list[tuple[str, Callable[..., object]]] = inspect.getmembers(
-        module, inspect.isfunction
-    )
+    members: list[tuple[str, Callable[..., object]]] = inspect.getmembers(module, inspect.isfunction)
     for name, function in members:
         if function.__module__ != module_name:
             continue

@@ -63,9 +63,7 @@ def optional_bytes(*, small_max: int = 16, large_max: int = 0) -> st.SearchStrat
     common = st.one_of(st.none(), st.just(b""), st.binary(min_size=1, max_size=small_max))
     if large_max <= small_max:
         return common
-    large = st.builds(
-        _repeat, st.binary(min_size=1, max_size=8), st.integers(small_max + 1, large_max)
-    )
+    large = st.builds(_repeat, st.binary(min_size=1, max_size=8), st.integers(small_max + 1, large_max))
     return _now_and_then(common, large)
 
 

@@ -8,11 +8,11 @@ reference model holding the prefix that survived.
 from __future__ import annotations
 
 import os
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 
-from flyq.codec.record_batch import iter_batch_headers
 from flyq.api import LogInterface
+from flyq.codec.record_batch import iter_batch_headers
 from flyq.crash.workload import Expectations, Workload, open_log
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import OsFileLayer

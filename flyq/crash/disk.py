@@ -183,7 +183,7 @@ def _units(replay: _Replay) -> list[tuple[str, list[Op]]]:
     """Independently lost or kept pieces of unsynced work: each write, truncate and directory
     change on its own, memory-mapped writes grouped by page."""
     units: list[tuple[str, list[Op]]] = []
-    for inode, ops in sorted(replay.pending_data.items()):
+    for _, ops in sorted(replay.pending_data.items()):
         pages: dict[int, list[Op]] = {}
         for op in ops:
             if op.kind == MAP_WRITE:

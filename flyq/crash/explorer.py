@@ -185,10 +185,10 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
                             if check(state, workload, expected, None):
                                 return report
                             if (settings.recovery_crash_every
-                                    and states_seen_here % settings.recovery_crash_every == 0):
-                                if _explore_recovery(state, workload, expected, settings, rng,
-                                                     seen, report, check, policy):
-                                    return report
+                                    and states_seen_here % settings.recovery_crash_every == 0
+                                    and _explore_recovery(state, workload, expected, settings,
+                                                          rng, seen, report, check, policy)):
+                                return report
                             if report.distinct_states >= settings.max_states:
                                 return report
         return report

@@ -13,7 +13,7 @@ import attrs
 
 from flyq.codec.record_batch import BatchHeader
 from flyq.crash.recording import RecordingFileLayer
-from flyq.impl.filelayer import FileLayer, FileHandle
+from flyq.impl.filelayer import FileHandle, FileLayer
 from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 

@@ -688,10 +688,10 @@ class PartitionLog:
         segment = self._segments[index]
         position, batch_base = 0, segment.base_offset
         if offset != segment.base_offset:
-            for position, header in segment.batches_from(offset, self._segment_end(index)):
-                batch_base = header.base_offset
-                break
-        if batch_base != offset and offset != self._log_start:
+            found = next(segment.batches_from(offset, self._segment_end(index)), None)
+            if found is not None:
+                position, batch_base = found[0], found[1].base_offset
+        if offset not in (batch_base, self._log_start):
             raise InvalidOffset(offset, f"not a batch boundary: the batch holding it starts at "
                                         f"{batch_base}")
         try:

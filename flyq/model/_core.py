@@ -1,4 +1,4 @@
-"""The arithmetic of the log, over plain ints and tuples of ints: what CrossHair proves.
+"""The arithmetic of the log, over plain ints and tuples of ints: what CrossHair checks.
 
 Every decision the model makes about *which* records an operation touches is taken here, by a
 function whose inputs are offsets, payload sizes or timestamps rather than records, so that
@@ -46,11 +46,10 @@ def fits_in_offsets(log_end_offset: int, count: int) -> bool:
     return count <= OFFSET_LIMIT - 1 - log_end_offset
 
 
-def read_positions(
-    log_start_offset: int, log_end_offset: int, offset: int, backward: bool
-) -> range:
-    """Positions among the readable records (position 0 holds `log_start_offset`) that a read from
-    `offset` considers, in the order it returns them (LOG-6, LOG-7).
+def read_positions(log_start_offset: int, log_end_offset: int, offset: int, backward: bool) -> range:
+    """Positions a read from `offset` considers, in the order it returns them (LOG-6, LOG-7).
+
+    Positions index the readable records: position 0 holds `log_start_offset`.
 
     pre: 0 <= log_start_offset <= offset <= log_end_offset
     pre: not backward or offset < log_end_offset

@@ -242,9 +242,7 @@ def read(
     limit_bytes = _check_limit("max_bytes", max_bytes)
     offset = _check_int("offset", offset)
     if not state.log_start_offset <= offset <= state.log_end_offset:
-        raise _out_of_range(
-            state, offset, "read needs log_start_offset <= offset <= log_end_offset"
-        )
+        raise _out_of_range(state, offset, "read needs log_start_offset <= offset <= log_end_offset")
     return _limited(state, offset, False, limit_records, limit_bytes)
 
 
@@ -372,9 +370,7 @@ def delete_records_below(state: LogState, offset: int) -> LogState:
     """
     offset = _check_int("offset", offset)
     if not 0 <= offset <= state.log_end_offset:
-        raise _out_of_range(
-            state, offset, "delete_records_below needs 0 <= offset <= log_end_offset"
-        )
+        raise _out_of_range(state, offset, "delete_records_below needs 0 <= offset <= log_end_offset")
     if offset <= state.log_start_offset:
         return state
     first_live = live_batch_start(tuple(batch.next_offset for batch in state.batches), offset)

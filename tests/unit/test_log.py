@@ -1,4 +1,4 @@
-"""The disk log's own behaviour beyond the model: rolls, flush policy, raw reads, hot path checks."""
+"""The disk log beyond the model: rolls, flush policy, raw reads, checks on the hot path."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from flyq.codec.checkpoint import encode_checkpoint
 from flyq.codec.record_batch import decode_batch, encode_batch, iter_batch_headers
 from flyq.errors import (
     ChecksumMismatch,
@@ -248,8 +249,6 @@ def test_clean_reopen_keeps_time_index_with_timestamp_zero(tmp_path: Path) -> No
 
 def test_log_start_past_recovered_end_is_reported(tmp_path: Path) -> None:
     """A log start beyond the recovered end restarts the log there and says so in the report."""
-    from flyq.codec.checkpoint import encode_checkpoint
-
     with _open(tmp_path) as log:
         log.append([Record(b"a")])
     (tmp_path / "log-start-offset").write_bytes(encode_checkpoint((40,)))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flyq.codec.checkpoint import encode_checkpoint
 from flyq.codec.index_entry import encode_offset_entry, encode_time_entry
 from flyq.errors import CorruptSegment
 from flyq.impl import LogConfig, PartitionLog
@@ -217,8 +218,6 @@ def test_bit_flip_in_sealed_segment_is_reported_on_read(tmp_path: Path) -> None:
 
 def test_recovery_point_past_end_is_harmless(tmp_path: Path) -> None:
     """A recovery point beyond the log's end does not skip validating the active segment."""
-    from flyq.codec.checkpoint import encode_checkpoint
-
     written = _fill(tmp_path)
     (tmp_path / "recovery-point").write_bytes(encode_checkpoint((10**9,)))
     active = _segment_files(tmp_path, ".log")[-1]
