@@ -14,6 +14,7 @@ __all__ = [
     "CorruptSegment",
     "CorruptCheckpoint",
     "DecodeError",
+    "DirectoryLocked",
     "EmptyBatch",
     "FlyQError",
     "InvalidArgument",
@@ -144,6 +145,17 @@ class InvalidArgument(FlyQError):
 
 class LogClosed(FlyQError):
     """The log was closed by its owner; it cannot be used any more."""
+
+
+class DirectoryLocked(FlyQError):
+    """Another process (or another open log in this one) is using the directory."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__(
+            f"{directory} is in use by another FlyQ process; run one command at a time per "
+            "data directory"
+        )
+        self.directory = directory
 
 
 class StorageError(FlyQError):

@@ -74,12 +74,17 @@ def validate_record(record: Record) -> None:
         raise InvalidRecord(
             f"record value must be bytes or None, got {type(record.value).__name__}"
         )
-    if not isinstance(record.timestamp, int) or not INT64_MIN <= record.timestamp <= INT64_MAX:
+    if (isinstance(record.timestamp, bool) or not isinstance(record.timestamp, int)
+            or not INT64_MIN <= record.timestamp <= INT64_MAX):
         raise InvalidRecord(f"record timestamp {record.timestamp!r} is not a 64-bit integer")
     if record.timestamp < 0:
         raise InvalidRecord(
             f"record timestamp {record.timestamp} is negative: timestamps are milliseconds "
             "since the epoch"
+        )
+    if not isinstance(record.headers, tuple | list):
+        raise InvalidRecord(
+            f"record headers must be a sequence of pairs, got {type(record.headers).__name__}"
         )
     for index, header in enumerate(record.headers):
         if not (isinstance(header, tuple) and len(header) == 2):

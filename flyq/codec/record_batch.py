@@ -31,9 +31,11 @@ __all__ = [
     "batch_crc",
     "decode_batch",
     "decode_batch_header",
+    "encode_base_offset",
     "encode_batch",
     "iter_batch_headers",
     "set_base_offset",
+    "whole_batches_length",
     "verify_batch_crc",
 ]
 
@@ -306,6 +308,24 @@ def iter_batch_headers(
             verify_batch_crc(buf, position, header, source=source)
         yield position, header
         position += header.size
+
+
+def encode_base_offset(base_offset: int) -> bytes:
+    """The 8 bytes of a batch's baseOffset field (bytes 0..7)."""
+    return _BASE_OFFSET.pack(base_offset)
+
+
+def whole_batches_length(buf: Buffer) -> int:
+    """Length of the longest prefix of `buf` made of whole batches (by their length fields)."""
+    position = 0
+    end = len(buf)
+    while end - position >= LOG_OVERHEAD:
+        (_, batch_length) = _LENGTH_PREFIX.unpack_from(buf, position)
+        size = batch_length + LOG_OVERHEAD
+        if batch_length < BATCH_HEADER_SIZE - LOG_OVERHEAD or position + size > end:
+            break
+        position += size
+    return position
 
 
 def set_base_offset(batch: Buffer, base_offset: int) -> bytearray:

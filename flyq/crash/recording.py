@@ -9,11 +9,12 @@ Workloads add `mark` ops (no disk effect) to say what they were told had become 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 
 import attrs
 
-from flyq.errors import StorageError
-from flyq.impl.filelayer import FileHandle, MappedFile
+from flyq.errors import DirectoryLocked, StorageError
+from flyq.impl.filelayer import FileHandle, FileLock, MappedFile
 
 __all__ = ["Op", "RecordingFileLayer"]
 
@@ -121,6 +122,10 @@ class _MemoryHandle:
         buffer[position : position + len(payload)] = payload
         self._layer.record(Op(WRITE, self._path, self._inode, position, payload))
 
+    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
+        # One write on the recorded disk: it may tear anywhere, like any other.
+        self.pwrite(b"".join(bytes(buffer) for buffer in buffers), position)
+
     def truncate(self, size: int) -> None:
         buffer = self._data()
         if size < len(buffer):
@@ -142,6 +147,15 @@ class _MemoryHandle:
         self._closed = True
 
 
+class _MemoryLock:
+    def __init__(self, locks: set[str], path: str) -> None:
+        self._locks = locks
+        self._path = path
+
+    def release(self) -> None:
+        self._locks.discard(self._path)
+
+
 class RecordingFileLayer:
     """An in-memory disk: what the process sees, plus the history of how it got there.
 
@@ -155,6 +169,7 @@ class RecordingFileLayer:
         self.entries: dict[str, int] = {}
         self.directories: set[str] = set(directories or ())
         self.history: list[Op] = []
+        self.locks: set[str] = set()
         self.initial_entries: dict[str, int] = {}
         self.initial_data: dict[int, bytes] = {}
         self._next_inode = 0
@@ -247,6 +262,14 @@ class RecordingFileLayer:
         for directory in sorted((d for d in self.directories
                                  if d == path or d.startswith(path + "/")), reverse=True):
             self.directories.discard(directory)
+
+    def lock(self, path: str) -> FileLock:
+        # Locks live in memory only: a crash releases them, as the kernel does for a killed process.
+        path = posixpath.normpath(path)
+        if path in self.locks:
+            raise DirectoryLocked(posixpath.dirname(path))
+        self.locks.add(path)
+        return _MemoryLock(self.locks, path)
 
     def fsync_dir(self, path: str) -> None:
         path = posixpath.normpath(path)

@@ -13,7 +13,7 @@ import attrs
 
 from flyq.codec.record_batch import BatchHeader
 from flyq.crash.recording import RecordingFileLayer
-from flyq.impl.filelayer import FileHandle, FileLayer
+from flyq.impl.filelayer import FileHandle, FileLayer, FileLock
 from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 
@@ -82,6 +82,9 @@ class _NoDirectoryFsync:
 
     def fsync_dir(self, path: str) -> None:
         return None
+
+    def lock(self, path: str) -> FileLock:
+        return self._inner.lock(path)
 
 
 @attrs.frozen

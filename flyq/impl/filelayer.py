@@ -8,14 +8,16 @@ one. Paths are plain strings; errors from the OS become `StorageError` with the 
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import shutil
+from collections.abc import Sequence
 from typing import Protocol
 
-from flyq.errors import StorageError
+from flyq.errors import DirectoryLocked, StorageError
 
-__all__ = ["FileHandle", "FileLayer", "MappedFile", "OsFileLayer"]
+__all__ = ["FileHandle", "FileLayer", "FileLock", "MappedFile", "OsFileLayer"]
 
 
 class FileHandle(Protocol):
@@ -36,6 +38,10 @@ class FileHandle(Protocol):
 
     def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
         """Write all of `data` at `position`, growing the file if needed."""
+        ...
+
+    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
+        """Write `buffers` back to back at `position`, as one write where the OS allows."""
         ...
 
     def truncate(self, size: int) -> None:
@@ -110,6 +116,19 @@ class FileLayer(Protocol):
 
     def fsync_dir(self, path: str) -> None:
         """Make the directory's entries (creations, renames, removals, sizes) durable."""
+        ...
+
+    def lock(self, path: str) -> FileLock:
+        """Take an exclusive lock on file `path` (created if missing) for this process, or raise
+        `DirectoryLocked` if another holder has it."""
+        ...
+
+
+class FileLock(Protocol):
+    """A held exclusive lock."""
+
+    def release(self) -> None:
+        """Give the lock up; idempotent."""
         ...
 
 
@@ -191,9 +210,26 @@ class _OsFileHandle:
         except OSError as exc:
             raise _fail("pwrite", self._path, exc) from exc
 
-    def truncate(self, size: int) -> None:
+    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
+        fd = self._live()
+        total = sum(len(buffer) for buffer in buffers)
         try:
-            os.ftruncate(self._live(), size)
+            written = os.pwritev(fd, buffers, position)
+        except OSError as exc:
+            raise _fail("pwritev", self._path, exc) from exc
+        if written < total:
+            # A short write: finish the rest with plain pwrites.
+            self.pwrite(b"".join(bytes(buffer) for buffer in buffers)[written:], position + written)
+
+    def truncate(self, size: int) -> None:
+        fd = self._live()
+        try:
+            old_size = os.fstat(fd).st_size
+            os.ftruncate(fd, size)
+            if size > old_size:
+                # Allocate the blocks now: memory-mapped index pages would otherwise each pay for
+                # block allocation on first touch, inside the append path.
+                os.posix_fallocate(fd, old_size, size - old_size)
         except OSError as exc:
             raise _fail("ftruncate", self._path, exc) from exc
 
@@ -219,8 +255,35 @@ class _OsFileHandle:
                 raise _fail("close", self._path, exc) from exc
 
 
+class _OsFileLock:
+    """An `flock` held on an open descriptor; released when the descriptor closes."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
 class OsFileLayer:
     """The real file layer: the operating system's files."""
+
+    def lock(self, path: str) -> FileLock:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _fail("open lock file", path, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise DirectoryLocked(os.path.dirname(path)) from exc
+        except OSError as exc:
+            os.close(fd)
+            raise _fail("flock", path, exc) from exc
+        return _OsFileLock(fd)
 
     def open(self, path: str, *, create: bool) -> FileHandle:
         flags = os.O_RDWR | (os.O_CREAT if create else 0)

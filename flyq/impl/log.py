@@ -22,9 +22,10 @@ from flyq.codec.record_batch import (
     COMPRESSION_NONE,
     BatchHeader,
     decode_batch_header,
+    encode_base_offset,
     encode_batch,
-    set_base_offset,
     verify_batch_crc,
+    whole_batches_length,
 )
 from flyq.codec.segment_name import LOG_SUFFIX, parse_segment_name
 from flyq.errors import (
@@ -42,7 +43,7 @@ from flyq.errors import (
 )
 from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_checkpoint, write_checkpoint
 from flyq.impl.config import LogConfig
-from flyq.impl.filelayer import FileLayer, OsFileLayer
+from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
 from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import Segment
@@ -55,6 +56,7 @@ logger = logging.getLogger("flyq.recovery")
 CLEAN_SHUTDOWN_FILE = "clean-shutdown"
 RECOVERY_POINT_FILE = "recovery-point"
 LOG_START_OFFSET_FILE = "log-start-offset"
+LOCK_FILE = ".lock"
 # log_end_offset, active base offset, active .log size, active max timestamp
 _CLEAN_SHUTDOWN_VALUES = 4
 _U32_MAX = (1 << 32) - 1
@@ -124,6 +126,7 @@ class PartitionLog:
         # Cumulative max timestamp of the sealed segments, for timestamp seeks; None: recompute.
         self._sealed_max: list[int] | None = None
         self._closed = False
+        self._lock: FileLock | None = None
         self._failure: FlyQError | None = None
         self.recovery_report = RecoveryReport(clean=True)
 
@@ -152,6 +155,16 @@ class PartitionLog:
             layer.make_dirs(self.directory)
             # The new directory's own entry is durable only once its parent is fsynced.
             layer.fsync_dir(os.path.dirname(os.path.abspath(self.directory)))
+        # One owner per partition directory: a second opener would rebuild files we have mapped.
+        self._lock = layer.lock(self._path(LOCK_FILE))
+        try:
+            self._open_locked()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open_locked(self) -> None:
+        layer = self._layer
         problems: list[str] = []
         bases: set[int] = set()
         orphans: list[str] = []
@@ -410,7 +423,7 @@ class PartitionLog:
         for record in batch:
             validate_record(record)
         data = encode_batch(self._log_end, batch)
-        return self._append(data, decode_batch_header(data))
+        return self._append((data,), decode_batch_header(data))
 
     def append_encoded(self, batch: bytes | bytearray | memoryview) -> AppendResult:
         """Append one already-encoded RecordBatch v2; its base offset is rewritten.
@@ -431,10 +444,12 @@ class PartitionLog:
                 "are not valid"
             )
         verify_batch_crc(batch, 0, header, source="appended batch")
-        data = set_base_offset(batch, self._log_end)
-        return self._append(data, attrs.evolve(header, base_offset=self._log_end))
+        # Written as the new baseOffset plus the rest of the caller's bytes: no copy of the batch.
+        parts = (encode_base_offset(self._log_end), memoryview(batch)[8:])
+        return self._append(parts, attrs.evolve(header, base_offset=self._log_end))
 
-    def _append(self, data: bytes | bytearray, header: BatchHeader) -> AppendResult:
+    def _append(self, parts: Sequence[bytes | bytearray | memoryview],
+                header: BatchHeader) -> AppendResult:
         if header.size > self.config.max_batch_bytes:
             raise RecordTooLarge(header.size, self.config.max_batch_bytes)
         if header.next_offset > _OFFSET_MAX:
@@ -442,7 +457,7 @@ class PartitionLog:
         now = self._clock()
         try:
             self._maybe_roll(header, now)
-            self._active.append(data, header)
+            self._active.append(parts, header)
         except StorageError as exc:
             self._failure = exc
             raise
@@ -500,22 +515,28 @@ class PartitionLog:
         self._last_flush_ms = self._clock()
 
     def close(self) -> None:
-        """Flush, trim the active indexes and write the clean-shutdown marker (DUR-4)."""
+        """Flush, trim the active indexes and write the clean-shutdown marker (DUR-4).
+
+        Files are closed and the directory lock released even if that fails; a failed log is
+        closed without a marker, so its next open recovers it.
+        """
         if self._closed:
             return
-        if self._failure is not None:
+        self._closed = True
+        try:
+            if self._failure is None:
+                self._active.log.fsync()
+                active = self._active
+                active.trim_indexes()
+                write_checkpoint(
+                    self._layer, self._path(CLEAN_SHUTDOWN_FILE),
+                    (self._log_end, active.base_offset, active.size, active.max_timestamp()),
+                )
+        finally:
             for segment in self._segments:
                 segment.close()
-            self._closed = True
-            return
-        self.flush()
-        active = self._active
-        active.trim_indexes()
-        write_checkpoint(self._layer, self._path(CLEAN_SHUTDOWN_FILE),
-                         (self._log_end, active.base_offset, active.size, active.max_timestamp()))
-        for segment in self._segments:
-            segment.close()
-        self._closed = True
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> PartitionLog:
         return self
@@ -588,17 +609,14 @@ class PartitionLog:
         index = self._segment_index(offset)
         segment = self._segments[index]
         end = self._segment_end(index)
-        first: int | None = None
-        stop = 0
-        for position, header in segment.batches_from(offset, end):
-            if first is None:
-                first = position
-            elif position + header.size - first > max_bytes:
-                break
-            stop = position + header.size
-        if first is None:
+        found = next(segment.batches_from(offset, end), None)
+        if found is None:
             return b""
-        return segment.log.pread(stop - first, first)
+        position, header = found
+        # One read of up to max_bytes (or the first batch whole), then cut after the last batch
+        # that fits: no byte is read twice.
+        data = segment.log.pread(min(max(max_bytes, header.size), end - position), position)
+        return data[: whole_batches_length(data)]
 
     def read_backward(self, offset: int, *, max_records: int | None = None,
                       max_bytes: int | None = None) -> list[StoredRecord]:

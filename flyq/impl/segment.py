@@ -8,7 +8,7 @@ Sealed segments open their files lazily, so opening a log with many segments tou
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import attrs
 
@@ -34,8 +34,10 @@ from flyq.records import StoredRecord
 
 __all__ = ["ScanResult", "Segment"]
 
-# Batches are read in chunks this large when scanning headers or reading records.
+# Batches are read in chunks this large when reading records; header-only scans read less, since
+# they mostly cover one index interval of headers.
 _CHUNK_BYTES = 256 * 1024
+_HEADER_CHUNK_BYTES = 8 * 1024
 
 
 @attrs.frozen
@@ -122,13 +124,14 @@ class Segment:
         self.offset_index.preallocate(index_max_bytes)
         self.time_index.preallocate(index_max_bytes)
 
-    def append(self, data: bytes | bytearray, header: BatchHeader) -> None:
-        """Write a batch at the end and the index entries the index rule asks for."""
+    def append(self, parts: Sequence[bytes | bytearray | memoryview], header: BatchHeader) -> None:
+        """Write a batch (given in parts) at the end and the index entries the index rule asks
+        for."""
         policy = self._active_policy()
         position = policy.size
         point = policy.on_batch(header.base_offset, header.next_offset, header.max_timestamp,
                                 header.size)
-        self.log.pwrite(data, position)
+        self.log.pwritev(parts, position)
         if point is not None:
             self.offset_index.append(point.relative_offset, point.position)
             if point.time_entry is not None:
@@ -173,10 +176,11 @@ class Segment:
         handle = self.log
         chunk = b""
         chunk_start = position
+        chunk_size = _CHUNK_BYTES if with_bytes else _HEADER_CHUNK_BYTES
         while position < end:
             offset_in_chunk = position - chunk_start
             if len(chunk) - offset_in_chunk < BATCH_HEADER_SIZE:
-                chunk = handle.pread(min(_CHUNK_BYTES, end - position), position)
+                chunk = handle.pread(min(chunk_size, end - position), position)
                 chunk_start, offset_in_chunk = position, 0
             try:
                 header = decode_batch_header(chunk, offset_in_chunk, source=self.log_path,

@@ -8,7 +8,7 @@ import tempfile
 
 from flyq.api import LogInterface
 from flyq.impl import LogConfig, OsFileLayer, PartitionLog
-from flyq.impl.filelayer import FileHandle, MappedFile
+from flyq.impl.filelayer import FileHandle, FileLock, MappedFile
 from tests.property.log_machine import LogHarness, make_log_machine
 
 
@@ -22,6 +22,12 @@ class _KillableFileLayer(OsFileLayer):
     def __init__(self) -> None:
         self.handles: list[FileHandle] = []
         self.maps: list[MappedFile] = []
+        self.locks: list[FileLock] = []
+
+    def lock(self, path: str) -> FileLock:
+        held = super().lock(path)
+        self.locks.append(held)
+        return held
 
     def open(self, path: str, *, create: bool) -> FileHandle:
         handle = super().open(path, create=create)
@@ -41,8 +47,11 @@ class _KillableFileLayer(OsFileLayer):
             mapped.close()
         for handle in self.handles:
             handle.close()
+        for held in self.locks:
+            held.release()
         self.maps.clear()
         self.handles.clear()
+        self.locks.clear()
 
 
 def _scratch() -> str | None:

@@ -10,6 +10,7 @@ from flyq.codec.checkpoint import encode_checkpoint
 from flyq.codec.record_batch import decode_batch, encode_batch, iter_batch_headers
 from flyq.errors import (
     ChecksumMismatch,
+    DirectoryLocked,
     CorruptRecordBatch,
     EmptyBatch,
     InvalidArgument,
@@ -256,3 +257,14 @@ def test_log_start_past_recovered_end_is_reported(tmp_path: Path) -> None:
     with _open(tmp_path) as log:
         assert (log.log_start_offset, log.log_end_offset) == (40, 40)
         assert any("restarts empty" in p for p in log.recovery_report.problems)
+
+
+def test_second_open_of_a_directory_is_refused(tmp_path: Path) -> None:
+    """One owner per partition directory: a second open raises DirectoryLocked until close."""
+    log = _open(tmp_path)
+    with pytest.raises(DirectoryLocked) as caught:
+        _open(tmp_path)
+    assert caught.value.directory == str(tmp_path)
+    log.close()
+    with _open(tmp_path) as again:
+        assert again.recovery_report.clean
