@@ -10,8 +10,8 @@ from flyq.codec.checkpoint import encode_checkpoint
 from flyq.codec.record_batch import decode_batch, encode_batch, iter_batch_headers
 from flyq.errors import (
     ChecksumMismatch,
-    DirectoryLocked,
     CorruptRecordBatch,
+    DirectoryLocked,
     EmptyBatch,
     InvalidArgument,
     InvalidConfig,
