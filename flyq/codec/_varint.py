@@ -29,7 +29,9 @@ def size_of_varint(value: int) -> int:
     return size
 
 
-def decode_varint(buf: bytes | bytearray | memoryview, pos: int, field: str) -> tuple[int, int]:
+def decode_varint(
+    buf: bytes | bytearray | memoryview, pos: int, field: str, source: str | None = None
+) -> tuple[int, int]:
     """Decode a zig-zag varint at `pos`; return (value, position after it)."""
     result = 0
     shift = 0
@@ -38,7 +40,7 @@ def decode_varint(buf: bytes | bytearray | memoryview, pos: int, field: str) -> 
     while True:
         if pos >= end:
             raise CorruptRecordBatch("varint runs past the end of the batch", field=field,
-                                     position=start)
+                                     position=start, source=source)
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -46,8 +48,12 @@ def decode_varint(buf: bytes | bytearray | memoryview, pos: int, field: str) -> 
             break
         shift += 7
         if pos - start >= _MAX_VARINT_BYTES:
-            raise CorruptRecordBatch("varint longer than 10 bytes", field=field, position=start)
+            raise CorruptRecordBatch(
+                "varint longer than 10 bytes", field=field, position=start, source=source
+            )
     if result >> 64:
         # A 10th byte above 1 sets bits past the 64th: no int64 encodes to it.
-        raise CorruptRecordBatch("varint overflows 64 bits", field=field, position=start)
+        raise CorruptRecordBatch(
+            "varint overflows 64 bits", field=field, position=start, source=source
+        )
     return (result >> 1) ^ -(result & 1), pos

@@ -338,7 +338,7 @@ def set_base_offset(batch: Buffer, base_offset: int) -> bytearray:
 def _decode_bytes(
     buf: Buffer, pos: int, end: int, field: str, source: str | None
 ) -> tuple[bytes | None, int]:
-    length, pos = decode_varint(buf, pos, field)
+    length, pos = decode_varint(buf, pos, field, source)
     if length < 0:
         if length != -1:
             raise CorruptRecordBatch(
@@ -359,7 +359,7 @@ def _decode_records(
     records: list[StoredRecord] = []
     pos = start
     for index in range(header.records_count):
-        length, pos = decode_varint(buf, pos, "record length")
+        length, pos = decode_varint(buf, pos, "record length", source)
         record_end = pos + length
         if length < 1 or record_end > end:
             raise CorruptRecordBatch(
@@ -367,8 +367,8 @@ def _decode_records(
                 field="record length", position=base + pos, source=source,
             )
         pos += 1  # record attributes
-        timestamp_delta, pos = decode_varint(buf, pos, "timestampDelta")
-        offset_delta, pos = decode_varint(buf, pos, "offsetDelta")
+        timestamp_delta, pos = decode_varint(buf, pos, "timestampDelta", source)
+        offset_delta, pos = decode_varint(buf, pos, "offsetDelta", source)
         if offset_delta != index:
             raise CorruptRecordBatch(
                 f"record {index} has offsetDelta {offset_delta}",
@@ -376,7 +376,7 @@ def _decode_records(
             )
         key, pos = _decode_bytes(buf, pos, record_end, "key", source)
         value, pos = _decode_bytes(buf, pos, record_end, "value", source)
-        header_count, pos = decode_varint(buf, pos, "headers count")
+        header_count, pos = decode_varint(buf, pos, "headers count", source)
         if header_count < 0:
             raise CorruptRecordBatch(
                 f"headers count {header_count} is negative",

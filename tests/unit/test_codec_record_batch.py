@@ -471,27 +471,7 @@ def test_record_defects(data: bytes, field: str) -> None:
     assert info.value.field == field
 
 
-# decode_varint takes no `source`, so errors raised by a varint read lose the file name.
-_VARINT_READ = {
-    "record_length_varint_runs_off_end",
-    "record_length_varint_truncated",
-    "record_length_varint_11_bytes",
-    "timestamp_delta_missing",
-    "timestamp_delta_overflows_int64",
-    "offset_delta_missing",
-    "second_header_missing",
-    "gzip_record_length_runs_off_end",
-}
-SOURCE_CASES = [
-    pytest.param(
-        data,
-        id=name,
-        marks=[pytest.mark.xfail(reason="decode_varint drops `source`", strict=True)]
-        if name in _VARINT_READ
-        else [],
-    )
-    for name, data, _ in RECORD_CASES
-]
+SOURCE_CASES = [pytest.param(data, id=name) for name, data, _ in RECORD_CASES]
 
 
 @pytest.mark.parametrize("data", SOURCE_CASES)
