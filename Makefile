@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 mutation: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
 	$(BIN)/python scripts/mutation.py
 
 clean:

@@ -25,6 +25,15 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# Mutation testing runs the suites once per mutant: fewer examples, same rules.
+settings.register_profile(
+    "mutation",
+    max_examples=25,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 if importlib.util.find_spec("hypothesis_crosshair_provider") is not None:
     settings.register_profile(
         "crosshair",
