@@ -35,6 +35,18 @@ __all__ = [
 class FlyQError(Exception):
     """Root of every error FlyQ raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword arguments, not the message: rebuild from message and attributes
+        # so errors survive pickling (process pools, multiprocessing).
+        return (_restore, (type(self), str(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[FlyQError], message: str, state: dict[str, object]) -> FlyQError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 # --- decoding bytes -------------------------------------------------------------------------------
 

@@ -254,6 +254,12 @@ class _OsFileHandle:
             except OSError as exc:
                 raise _fail("close", self._path, exc) from exc
 
+    def __del__(self) -> None:
+        # Dropped without close(): give the descriptor back, as Python's own file objects do.
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
 
 class _OsFileLock:
     """An `flock` held on an open descriptor; released when the descriptor closes."""
@@ -265,6 +271,10 @@ class _OsFileLock:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+    def __del__(self) -> None:
+        # A log dropped without close() must not keep its directory locked for the process's life.
+        self.release()
 
 
 class OsFileLayer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,23 @@ def test_second_open_of_a_directory_is_refused(tmp_path: Path) -> None:
     log.close()
     with _open(tmp_path) as again:
         assert again.recovery_report.clean
+
+
+def test_errors_survive_pickling() -> None:
+    """FlyQ errors cross process boundaries with their message and attributes intact."""
+    error = OffsetOutOfRange(9, log_start_offset=1, log_end_offset=5, valid="reads", topic="t",
+                             partition=2)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is OffsetOutOfRange
+    assert str(copy) == str(error)
+    assert (copy.offset, copy.log_end_offset, copy.topic) == (9, 5, "t")
+
+
+def test_dropped_log_releases_its_directory(tmp_path: Path) -> None:
+    """A log dropped without close() no longer locks its directory; the next open recovers."""
+    log = _open(tmp_path)
+    log.append([Record(b"kept")])
+    del log
+    with _open(tmp_path) as again:
+        assert not again.recovery_report.clean
+        assert [r.value for r in again.read(0)] == [b"kept"]
