@@ -892,6 +892,9 @@ def log_verify(path: str) -> None:
     click.echo(f"OK {path}: {found}, {size} bytes")
 
 
+cli.add_command(__import__("flyq.crash.cli_command", fromlist=["crash_test"]).crash_test)
+
+
 def main() -> None:
     """Entry point of the `flyq` command (and `python -m flyq`)."""
     # flyq.impl reports what an unclean open recovered as warnings; show them as one-liners.

@@ -97,6 +97,22 @@ def _check_limit(name: str, value: int | None) -> None:
         raise InvalidArgument(name, value, "an integer >= 1 or None")
 
 
+def _take(records: Iterator[StoredRecord], max_records: int | None,
+          max_bytes: int | None) -> list[StoredRecord]:
+    """The records a read returns under its limits; the first always (LOG-6, LOG-9)."""
+    out: list[StoredRecord] = []
+    total = 0
+    for record in records:
+        size = payload_size(record.key, record.value, record.headers)
+        if out and max_bytes is not None and total + size > max_bytes:
+            break
+        out.append(record)
+        total += size
+        if max_records is not None and len(out) >= max_records:
+            break
+    return out
+
+
 def _check_offset(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgument(name, value, "an integer offset")
@@ -563,17 +579,7 @@ class PartitionLog:
         if not self._log_start <= offset <= self._log_end:
             raise self._out_of_range(offset, "reads accept log_start_offset <= offset <= "
                                              "log_end_offset")
-        out: list[StoredRecord] = []
-        total = 0
-        for record in self._records_from(offset):
-            size = payload_size(record.key, record.value, record.headers)
-            if out and max_bytes is not None and total + size > max_bytes:
-                break
-            out.append(record)
-            total += size
-            if max_records is not None and len(out) >= max_records:
-                break
-        return out
+        return _take(self._records_from(offset), max_records, max_bytes)
 
     def _records_from(self, offset: int) -> Iterator[StoredRecord]:
         index = self._segment_index(offset)
@@ -628,17 +634,7 @@ class PartitionLog:
         if not self._log_start <= offset < self._log_end:
             raise self._out_of_range(offset, "backward reads accept log_start_offset <= offset < "
                                              "log_end_offset")
-        out: list[StoredRecord] = []
-        total = 0
-        for record in self._records_backward(offset):
-            size = payload_size(record.key, record.value, record.headers)
-            if out and max_bytes is not None and total + size > max_bytes:
-                break
-            out.append(record)
-            total += size
-            if max_records is not None and len(out) >= max_records:
-                break
-        return out
+        return _take(self._records_backward(offset), max_records, max_bytes)
 
     def _records_backward(self, offset: int) -> Iterator[StoredRecord]:
         """Walk back one index interval at a time: scan it forward, then yield it in reverse."""
