@@ -40,6 +40,7 @@ from flyq.codec.record_batch import (
     verify_batch_crc,
 )
 from flyq.codec.segment_name import parse_segment_name
+from flyq.crash.cli_command import crash_test
 from flyq.errors import ChecksumMismatch, DecodeError, FlyQError, OffsetOutOfRange
 from flyq.impl.config import LogConfig
 from flyq.impl.log import PartitionLog
@@ -892,7 +893,7 @@ def log_verify(path: str) -> None:
     click.echo(f"OK {path}: {found}, {size} bytes")
 
 
-cli.add_command(__import__("flyq.crash.cli_command", fromlist=["crash_test"]).crash_test)
+cli.add_command(crash_test)
 
 
 def main() -> None:

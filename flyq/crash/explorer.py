@@ -1,7 +1,7 @@
 """Explore crash states: every crash point of recorded workloads, in every mode, then check.
 
-Workloads are tried smallest first and crash points earliest first, so the first violation found
-for a broken recovery is already a small reproduction. Identical disks are checked once. Every
+Workloads are tried in rounds of increasing size and crash points earliest first, so the first
+violation found for a broken recovery is already a small reproduction. Identical disks are checked once. Every
 random choice comes from the printed seed.
 """
 
@@ -81,8 +81,11 @@ class ExplorationSettings:
     workloads_per_size: int = 3
     torn_lengths: int | None = 6
     subset_budget: int = 24
-    # Every Nth crashed state is also recovered part-way, crashed again and recovered.
+    # Every Nth crashed state is also recovered part-way, crashed again and recovered, for at most
+    # `recovery_states_per_crash` distinct second crashes, so one recovery cannot crowd out the
+    # workloads still to explore.
     recovery_crash_every: int = 10
+    recovery_states_per_crash: int = 40
     stop_at_first_violation: bool = False
     deep_check_every: int = 1
     # Where materialised disks go; tmpfs by default, since only the files' contents matter here.
@@ -164,8 +167,10 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
         return False
 
     try:
-        for size in settings.workload_sizes:
-            for number in range(settings.workloads_per_size):
+        # Round robin over sizes, smallest first in each round: a bounded run still reaches the
+        # larger workloads, and a broken recovery is first seen on the smallest that shows it.
+        for number in range(settings.workloads_per_size):
+            for size in settings.workload_sizes:
                 workload = make_workload(settings.seed * 1_000_003 + size * 1009 + number, size)
                 layer = _record(workload, policy, wrap)
                 report.workloads += 1
@@ -205,6 +210,7 @@ def _explore_recovery(state: CrashState, workload: Workload, expected: Expectati
     recovery = _recover_recording(state, workload, policy)
     if recovery is None:
         return False
+    budget = settings.recovery_states_per_crash
     for point in _crash_points(recovery):
         for mode in settings.modes:
             for second in crash_states(recovery, point, mode, rng=rng,
@@ -222,4 +228,7 @@ def _explore_recovery(state: CrashState, workload: Workload, expected: Expectati
                     return True
                 if report.distinct_states >= settings.max_states:
                     return True
+                budget -= 1
+                if budget <= 0:
+                    return False
     return False

@@ -51,8 +51,10 @@ def kill_plan(seed: int) -> KillPlan:
         index_interval_bytes=rng.choice([1, 100, 700]),
         index_max_bytes=rng.choice([48, 96, 1_024]),
     )
+    # Frequent reopens for some seeds, so that kills land inside close and open as well.
     return KillPlan(seed, config, flush_every=rng.randint(1, 6),
-                    reopen_every=rng.randint(40, 400), kill_delay_s=rng.uniform(0.0, 0.3))
+                    reopen_every=rng.choice([3, 10, rng.randint(40, 400)]),
+                    kill_delay_s=rng.uniform(0.0, 0.3))
 
 
 def planned_batch(seed: int, index: int) -> list[Record]:

@@ -18,6 +18,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -206,11 +207,12 @@ def test_sigkill_loses_nothing_the_kernel_accepted(seed: int, scratch: Path) -> 
     """CM-1..CM-5, CM-7, CM-10: after a real SIGKILL, recovery keeps every returned append."""
     plan = kill_plan(seed)
     run = _run_and_kill(scratch, plan)
-    replay = (f"seed {seed} (kill {plan.kill_delay_s * 1000:.0f} ms after ready; replay: pytest "
-              f"{Path(__file__).relative_to(REPO_ROOT)} -k seed{seed})")
+    replay = (f"seed {seed} (kill {plan.kill_delay_s * 1000:.0f} ms after ready; replay: "
+              f"FLYQ_KILL_RUNS={seed + 1} pytest '{Path(__file__).relative_to(REPO_ROOT)}"
+              f"::test_sigkill_loses_nothing_the_kernel_accepted[seed{seed}]')")
     assert run.saw_ready, f"{replay}: the child never got ready: {run.stderr}"
-    # -9: killed; 0: it ran out of batches first, which the check below handles as well.
-    assert run.returncode in (-9, 0), f"{replay}: the child failed: {run.stderr}"
+    # Killed, or it ran out of batches first, which the check below handles as well.
+    assert run.returncode in (-signal.SIGKILL, 0), f"{replay}: the child failed: {run.stderr}"
     problems = _check_recovered(scratch / "log", seed, plan.config,
                                 max(run.appended, run.durable))
     assert problems == [], (f"{replay}: the child reported appended {run.appended}, durable "
@@ -295,7 +297,7 @@ def _expect_prefix(directory: Path, seed: int, survivors: list[_Placed], bytes_c
 
 @pytest.mark.parametrize("seed", TAIL_SEEDS, ids=lambda seed: f"seed{seed}")
 def test_active_segment_cut_at_random_bytes_keeps_whole_batches(seed: int, scratch: Path) -> None:
-    """CM-1, CM-2, CM-5, REC-3: an active `.log` cut anywhere recovers to the batches before the cut."""
+    """CM-1, CM-2, CM-5, REC-3: an active `.log` cut anywhere keeps the batches before the cut."""
     placed = _write_closed_log(scratch / "closed", seed)
     active = placed[-1].segment
     size = placed[-1].position + placed[-1].size
@@ -312,7 +314,7 @@ def test_active_segment_cut_at_random_bytes_keeps_whole_batches(seed: int, scrat
 
 @pytest.mark.parametrize("seed", TAIL_SEEDS, ids=lambda seed: f"seed{seed}")
 def test_garbage_over_active_segment_keeps_batches_before_it(seed: int, scratch: Path) -> None:
-    """CM-1, CM-2, CM-4, CM-5, REC-3: garbage over the active `.log` cuts from the first hit batch."""
+    """CM-1, CM-2, CM-4, CM-5, REC-3: garbage in the active `.log` cuts from the first hit batch."""
     placed = _write_closed_log(scratch / "closed", seed)
     active = placed[-1].segment
     size = placed[-1].position + placed[-1].size
