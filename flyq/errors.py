@@ -29,6 +29,12 @@ __all__ = [
     "StorageError",
     "TopicAlreadyExists",
     "UnknownTopic",
+    "CorruptOffsetsFile",
+    "InvalidGroupId",
+    "MissingOffsetsFile",
+    "OffsetMetadataTooLarge",
+    "OffsetStoreClosed",
+    "UnknownGroup",
 ]
 
 
@@ -233,3 +239,53 @@ class InvalidConfig(FlyQError):
         super().__init__(f"config {key}={value!r}: {reason}")
         self.key = key
         self.value = value
+
+
+# --- consumer-group offsets (spec/groups.md) ------------------------------------------------------
+
+
+class InvalidGroupId(FlyQError):
+    """A consumer group id breaks the rules of spec/groups.md GRP-2; the message says which."""
+
+    def __init__(self, group: object, reason: str) -> None:
+        super().__init__(f"invalid group id {group!r}: {reason}")
+        self.group = group
+
+
+class UnknownGroup(FlyQError):
+    """The group has no committed offsets, so there is nothing to delete."""
+
+    def __init__(self, group: str) -> None:
+        super().__init__(f"group {group!r} has no committed offsets")
+        self.group = group
+
+
+class OffsetMetadataTooLarge(FlyQError):
+    """A commit's metadata string is longer, in UTF-8 bytes, than the store keeps."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"offset metadata is {size} UTF-8 bytes, at most {limit} are allowed")
+        self.size = size
+        self.limit = limit
+
+
+class CorruptOffsetsFile(DecodeError):
+    """The offsets file of a consumer-group store is torn, foreign or damaged: never read as empty."""
+
+
+class MissingOffsetsFile(FlyQError):
+    """The store was created (its marker exists) but its offsets file is gone: reported, never
+    silently treated as an empty store."""
+
+    def __init__(self, path: str, marker: str) -> None:
+        super().__init__(
+            f"{path} is missing although {marker} records that this offset store was created; "
+            "the committed offsets are lost (restore the file, or remove the directory to start "
+            "over from nothing)"
+        )
+        self.path = path
+        self.marker = marker
+
+
+class OffsetStoreClosed(FlyQError):
+    """The offset store was closed by its owner; it cannot be used any more."""

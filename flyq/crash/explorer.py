@@ -1,8 +1,8 @@
 """Explore crash states: every crash point of recorded workloads, in every mode, then check.
 
 Workloads are tried in rounds of increasing size and crash points earliest first, so the first
-violation found for a broken recovery is already a small reproduction. Identical disks are checked once. Every
-random choice comes from the printed seed.
+violation found for a broken recovery is already a small reproduction. Identical disks are checked
+once. Every random choice comes from the printed seed.
 """
 
 from __future__ import annotations

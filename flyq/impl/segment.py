@@ -329,9 +329,10 @@ class Segment:
     def index_problem(self, *, sealed: bool) -> str | None:
         """Cheap checks of a trusted segment's indexes that read no `.log` bytes, or None if fine.
 
-        Sizes are whole entries, offset entries strictly increase in both fields and point inside
-        the `.log`, time entries strictly increase in timestamp and never go back in offset, and a
-        sealed segment with batches has a time entry.
+        Sizes are whole entries, offset entries strictly increase in both fields from above 0
+        (no index point is at a segment's first batch) and point inside the `.log`, time entries
+        strictly increase in timestamp and never go back in offset from 1 on, and a sealed segment
+        with batches has a time entry.
         """
         log_size = self.log.size()
         offset_index, time_index = self.offset_index, self.time_index
@@ -339,13 +340,13 @@ class Segment:
             return f"{self.offset_index_path} size is not a multiple of {offset_index.entry_size}"
         if time_index.file_size() % time_index.entry_size:
             return f"{self.time_index_path} size is not a multiple of {time_index.entry_size}"
-        previous = (-1, -1)
+        previous = (0, 0)
         for i in range(offset_index.entries):
             relative, position = offset_index.entry(i)
             if relative <= previous[0] or position <= previous[1] or position >= log_size:
                 return f"{self.offset_index_path} entry {i} ({relative}, {position}) is out of order"
             previous = (relative, position)
-        previous = (NO_TIMESTAMP, -1)
+        previous = (NO_TIMESTAMP, 1)
         for i in range(time_index.entries):
             timestamp, relative = time_index.entry(i)
             if timestamp <= previous[0] or relative < previous[1]:

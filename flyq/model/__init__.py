@@ -18,9 +18,13 @@ from flyq.model._state import (
     read_backward,
     truncate,
 )
+from flyq.model.groups import GroupsState, ModelOffsetStore, OffsetStoreInterface
 
 __all__ = [
     "Batch",
+    "GroupsState",
+    "ModelOffsetStore",
+    "OffsetStoreInterface",
     "LogState",
     "ModelLog",
     "append",

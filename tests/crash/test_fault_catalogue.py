@@ -474,12 +474,6 @@ def test_clean_reopen_after_records_with_timestamp_zero(scratch: Path) -> None:
 # --- open bugs ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="recovery.md Known gap 4: a sealed time index that a lost page zeroed, (0, 0), passes "
-    "the trusted-segment checks although no real time entry has relative offset 0 (format.md "
-    "§2.2); seeks then skip the segment",
-)
 def test_sealed_time_index_zeroed_by_a_lost_page_is_not_trusted(scratch: Path) -> None:
     """REC-5, REC-9, LOG-8: a sealed time index zeroed by a lost page is rebuilt, not trusted."""
     # A disk that acknowledged a flush it never did leaves the one time entry as zeros.

@@ -22,7 +22,8 @@ from flyq.errors import (
     OffsetOutOfRange,
     RecordTooLarge,
 )
-from flyq.impl import LogConfig, PartitionLog
+from flyq.impl import LogConfig, OsFileLayer, PartitionLog
+from flyq.impl.filelayer import FileHandle
 from flyq.records import Record
 
 
@@ -289,3 +290,49 @@ def test_dropped_log_releases_its_directory(tmp_path: Path) -> None:
     with _open(tmp_path) as again:
         assert not again.recovery_report.clean
         assert [r.value for r in again.read(0)] == [b"kept"]
+
+
+class _ReadTrackingLayer(OsFileLayer):
+    """The real file layer, remembering where `.log` files are read from."""
+
+    def __init__(self) -> None:
+        self.log_read_positions: list[int] = []
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        handle = super().open(path, create=create)
+        if path.endswith(".log"):
+            original = handle.pread
+
+            def tracked(size: int, position: int) -> bytes:
+                self.log_read_positions.append(position)
+                return original(size, position)
+
+            handle.pread = tracked  # type: ignore[method-assign]
+        return handle
+
+
+def test_finding_a_start_scans_at_most_one_index_interval(tmp_path: Path) -> None:
+    """IDX-4: reads, raw reads and timestamp seeks start scanning at most one index interval
+    (plus a batch) before the batch they are after, never at the segment's start."""
+    interval = 2048
+    config = LogConfig(index_interval_bytes=interval)
+    count = 3000
+    with PartitionLog.open(str(tmp_path), config) as log:
+        for i in range(count):
+            log.append([Record(b"v" * 40, timestamp=1000 + i)])
+    layer = _ReadTrackingLayer()
+    with PartitionLog.open(str(tmp_path), config, file_layer=layer) as log:
+        batch = len(log.read_raw(0, 1))
+        assert log.segments[0].size == count * batch  # equal-sized batches: offset i at i * batch
+        operations = {
+            "read": lambda o: log.read(o, max_records=1)[0].offset,
+            "read_raw": lambda o: o if log.read_raw(o, batch) else None,
+            "seek": lambda o: log.offset_for_timestamp(1000 + o),
+            "read_backward": lambda o: log.read_backward(o, max_records=1)[0].offset,
+        }
+        for name, operation in operations.items():
+            for offset in (1, 700, 1500, 2999):
+                layer.log_read_positions.clear()
+                assert operation(offset) == offset, name
+                earliest = min(layer.log_read_positions)
+                assert offset * batch - earliest <= interval + batch, (name, offset, earliest)

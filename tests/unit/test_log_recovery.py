@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from flyq.codec.checkpoint import encode_checkpoint
-from flyq.codec.index_entry import encode_offset_entry, encode_time_entry
+from flyq.codec.index_entry import (
+    decode_offset_entry,
+    decode_time_entry,
+    encode_offset_entry,
+    encode_time_entry,
+)
 from flyq.errors import CorruptSegment
 from flyq.impl import LogConfig, PartitionLog
 from flyq.records import Record
@@ -246,3 +251,92 @@ def test_corrupt_log_start_checkpoint_falls_back_and_reports(tmp_path: Path) -> 
     with PartitionLog.open(str(tmp_path), SMALL) as log:
         assert any("log-start-offset" in problem for problem in log.recovery_report.problems)
         assert log.log_start_offset == 0
+
+
+def _entries(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _offset_entries(path: Path) -> list[tuple[int, int]]:
+    return [decode_offset_entry(e) for e in _entries(path.read_bytes(), 8)]
+
+
+def _time_entries(path: Path) -> list[tuple[int, int]]:
+    return [decode_time_entry(e) for e in _entries(path.read_bytes(), 12)]
+
+
+def _write_offsets(path: Path, entries: list[tuple[int, int]]) -> None:
+    path.write_bytes(b"".join(encode_offset_entry(r, p) for r, p in entries))
+
+
+def _write_times(path: Path, entries: list[tuple[int, int]]) -> None:
+    path.write_bytes(b"".join(encode_time_entry(t, r) for t, r in entries))
+
+
+def _damage_offsets(kind: str, entries: list[tuple[int, int]], log_size: int
+                    ) -> list[tuple[int, int]]:
+    (r0, p0), (r1, p1) = entries[0], entries[1]
+    if kind == "relative_repeats":
+        return [(r0, p0), (r0, p1), *entries[2:]]
+    if kind == "position_repeats":
+        return [(r0, p0), (r1, p0), *entries[2:]]
+    if kind == "relative_zero":
+        return [(0, p0), *entries[1:]]
+    if kind == "position_zero":
+        return [(r0, 0), *entries[1:]]
+    if kind == "position_past_log":
+        return [*entries[:-1], (entries[-1][0], log_size)]
+    if kind == "last_names_wrong_offset":
+        return [*entries[:-1], (entries[-1][0] - 1, entries[-1][1])]
+    assert kind == "last_points_mid_batch"
+    return [*entries[:-1], (entries[-1][0], entries[-1][1] + 1)]
+
+
+@pytest.mark.parametrize("kind", ["relative_repeats", "position_repeats", "relative_zero",
+                                  "position_zero", "position_past_log",
+                                  "last_names_wrong_offset", "last_points_mid_batch"])
+def test_each_offset_index_check_catches_its_damage(tmp_path: Path, kind: str) -> None:
+    """REC-5: every cheap check of a trusted offset index catches the damage it is for."""
+    written = _fill(tmp_path, batches=40)
+    index = _segment_files(tmp_path, ".index")[0]
+    log_size = _segment_files(tmp_path, ".log")[0].stat().st_size
+    entries = _offset_entries(index)
+    assert len(entries) >= 3
+    _write_offsets(index, _damage_offsets(kind, entries, log_size))
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert any(str(index) in problem for problem in log.recovery_report.problems), kind
+        assert _offset_entries(index) == entries
+        assert _values(log) == _expected_values(written)
+
+
+@pytest.mark.parametrize("kind", ["timestamp_repeats", "relative_goes_back", "relative_zero",
+                                  "emptied"])
+def test_each_time_index_check_catches_its_damage(tmp_path: Path, kind: str) -> None:
+    """REC-5: every cheap check of a trusted time index catches the damage it is for."""
+    written = _fill(tmp_path, batches=40)
+    time_index = _segment_files(tmp_path, ".timeindex")[0]
+    entries = _time_entries(time_index)
+    assert len(entries) >= 2
+    (t0, r0), (t1, r1) = entries[0], entries[1]
+    damaged = {
+        "timestamp_repeats": [(t0, r0), (t0, r1), *entries[2:]],
+        "relative_goes_back": [(t0, r1), (t1, r0), *entries[2:]],
+        "relative_zero": [(t0, 0), *entries[1:]],
+        "emptied": [],
+    }[kind]
+    _write_times(time_index, damaged)
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert any(str(time_index) in problem for problem in log.recovery_report.problems), kind
+        assert _time_entries(time_index) == entries
+        assert _values(log) == _expected_values(written)
+
+
+def test_intact_trusted_indexes_are_not_rebuilt(tmp_path: Path) -> None:
+    """REC-5: undamaged sealed segments below the recovery point pass the checks untouched."""
+    _fill(tmp_path, batches=40)
+    _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.problems == ()
+        assert log.recovery_report.indexes_rebuilt == log.recovery_report.segments_scanned == 1
