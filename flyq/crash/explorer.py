@@ -78,13 +78,13 @@ class ExplorationSettings:
     max_states: int = 1000
     modes: tuple[str, ...] = MODES
     workload_sizes: tuple[int, ...] = (2, 4, 7, 10)
-    workloads_per_size: int = 3
+    workloads_per_size: int = 40
     torn_lengths: int | None = 6
     subset_budget: int = 24
     # Every Nth crashed state is also recovered part-way, crashed again and recovered, for at most
     # `recovery_states_per_crash` distinct second crashes, so one recovery cannot crowd out the
     # workloads still to explore.
-    recovery_crash_every: int = 10
+    recovery_crash_every: int = 40
     recovery_states_per_crash: int = 40
     stop_at_first_violation: bool = False
     deep_check_every: int = 1

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.crash
 def test_no_crash_state_breaks_a_promise() -> None:
     """CM-1..CM-8: every explored post-crash disk recovers to a prefix the model agrees with."""
     target = crash_states_target()
-    settings = ExplorationSettings(seed=0, max_states=target, workload_sizes=(2, 4, 7, 10, 14),
-                                   workloads_per_size=40, recovery_crash_every=40)
+    settings = ExplorationSettings(seed=0, max_states=target, workload_sizes=(2, 4, 7, 10, 14))
     report = explore(settings)
     EXPLORED.append(("seed 0 exploration", report))
     assert [v.reproduction() for v in report.violations] == []
