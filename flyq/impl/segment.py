@@ -46,8 +46,6 @@ class ScanResult:
 
     valid_bytes: int
     next_offset: int
-    max_timestamp: int
-    batches: int
     problem: str | None
 
 
@@ -296,8 +294,6 @@ class Segment:
         end = handle.size()
         position = 0
         expected = self.base_offset
-        max_timestamp = NO_TIMESTAMP
-        batches = 0
         problem: str | None = None
         chunk = b""
         chunk_start = 0
@@ -321,10 +317,8 @@ class Segment:
                            f"expected {expected}")
                 break
             expected = header.next_offset
-            max_timestamp = max(max_timestamp, header.max_timestamp)
-            batches += 1
             position += header.size
-        return ScanResult(position, expected, max_timestamp, batches, problem)
+        return ScanResult(position, expected, problem)
 
     def index_problem(self, *, sealed: bool) -> str | None:
         """Cheap checks of a trusted segment's indexes that read no `.log` bytes, or None if fine.

@@ -336,3 +336,15 @@ def test_finding_a_start_scans_at_most_one_index_interval(tmp_path: Path) -> Non
                 assert operation(offset) == offset, name
                 earliest = min(layer.log_read_positions)
                 assert offset * batch - earliest <= interval + batch, (name, offset, earliest)
+
+
+def test_roll_when_offset_index_full_and_time_index_not(tmp_path: Path) -> None:
+    """SEG-2: equal timestamps keep the time index nearly empty; a full offset index alone rolls."""
+    config = LogConfig(index_interval_bytes=1, index_max_bytes=48)  # 6 offset entries, 4 time
+    with PartitionLog.open(str(tmp_path), config) as log:
+        for _ in range(20):
+            log.append([Record(b"same", timestamp=7)])
+        assert len(log.segments) >= 3
+        assert log.index_mismatches() == []
+    for index in tmp_path.glob("*.index"):
+        assert index.stat().st_size <= 48
