@@ -192,6 +192,7 @@ class CorruptSegment(FlyQError):
         super().__init__(f"{path} at byte {position}: {reason}")
         self.path = path
         self.position = position
+        self.reason = reason
 
 
 # --- topics and configuration ---------------------------------------------------------------------

@@ -163,6 +163,36 @@ class Segment:
 
     # --- reading ----------------------------------------------------------------------------------
 
+    def _framed(self, position: int, expected: int, end: int, *, with_bytes: bool
+                ) -> Iterator[tuple[int, BatchHeader, bytes, int]]:
+        """(position, header, buffer, offset in buffer) for each batch in [position, end), read in
+        chunks; with `with_bytes` the buffer holds the whole batch. A batch that fails its framing
+        or breaks the offset sequence (`expected` is the first base offset) raises
+        `CorruptSegment` naming the file and the batch's byte position."""
+        handle = self.log
+        chunk = b""
+        chunk_start = position
+        chunk_size = _CHUNK_BYTES if with_bytes else _HEADER_CHUNK_BYTES
+        while position < end:
+            at = position - chunk_start
+            if len(chunk) - at < BATCH_HEADER_SIZE:
+                chunk = handle.pread(min(chunk_size, end - position), position)
+                chunk_start, at = position, 0
+            try:
+                header = decode_batch_header(chunk, at, source=self.log_path,
+                                             limit=end - chunk_start)
+            except CorruptRecordBatch as exc:
+                raise CorruptSegment(self.log_path, position, str(exc)) from exc
+            if header.base_offset != expected:
+                raise CorruptSegment(self.log_path, position,
+                                     f"batch base offset {header.base_offset}, expected {expected}")
+            if with_bytes and at + header.size > len(chunk):
+                chunk = handle.pread(max(header.size, min(_CHUNK_BYTES, end - position)), position)
+                chunk_start, at = position, 0
+            yield position, header, chunk, at
+            expected = header.next_offset
+            position += header.size
+
     def scan(self, start: tuple[int, int], end: int, *, with_bytes: bool = False
              ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
         """Yield (position, header, batch bytes if asked) for each batch in [position, end).
@@ -171,33 +201,10 @@ class Segment:
         or whose base offset breaks the sequence, raises `CorruptSegment` naming file and byte.
         """
         position, expected = start
-        handle = self.log
-        chunk = b""
-        chunk_start = position
-        chunk_size = _CHUNK_BYTES if with_bytes else _HEADER_CHUNK_BYTES
-        while position < end:
-            offset_in_chunk = position - chunk_start
-            if len(chunk) - offset_in_chunk < BATCH_HEADER_SIZE:
-                chunk = handle.pread(min(chunk_size, end - position), position)
-                chunk_start, offset_in_chunk = position, 0
-            try:
-                header = decode_batch_header(chunk, offset_in_chunk, source=self.log_path,
-                                             limit=end - chunk_start)
-            except CorruptRecordBatch as exc:
-                raise CorruptSegment(self.log_path, position, str(exc)) from exc
-            if header.base_offset != expected:
-                raise CorruptSegment(self.log_path, position,
-                                     f"batch base offset {header.base_offset}, expected {expected}")
-            expected = header.next_offset
-            data: memoryview | None = None
-            if with_bytes:
-                if offset_in_chunk + header.size > len(chunk):
-                    chunk = handle.pread(max(header.size, min(_CHUNK_BYTES, end - position)),
-                                         position)
-                    chunk_start, offset_in_chunk = position, 0
-                data = memoryview(chunk)[offset_in_chunk : offset_in_chunk + header.size]
-            yield position, header, data
-            position += header.size
+        for at_position, header, chunk, at in self._framed(position, expected, end,
+                                                           with_bytes=with_bytes):
+            data = memoryview(chunk)[at : at + header.size] if with_bytes else None
+            yield at_position, header, data
 
     def start_position(self, offset: int) -> tuple[int, int]:
         """Where to scan from to find `offset`: (position, base offset) of the index floor entry,
@@ -290,35 +297,18 @@ class Segment:
 
     def validate_log(self, policy: RecoveryPolicy) -> ScanResult:
         """Check every batch's framing, CRC and offsets; say where the valid prefix ends."""
-        handle = self.log
-        end = handle.size()
-        position = 0
-        expected = self.base_offset
-        problem: str | None = None
-        chunk = b""
-        chunk_start = 0
-        while position < end:
-            offset_in_chunk = position - chunk_start
-            if len(chunk) - offset_in_chunk < BATCH_HEADER_SIZE:
-                chunk = handle.pread(min(_CHUNK_BYTES, end - position), position)
-                chunk_start, offset_in_chunk = position, 0
-            try:
-                header = decode_batch_header(chunk, offset_in_chunk, source=self.log_path,
-                                             limit=end - chunk_start)
-                if offset_in_chunk + header.size > len(chunk):
-                    chunk = handle.pread(max(header.size, _CHUNK_BYTES), position)
-                    chunk_start, offset_in_chunk = position, 0
-                policy.check_batch(chunk, offset_in_chunk, header, self.log_path)
-            except CorruptRecordBatch as exc:
-                problem = f"byte {position}: {exc}"
-                break
-            if header.base_offset != expected:
-                problem = (f"byte {position}: batch base offset {header.base_offset}, "
-                           f"expected {expected}")
-                break
-            expected = header.next_offset
-            position += header.size
-        return ScanResult(position, expected, problem)
+        valid, expected = 0, self.base_offset
+        batches = self._framed(0, self.base_offset, self.log.size(), with_bytes=True)
+        try:
+            for position, header, chunk, at in batches:
+                try:
+                    policy.check_batch(chunk, at, header, self.log_path)
+                except CorruptRecordBatch as exc:
+                    return ScanResult(valid, expected, f"byte {position}: {exc}")
+                valid, expected = position + header.size, header.next_offset
+        except CorruptSegment as exc:
+            return ScanResult(valid, expected, f"byte {exc.position}: {exc.reason}")
+        return ScanResult(valid, expected, None)
 
     def index_problem(self, *, sealed: bool) -> str | None:
         """Cheap checks of a trusted segment's indexes that read no `.log` bytes, or None if fine.
