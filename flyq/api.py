@@ -37,6 +37,11 @@ class LogInterface(Protocol):
         """Offset the next appended record gets (LOG-1)."""
         ...
 
+    @property
+    def high_watermark(self) -> int:
+        """Offset below which records are committed to every in-sync replica (HW-1)."""
+        ...
+
     def append(self, records: Sequence[Record]) -> AppendResult:
         """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3)."""
         ...

@@ -34,6 +34,7 @@ from flyq.codec.index_entry import (
     decode_offset_entry,
     decode_time_entry,
 )
+from flyq.codec.offsets import CommittedOffset
 from flyq.codec.record_batch import (
     decode_batch,
     decode_batch_header,
@@ -41,11 +42,21 @@ from flyq.codec.record_batch import (
 )
 from flyq.codec.segment_name import parse_segment_name
 from flyq.crash.cli_command import crash_test
-from flyq.errors import ChecksumMismatch, DecodeError, FlyQError, OffsetOutOfRange
+from flyq.errors import (
+    ChecksumMismatch,
+    DecodeError,
+    FlyQError,
+    InvalidPartition,
+    OffsetOutOfRange,
+    UnknownGroup,
+    UnknownTopic,
+)
+from flyq.impl.broker_config import CONFIG_ENV, CONFIG_FILE, load_broker_config
 from flyq.impl.config import LogConfig
+from flyq.impl.groups import OffsetStore
 from flyq.impl.log import PartitionLog
 from flyq.impl.partitioner import RoundRobinPartitioner
-from flyq.impl.topic import Topic, TopicStore
+from flyq.impl.topic import Topic, TopicStore, validate_topic_name
 from flyq.records import Header, Record, StoredRecord
 
 __all__ = ["cli", "main"]
@@ -56,6 +67,9 @@ DEFAULT_BATCH_BYTES = 1 << 20
 # Most records fetched per read call while consuming: bounds memory, not output.
 _READ_MAX_RECORDS = 1000
 _COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+# The consumer-group offset store inside the data directory. `@` is not allowed in a topic name
+# (TOPIC-2), so no topic can ever collide with it and `topic list` never shows it.
+GROUPS_DIRECTORY = "@consumer_offsets"
 
 
 class _FlyQGroup(click.Group):
@@ -84,8 +98,28 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _format_option(function: Any) -> Any:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text for people, json (one document) for programs.",
+    )(function)
+
+
 @click.group(cls=_FlyQGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar=CONFIG_ENV,
+    show_envvar=True,
+    help=f"Broker config file (TOML): its [log] table gives the config of new topics.  "
+    f"[default: DATA_DIR/{CONFIG_FILE} if it exists]",
+)
+def cli(config_file: str | None) -> None:
     """FlyQ: a Kafka-inspired log. Topics live in a data directory as partition logs."""
 
 
@@ -151,14 +185,15 @@ def _record_text(partition: int, record: StoredRecord) -> str:
 
 @cli.group()
 def topic() -> None:
-    """Create, list, describe and delete topics."""
+    """Create, list, describe, alter and delete topics."""
 
 
 _CONFIG_FIELDS = {field.name: field for field in attrs.fields(LogConfig)}
 
 
-def _parse_config(pairs: tuple[str, ...]) -> LogConfig:
-    values: dict[str, Any] = {}  # int or None; LogConfig's validators check each value
+def _parse_config(pairs: tuple[str, ...]) -> dict[str, int | None]:
+    """`--config KEY=VALUE` pairs as LogConfig field -> value; LogConfig checks the values."""
+    values: dict[str, int | None] = {}
     for pair in pairs:
         key, equals, text = pair.partition("=")
         key = key.strip().replace("-", "_").replace(".", "_")
@@ -176,7 +211,7 @@ def _parse_config(pairs: tuple[str, ...]) -> LogConfig:
             raise click.BadParameter(
                 f"{pair!r}: {text!r} is not an integer", param_hint="--config"
             ) from None
-    return LogConfig(**values)
+    return values
 
 
 @topic.command("create")
@@ -194,30 +229,76 @@ def _parse_config(pairs: tuple[str, ...]) -> LogConfig:
     "names (segment.bytes) work too.",
 )
 @_data_dir_option
-def topic_create(name: str, partitions: int, config_pairs: tuple[str, ...], data_dir: str) -> None:
-    """Create topic NAME with empty partitions."""
-    config = _parse_config(config_pairs)
+@click.pass_context
+def topic_create(
+    ctx: click.Context, name: str, partitions: int, config_pairs: tuple[str, ...], data_dir: str
+) -> None:
+    """Create topic NAME with empty partitions.
+
+    Its config is the broker config file's [log] table (see `flyq --help`) with --config on top;
+    the result is stored in the topic's topic.json.
+    """
+    validate_topic_name(name)
+    if name == CONFIG_FILE:
+        # DATA_DIR/flyq.toml is the broker config file, not a topic directory.
+        raise click.UsageError(f"{name!r} is reserved for the broker config file")
+    changes = _parse_config(config_pairs)
+    defaults = load_broker_config(data_dir, ctx.find_root().params.get("config_file"))
+    config = LogConfig(**{**attrs.asdict(defaults), **changes})
     TopicStore(data_dir).create(name, partitions, config)
     click.echo(f"Created topic {name!r} with {partitions} partition(s) in {data_dir}.")
 
 
-@topic.command("list")
+@topic.command("alter")
+@click.argument("name")
+@click.option(
+    "--config",
+    "config_pairs",
+    multiple=True,
+    required=True,
+    metavar="KEY=VALUE",
+    help="Log setting to change, repeatable; same keys as `topic create`.",
+)
 @_data_dir_option
-def topic_list(data_dir: str) -> None:
-    """Print the name of every topic, one per line."""
-    for name in TopicStore(data_dir).list():
+def topic_alter(name: str, config_pairs: tuple[str, ...], data_dir: str) -> None:
+    """Change the stored config of topic NAME; it applies when its partition logs next open."""
+    changes = _parse_config(config_pairs)
+    config = attrs.asdict(TopicStore(data_dir).alter(name, changes).config)
+    click.echo(f"Altered topic {name!r}: " + " ".join(f"{key}={config[key]}" for key in changes))
+
+
+@topic.command("list")
+@_format_option
+@_data_dir_option
+def topic_list(output_format: str, data_dir: str) -> None:
+    """Print the name of every topic, one per line (json: an array of names)."""
+    names = TopicStore(data_dir).list()
+    if output_format == "json":
+        click.echo(json.dumps(names))
+        return
+    for name in names:
         click.echo(name)
+
+
+def _table(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Print `rows` as left-aligned columns under upper-case headings; None prints as `-`."""
+    cells = [["-" if row[column] is None else str(row[column]) for column in columns] for row in rows]
+    widths = [
+        max([len(column), *(len(cell[index]) for cell in cells)])
+        for index, column in enumerate(columns)
+    ]
+    click.echo(
+        "  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=True))
+    )
+    for cell in cells:
+        click.echo(
+            "  ".join(text.ljust(width) for text, width in zip(cell, widths, strict=True)).rstrip()
+        )
 
 
 @topic.command("describe")
 @click.argument("name")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_option
 @_data_dir_option
 def topic_describe(name: str, output_format: str, data_dir: str) -> None:
     """Show a topic's settings and each partition's offsets and size."""
@@ -247,18 +328,7 @@ def topic_describe(name: str, output_format: str, data_dir: str) -> None:
         "segments",
         "size_bytes",
     )
-    widths = [max(len(column), *(len(str(row[column])) for row in rows)) for column in columns]
-    click.echo(
-        "  ".join(
-            column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)
-        )
-    )
-    for row in rows:
-        click.echo(
-            "  ".join(
-                str(row[column]).ljust(width) for column, width in zip(columns, widths, strict=True)
-            ).rstrip()
-        )
+    _table(columns, rows)
 
 
 @topic.command("delete")
@@ -578,6 +648,18 @@ def _read_span(log: PartitionLog, span: _Span, remaining: int | None) -> Iterato
     "per line with partition, offset, timestamp, key, value, headers; bytes that are not UTF-8 "
     "appear base64-encoded as key_b64 / value_b64.",
 )
+@click.option(
+    "--group",
+    help="Consumer group: start each partition at the group's committed offset and commit what "
+    "was printed before exiting.",
+)
+@click.option(
+    "--reset",
+    type=click.Choice(["earliest", "latest", "error"]),
+    help="With --group, where a partition starts when the group has no committed offset for it "
+    "or it lies outside [log_start_offset, log_end_offset]: earliest (log_start_offset), latest "
+    "(log_end_offset) or error (exit 1).  [default: earliest]",
+)
 @_data_dir_option
 def consume(
     topic_name: str,
@@ -589,9 +671,34 @@ def consume(
     backward: bool,
     max_records: int | None,
     output_format: str,
+    group: str | None,
+    reset: str | None,
     data_dir: str,
 ) -> None:
     """Print the records of TOPIC and exit (it does not wait for new ones)."""
+    if group is not None:
+        given = [
+            name
+            for name, on in (
+                ("--from-beginning", from_beginning),
+                ("--offset", offset is not None),
+                ("--timestamp", timestamp is not None),
+                ("--tail", tail is not None),
+                ("--backward", backward),
+            )
+            if on
+        ]
+        if given:
+            raise click.UsageError(
+                f"--group starts at the group's committed offsets; it cannot be combined with "
+                f"{', '.join(given)} (move the group with `flyq groups reset-offsets`)"
+            )
+        _consume_group(
+            data_dir, topic_name, group, reset or "earliest", partition, max_records, output_format
+        )
+        return
+    if reset is not None:
+        raise click.UsageError("--reset applies to --group only")
     chosen = [
         name
         for name, given in (
@@ -627,16 +734,284 @@ def consume(
                 continue
             remaining = None if max_records is None else max_records - printed
             for record in _read_span(log, span, remaining):
-                if output_format == "json":
-                    line = json.dumps(_record_json(number, record), ensure_ascii=False)
-                else:
-                    line = _record_text(number, record)
-                out.write(line.encode("utf-8", "surrogateescape") + b"\n")
+                _write_record(out, number, record, output_format)
                 printed += 1
             if max_records is not None and printed >= max_records:
                 break
     out.flush()
     click.echo(f"Consumed {printed} record(s) from {topic_name!r}.", err=True)
+
+
+def _write_record(out: BinaryIO, partition: int, record: StoredRecord, output_format: str) -> None:
+    if output_format == "json":
+        line = json.dumps(_record_json(partition, record), ensure_ascii=False)
+    else:
+        line = _record_text(partition, record)
+    out.write(line.encode("utf-8", "surrogateescape") + b"\n")
+
+
+def _open_offsets(data_dir: str) -> OffsetStore:
+    """The data directory's consumer-group offset store, created on first use."""
+    return OffsetStore.open(os.path.join(data_dir, GROUPS_DIRECTORY))
+
+
+def _group_start(
+    store: OffsetStore, group: str, topic_name: str, partition: int, log: PartitionLog, reset: str
+) -> int:
+    """Where `group` starts reading `partition` (GRP-CLI-1)."""
+    start_offset, end_offset = log.log_start_offset, log.log_end_offset
+    committed = store.fetch(group, topic_name, partition)
+    if committed is not None and start_offset <= committed.offset <= end_offset:
+        return committed.offset
+    if reset == "earliest":
+        return start_offset
+    if reset == "latest":
+        return end_offset
+    valid = f"valid offsets are [{start_offset}, {end_offset}] (log_start_offset, log_end_offset)"
+    if committed is None:
+        raise click.ClickException(
+            f"group {group!r} has no committed offset for {topic_name}-{partition} and --reset is "
+            f"error; {valid}"
+        )
+    raise OffsetOutOfRange(
+        committed.offset,
+        log_start_offset=start_offset,
+        log_end_offset=end_offset,
+        valid=f"group {group!r} committed it and --reset is error; {valid}",
+        topic=topic_name,
+        partition=partition,
+    )
+
+
+def _consume_group(
+    data_dir: str,
+    topic_name: str,
+    group: str,
+    reset: str,
+    partition: int | None,
+    max_records: int | None,
+    output_format: str,
+) -> None:
+    """`consume --group`: print from the committed offsets, then commit durably (GRP-CLI-1..2)."""
+    out = sys.stdout.buffer
+    printed = 0
+    with TopicStore(data_dir).open(topic_name) as topic, _open_offsets(data_dir) as store:
+        partitions = range(topic.partitions) if partition is None else [partition]
+        # Every start is resolved before anything is printed, so --reset error prints nothing.
+        starts = {
+            number: _group_start(store, group, topic_name, number, topic.partition(number), reset)
+            for number in partitions
+        }
+        positions: dict[int, int] = {}
+        for number, start in starts.items():
+            if max_records is not None and printed >= max_records:
+                break
+            log = topic.partition(number)
+            position = start
+            remaining = None if max_records is None else max_records - printed
+            for record in _read_span(log, _Span(start, backward=False), remaining):
+                _write_record(out, number, record, output_format)
+                printed += 1
+                position = record.offset + 1
+            positions[number] = position
+        out.flush()
+        for number, position in positions.items():
+            committed = store.fetch(group, topic_name, number)
+            if committed is None or committed.offset != position:
+                store.commit(group, topic_name, number, position)
+        store.flush()
+    click.echo(
+        f"Consumed {printed} record(s) from {topic_name!r}; committed group {group!r}.", err=True
+    )
+
+
+# --- consumer groups ------------------------------------------------------------------------------
+
+
+@cli.group("groups")
+def groups_group() -> None:
+    """List and describe consumer groups, and move their committed offsets."""
+
+
+def _high_watermark(log: PartitionLog) -> int:
+    """The high watermark; on one node with no replication it is the log_end_offset."""
+    value = getattr(log, "high_watermark", None)
+    return log.log_end_offset if value is None else int(value)
+
+
+@groups_group.command("list")
+@_format_option
+@_data_dir_option
+def groups_list(output_format: str, data_dir: str) -> None:
+    """Print every group with a committed offset, one per line (json: an array of ids)."""
+    names: list[str] = []
+    if os.path.isdir(os.path.join(data_dir, GROUPS_DIRECTORY)):
+        with _open_offsets(data_dir) as store:
+            names = store.groups()
+    if output_format == "json":
+        click.echo(json.dumps(names))
+        return
+    for name in names:
+        click.echo(name)
+
+
+def _group_rows(data_dir: str, group: str) -> list[dict[str, Any]]:
+    """One row per (topic, partition) `group` committed, with the partition's offsets and lag."""
+    committed: dict[tuple[str, int], CommittedOffset] = {}
+    if os.path.isdir(os.path.join(data_dir, GROUPS_DIRECTORY)):
+        with _open_offsets(data_dir) as store:
+            committed = store.describe(group)
+    if not committed:
+        raise UnknownGroup(group)
+    rows: list[dict[str, Any]] = []
+    topics = TopicStore(data_dir)
+    by_topic: dict[str, list[tuple[int, int]]] = {}
+    for (topic_name, partition), value in committed.items():
+        by_topic.setdefault(topic_name, []).append((partition, value.offset))
+    for topic_name, entries in by_topic.items():
+        try:
+            topic: Topic | None = topics.open(topic_name)
+        except UnknownTopic:
+            topic = None  # deleted since the group committed: its offsets stay, with no lag
+        try:
+            for partition, offset in entries:
+                row: dict[str, Any] = {
+                    "topic": topic_name,
+                    "partition": partition,
+                    "committed_offset": offset,
+                    "log_start_offset": None,
+                    "log_end_offset": None,
+                    "high_watermark": None,
+                    "lag": None,
+                }
+                if topic is not None and partition < topic.partitions:
+                    log = topic.partition(partition)
+                    high_watermark = _high_watermark(log)
+                    row["log_start_offset"] = log.log_start_offset
+                    row["log_end_offset"] = log.log_end_offset
+                    row["high_watermark"] = high_watermark
+                    row["lag"] = high_watermark - offset
+                rows.append(row)
+        finally:
+            if topic is not None:
+                topic.close()
+    return rows
+
+
+@groups_group.command("describe")
+@click.argument("group")
+@_format_option
+@_data_dir_option
+def groups_describe(group: str, output_format: str, data_dir: str) -> None:
+    """Show GROUP's committed offset, the log end and the lag of each partition it committed.
+
+    lag = high_watermark - committed_offset (on one node the high watermark is the
+    log_end_offset). A topic deleted since the commit shows `-` (json: null) for the rest.
+    """
+    rows = _group_rows(data_dir, group)
+    if output_format == "json":
+        click.echo(json.dumps({"group": group, "partitions": rows}))
+        return
+    click.echo(f"Group: {group}")
+    _table(
+        (
+            "topic",
+            "partition",
+            "committed_offset",
+            "log_start_offset",
+            "log_end_offset",
+            "high_watermark",
+            "lag",
+        ),
+        rows,
+    )
+
+
+@groups_group.command("reset-offsets")
+@click.argument("group")
+@click.option("--topic", "topic_name", required=True, help="Topic whose offsets to move.")
+@click.option(
+    "--partition",
+    type=click.IntRange(min=0),
+    help="Only this partition.  [default: every partition of the topic]",
+)
+@click.option(
+    "--to-offset",
+    type=click.IntRange(min=0),
+    help="This offset (in [log_start_offset, log_end_offset]).",
+)
+@click.option("--to-earliest", is_flag=True, help="Each partition's log_start_offset.")
+@click.option("--to-latest", is_flag=True, help="Each partition's log_end_offset.")
+@click.option(
+    "--to-timestamp",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="The first record with timestamp >= MS (the log_end_offset when there is none).",
+)
+@_data_dir_option
+def groups_reset_offsets(
+    group: str,
+    topic_name: str,
+    partition: int | None,
+    to_offset: int | None,
+    to_earliest: bool,
+    to_latest: bool,
+    to_timestamp: int | None,
+    data_dir: str,
+) -> None:
+    """Set GROUP's committed offsets on a topic, durably; prints each old and new offset."""
+    chosen = [
+        name
+        for name, given in (
+            ("--to-offset", to_offset is not None),
+            ("--to-earliest", to_earliest),
+            ("--to-latest", to_latest),
+            ("--to-timestamp", to_timestamp is not None),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "choose exactly one of --to-offset, --to-earliest, --to-latest, --to-timestamp"
+            + (f", not {' and '.join(chosen)}" if chosen else "")
+        )
+    with TopicStore(data_dir).open(topic_name) as topic:
+        if partition is not None and partition >= topic.partitions:
+            raise InvalidPartition(topic_name, partition, topic.partitions)
+        partitions = range(topic.partitions) if partition is None else [partition]
+        targets: dict[int, int] = {}
+        # Every target is checked before any commit, so a refused reset changes nothing.
+        for number in partitions:
+            log = topic.partition(number)
+            start_offset, end_offset = log.log_start_offset, log.log_end_offset
+            if to_offset is not None:
+                if not start_offset <= to_offset <= end_offset:
+                    raise OffsetOutOfRange(
+                        to_offset,
+                        log_start_offset=start_offset,
+                        log_end_offset=end_offset,
+                        valid="a committed offset lies in [log_start_offset, log_end_offset]",
+                        topic=topic_name,
+                        partition=number,
+                    )
+                targets[number] = to_offset
+            elif to_earliest:
+                targets[number] = start_offset
+            elif to_latest:
+                targets[number] = end_offset
+            else:
+                assert to_timestamp is not None
+                found = log.offset_for_timestamp(to_timestamp)
+                targets[number] = end_offset if found is None else found
+        with _open_offsets(data_dir) as store:
+            old = {number: store.fetch(group, topic_name, number) for number in targets}
+            for number, target in targets.items():
+                store.commit(group, topic_name, number, target)
+            store.flush()
+    for number, target in targets.items():
+        before = old[number]
+        shown = "-" if before is None else str(before.offset)
+        click.echo(f"{group} {topic_name}-{number}: {shown} -> {target}")
 
 
 # --- log files ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Configuration of one partition log (spec/log.md SEG-2, DUR-2; spec/format.md section 2)."""
+"""Configuration of one partition log (spec/log.md SEG-2, DUR-2, RET-1; spec/format.md section 2)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ class LogConfig:
     # Flush at an append when this long has passed since the last flush (None: not by time).
     flush_ms: int | None = attrs.field(default=None, validator=_optional_positive)
     max_batch_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
+    # Retention (RET-1): sealed segments whose largest timestamp is older than this are deleted
+    # (None: not by time).
+    retention_ms: int | None = attrs.field(default=None, validator=_optional_positive)
+    # Retention (RET-1): the oldest sealed segments are deleted while the log stays at least this
+    # large without them (None: not by size).
+    retention_bytes: int | None = attrs.field(default=None, validator=_optional_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.segment_bytes > _MAX_SEGMENT_BYTES:

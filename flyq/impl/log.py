@@ -1,4 +1,4 @@
-"""The disk partition log: segments, flush policy, reads, truncation, prefix deletion.
+"""The disk partition log: segments, flush policy, reads, truncation, prefix deletion, retention.
 
 Semantics are spec/log.md's, checked against `flyq.model` by tests/property; what open trusts and
 rebuilds is spec/recovery.md's. All file access goes through the injected `FileLayer`; time comes
@@ -49,7 +49,14 @@ from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import Segment
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 
-__all__ = ["PartitionLog", "RecoveryReport", "SegmentInfo"]
+__all__ = [
+    "IndexCheck",
+    "PartitionHealth",
+    "PartitionLog",
+    "RecoveryReport",
+    "RetentionResult",
+    "SegmentInfo",
+]
 
 logger = logging.getLogger("flyq.recovery")
 
@@ -61,6 +68,7 @@ LOCK_FILE = ".lock"
 _CLEAN_SHUTDOWN_VALUES = 4
 _U32_MAX = (1 << 32) - 1
 _OFFSET_MAX = (1 << 63) - 1
+_MIB = 1 << 20
 
 
 def _system_clock() -> int:
@@ -86,6 +94,54 @@ class SegmentInfo:
     base_offset: int
     size: int
     sealed: bool
+
+
+@attrs.frozen
+class RetentionResult:
+    """What one `PartitionLog.apply_retention` run did (RET-1..RET-4)."""
+
+    segments_deleted: int
+    log_start_offset: int
+    bytes_freed: int
+
+
+@attrs.frozen
+class IndexCheck:
+    """The result of one index verification (IDX-1): when it ran and what differed."""
+
+    checked_ms: int
+    mismatches: tuple[str, ...]
+
+
+@attrs.frozen
+class PartitionHealth:
+    """A snapshot of one partition log, as `PartitionLog.health` reports it (HLT-1..3).
+
+    `state` is "online", or "failed" (with `failure` saying why) once a storage error has put the
+    log in the failed state (spec/recovery.md section 1.3). Recovery happens inside `open`, so a
+    log that can be asked is never "recovering"; `recovery_report` says what the last open did.
+    Times are milliseconds by the log's injected clock.
+    """
+
+    state: str
+    failure: str | None
+    segment_count: int
+    total_bytes: int
+    log_start_offset: int
+    high_watermark: int
+    log_end_offset: int
+    durable_offset: int
+    # The last flush, roll or open: the last time everything appended had been made durable.
+    last_flush_ms: int
+    last_retention_ms: int | None
+    recovery_report: RecoveryReport
+    offset_index_entries: int
+    time_index_entries: int
+    # Index entries per MiB of `.log` bytes (0.0 for an empty log).
+    offset_index_entries_per_mib: float
+    time_index_entries_per_mib: float
+    # The last verification (`health(verify=True)`), or None if none ran since open.
+    index_check: IndexCheck | None
 
 
 def _or_none(timestamp: int | None) -> int:
@@ -144,6 +200,8 @@ class PartitionLog:
         self._closed = False
         self._lock: FileLock | None = None
         self._failure: FlyQError | None = None
+        self._last_retention_ms: int | None = None
+        self._index_check: IndexCheck | None = None
         self.recovery_report = RecoveryReport(clean=True)
 
     # --- opening ----------------------------------------------------------------------------------
@@ -403,6 +461,14 @@ class PartitionLog:
     @property
     def log_end_offset(self) -> int:
         """Offset the next appended record gets (LOG-1)."""
+        return self._log_end
+
+    @property
+    def high_watermark(self) -> int:
+        """Offset below which records are committed to every in-sync replica (HW-1).
+
+        One node is its own only in-sync replica: this is `log_end_offset`.
+        """
         return self._log_end
 
     @property
@@ -748,7 +814,76 @@ class PartitionLog:
         self._log_start = offset
         self._remove_segments_below_start()
 
-    # --- verification -----------------------------------------------------------------------------
+    def apply_retention(self, now_ms: int | None = None) -> RetentionResult:
+        """Delete the oldest sealed segments that retention allows to go (RET-1..RET-4).
+
+        Oldest first, each sealed segment is deleted while either its largest timestamp is older
+        than `now_ms - retention_ms`, or the log without it still holds `retention_bytes` or more;
+        the first segment that is neither stops the run. The active segment always stays. The
+        deletion itself is `delete_records_below(base of the first kept segment)`, so it is
+        persisted, and crash-safe, exactly as that is (spec/recovery.md section 2.6).
+        `now_ms` defaults to the injected clock.
+        """
+        self._check_usable()
+        now = self._clock() if now_ms is None else now_ms
+        if isinstance(now, bool) or not isinstance(now, int):
+            raise InvalidArgument("now_ms", now, "an integer number of milliseconds")
+        retention_ms, retention_bytes = self.config.retention_ms, self.config.retention_bytes
+        sizes = [segment.size for segment in self._segments]
+        remaining = sum(sizes)
+        keep_from = 0
+        while keep_from < len(self._segments) - 1:
+            segment = self._segments[keep_from]
+            expired = (retention_ms is not None
+                       and segment.max_timestamp() < now - retention_ms)
+            oversize = (retention_bytes is not None
+                        and remaining - sizes[keep_from] >= retention_bytes)
+            if not (expired or oversize):
+                break
+            remaining -= sizes[keep_from]
+            keep_from += 1
+        if keep_from:
+            self.delete_records_below(self._bases[keep_from])
+        self._last_retention_ms = now
+        return RetentionResult(segments_deleted=keep_from, log_start_offset=self._log_start,
+                               bytes_freed=sum(sizes[:keep_from]))
+
+    # --- health and verification ------------------------------------------------------------------
+
+    def health(self, *, verify: bool = False) -> PartitionHealth:
+        """A snapshot of the log's state (HLT-1, HLT-2); with `verify`, check every index first
+        (HLT-3, IDX-1).
+
+        A failed log still reports (state "failed"), but is not verified: its last check stands.
+        A closed log raises `LogClosed`.
+        """
+        if self._closed:
+            raise LogClosed(f"{self.directory} is closed")
+        if verify and self._failure is None:
+            self._index_check = IndexCheck(checked_ms=self._clock(),
+                                           mismatches=tuple(self.index_mismatches()))
+        total = sum(segment.size for segment in self._segments)
+        offset_entries = sum(segment.offset_index.entries for segment in self._segments)
+        time_entries = sum(segment.time_index.entries for segment in self._segments)
+        mib = total / _MIB
+        return PartitionHealth(
+            state="online" if self._failure is None else "failed",
+            failure=None if self._failure is None else str(self._failure),
+            segment_count=len(self._segments),
+            total_bytes=total,
+            log_start_offset=self.log_start_offset,
+            high_watermark=self.high_watermark,
+            log_end_offset=self.log_end_offset,
+            durable_offset=self.durable_offset,
+            last_flush_ms=self._last_flush_ms,
+            last_retention_ms=self._last_retention_ms,
+            recovery_report=self.recovery_report,
+            offset_index_entries=offset_entries,
+            time_index_entries=time_entries,
+            offset_index_entries_per_mib=offset_entries / mib if total else 0.0,
+            time_index_entries_per_mib=time_entries / mib if total else 0.0,
+            index_check=self._index_check,
+        )
 
     def index_mismatches(self) -> list[str]:
         """Segments whose index bytes differ from a fresh rebuild from their `.log` (IDX-1)."""

@@ -18,6 +18,10 @@ Rules this module keeps:
   `partition_for_key(key, n)` (Kafka's murmur2 choice) and a null-key record round robin. One
   `Topic.append` call appends one batch per target partition, each holding that partition's records
   in the order they were given.
+- TOPIC-4 `alter` changes a topic's stored config: the new `LogConfig` is validated as a whole,
+  then `topic.json` is replaced atomically as `create` writes it (so a crash leaves the old file or
+  the new one). Partition logs read their config when they open, so the new values apply at the
+  next open; logs already open keep the old ones.
 
 Every file operation goes through the `FileLayer`, as in the partition log.
 """
@@ -28,8 +32,9 @@ import json
 import os
 import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 import attrs
 
@@ -261,6 +266,25 @@ class TopicStore:
             handle.close()
         layer.rename(temp_path, os.path.join(directory, file_name))
         layer.fsync_dir(directory)
+
+    def alter(self, name: str, changes: Mapping[str, int | None]) -> TopicMetadata:
+        """Set the `LogConfig` fields in `changes` in topic `name`'s `topic.json` (TOPIC-4).
+
+        Raises `InvalidConfig` for an unknown key or a value breaking a rule, changing nothing.
+        """
+        for key, value in changes.items():
+            if key not in _CONFIG_FIELDS:
+                raise InvalidConfig(
+                    key, value, f"unknown key; expected one of {', '.join(_CONFIG_FIELDS)}"
+                )
+        metadata = self.metadata(name)
+        # int or None per field; LogConfig's validators check each value and the whole.
+        values: dict[str, Any] = attrs.asdict(metadata.config)
+        values.update(changes)
+        config = LogConfig(**values)
+        altered = attrs.evolve(metadata, config=config)
+        self._write_atomically(self._topic_directory(name), METADATA_FILE, altered.to_json())
+        return altered
 
     def list(self) -> list[str]:
         """Names of the committed topics, sorted."""

@@ -44,6 +44,11 @@ class ModelLog:
         """Offset the next appended record gets (LOG-1)."""
         return self._state.log_end_offset
 
+    @property
+    def high_watermark(self) -> int:
+        """Offset below which records are committed to every in-sync replica (HW-1)."""
+        return self._state.high_watermark
+
     def append(self, records: Sequence[Record]) -> AppendResult:
         """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3)."""
         self._state, result = _state.append(self._state, records)

@@ -108,6 +108,14 @@ class LogState:
         """Offset the next appended record gets (LOG-1)."""
         return self.batches[-1].next_offset if self.batches else self.log_start_offset
 
+    @property
+    def high_watermark(self) -> int:
+        """Offset below which records are committed to every in-sync replica (HW-1).
+
+        The model is one node, its own only in-sync replica: this is `log_end_offset`.
+        """
+        return self.log_end_offset
+
     def readable(self) -> tuple[StoredRecord, ...]:
         """Every readable record, oldest first: offsets `log_start_offset .. log_end_offset - 1`."""
         return tuple(

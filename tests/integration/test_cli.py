@@ -471,3 +471,228 @@ def test_demo_runs_twice(tmp_path: Path) -> None:
     assert len(records) == 12
     for record in records:
         assert record["partition"] == java_partition(str(record["key"]).encode(), 3)
+
+
+# --- consumer groups (spec/groups.md §7) ----------------------------------------------------------
+
+
+def produce_values(data_dir: Path, topic: str, partition: int, *values: str) -> None:
+    """Append `values` to one partition of `topic` through the CLI."""
+    stdin = "".join(f"{value}\n" for value in values).encode()
+    ok("produce", topic, "--partition", str(partition), data_dir=data_dir, stdin=stdin)
+
+
+def consumed(data_dir: Path, topic: str, *args: str) -> list[tuple[int, int, str]]:
+    """(partition, offset, value) of each record `consume TOPIC ARGS --format json` prints."""
+    records = json_lines(ok("consume", topic, *args, "--format", "json", data_dir=data_dir))
+    return [(int(str(r["partition"])), int(str(r["offset"])), str(r["value"])) for r in records]
+
+
+def group_lags(data_dir: Path, group: str) -> dict[tuple[str, int], tuple[int, int | None]]:
+    """(topic, partition) -> (committed_offset, lag) from `groups describe --format json`."""
+    document = json.loads(ok("groups", "describe", group, "--format", "json", data_dir=data_dir))
+    assert document["group"] == group
+    return {
+        (row["topic"], row["partition"]): (row["committed_offset"], row["lag"])
+        for row in document["partitions"]
+    }
+
+
+def test_consume_group_commits_and_resumes(tmp_path: Path) -> None:
+    """consume --group prints everything, commits; the next run prints only newer records."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", "--partitions", "2", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a", "b")
+    produce_values(data_dir, "t", 1, "c")
+    assert consumed(data_dir, "t", "--group", "g") == [(0, 0, "a"), (0, 1, "b"), (1, 0, "c")]
+    assert consumed(data_dir, "t", "--group", "g") == []
+    produce_values(data_dir, "t", 1, "d")
+    assert consumed(data_dir, "t", "--group", "g") == [(1, 1, "d")]
+    assert consumed(data_dir, "t", "--group", "g") == []
+    # A plain consume is not affected by, and does not move, the group.
+    assert len(consumed(data_dir, "t")) == 4
+    assert group_lags(data_dir, "g") == {("t", 0): (2, 0), ("t", 1): (2, 0)}
+
+
+def test_consume_group_max_commits_only_what_was_printed(tmp_path: Path) -> None:
+    """With --max, the commit is the offset after the last printed record; the rest come next."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a", "b", "c")
+    assert consumed(data_dir, "t", "--group", "g", "--max", "2") == [(0, 0, "a"), (0, 1, "b")]
+    assert consumed(data_dir, "t", "--group", "g") == [(0, 2, "c")]
+
+
+def test_groups_and_topics_are_kept_apart(tmp_path: Path) -> None:
+    """Two groups on two topics with the same partition numbers keep separate offsets (GRP-1)."""
+    data_dir = tmp_path / "data"
+    for topic in ("x", "y"):
+        ok("topic", "create", topic, "--partitions", "2", data_dir=data_dir)
+        for partition in (0, 1):
+            produce_values(data_dir, topic, partition, *(f"{topic}{partition}-{i}" for i in range(3)))
+    assert len(consumed(data_dir, "x", "--group", "g1", "--partition", "0")) == 3
+    assert len(consumed(data_dir, "y", "--group", "g2", "--partition", "1", "--max", "1")) == 1
+    ok("groups", "reset-offsets", "g2", "--topic", "x", "--to-offset", "1", data_dir=data_dir)
+    assert ok("groups", "list", data_dir=data_dir).split() == ["g1", "g2"]
+    assert json.loads(ok("groups", "list", "--format", "json", data_dir=data_dir)) == ["g1", "g2"]
+    assert group_lags(data_dir, "g1") == {("x", 0): (3, 0)}
+    assert group_lags(data_dir, "g2") == {("x", 0): (1, 2), ("x", 1): (1, 2), ("y", 1): (1, 2)}
+    assert consumed(data_dir, "y", "--group", "g1") == [
+        (p, o, f"y{p}-{o}") for p in (0, 1) for o in range(3)
+    ]
+    assert consumed(data_dir, "x", "--group", "g1", "--partition", "0") == []
+    assert consumed(data_dir, "y", "--group", "g2", "--partition", "1") == [
+        (1, 1, "y1-1"),
+        (1, 2, "y1-2"),
+    ]
+    # The offset store is not a topic.
+    assert ok("topic", "list", data_dir=data_dir).split() == ["x", "y"]
+    assert json.loads(ok("topic", "list", "--format", "json", data_dir=data_dir)) == ["x", "y"]
+
+
+def test_groups_describe_shows_lag(tmp_path: Path) -> None:
+    """Lag is 0 once everything is read and 1 with one record left, in text and json."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a", "b")
+    consumed(data_dir, "t", "--group", "g")
+    assert group_lags(data_dir, "g") == {("t", 0): (2, 0)}
+    produce_values(data_dir, "t", 0, "c")
+    assert group_lags(data_dir, "g") == {("t", 0): (2, 1)}
+    lines = ok("groups", "describe", "g", data_dir=data_dir).splitlines()
+    assert lines[0] == "Group: g"
+    assert lines[1].split() == [
+        "TOPIC",
+        "PARTITION",
+        "COMMITTED_OFFSET",
+        "LOG_START_OFFSET",
+        "LOG_END_OFFSET",
+        "HIGH_WATERMARK",
+        "LAG",
+    ]
+    assert lines[2].split() == ["t", "0", "2", "0", "3", "3", "1"]
+    assert "group 'nope' has no committed offsets" in fails(
+        "groups", "describe", "nope", data_dir=data_dir
+    )
+
+
+def test_groups_reset_offsets(tmp_path: Path) -> None:
+    """reset-offsets --to-earliest/--to-latest/--to-offset/--to-timestamp move the group."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", "--partitions", "2", data_dir=data_dir)
+    for partition in (0, 1):
+        for stamp in (1000, 2000, 3000):
+            ok(
+                "produce", "t", "--partition", str(partition), "--timestamp", str(stamp),
+                "--value", f"{partition}@{stamp}", data_dir=data_dir,
+            )  # fmt: skip
+
+    def reset(*args: str) -> str:
+        return ok("groups", "reset-offsets", "g", "--topic", "t", *args, data_dir=data_dir)
+
+    assert reset("--to-latest") == "g t-0: - -> 3\ng t-1: - -> 3\n"
+    assert consumed(data_dir, "t", "--group", "g") == []
+    reset("--to-earliest")
+    assert group_lags(data_dir, "g") == {("t", 0): (0, 3), ("t", 1): (0, 3)}
+    reset("--to-timestamp", "1500")
+    assert group_lags(data_dir, "g") == {("t", 0): (1, 2), ("t", 1): (1, 2)}
+    reset("--to-timestamp", "9999")
+    assert group_lags(data_dir, "g") == {("t", 0): (3, 0), ("t", 1): (3, 0)}
+    assert reset("--partition", "1", "--to-offset", "2") == "g t-1: 3 -> 2\n"
+    assert consumed(data_dir, "t", "--group", "g") == [(1, 2, "1@3000")]
+    message = fails(
+        "groups", "reset-offsets", "g", "--topic", "t", "--to-offset", "4", data_dir=data_dir
+    )
+    assert "offset 4 is out of range in t-0" in message
+    assert "log_start_offset=0, log_end_offset=3" in message
+    assert group_lags(data_dir, "g") == {("t", 0): (3, 0), ("t", 1): (3, 0)}
+    both = run(
+        "groups", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--to-latest",
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert both.returncode == 2
+    assert b"choose exactly one" in both.stderr
+
+
+def test_consume_group_reset_policies(tmp_path: Path) -> None:
+    """--reset error exits 1 naming topic, partition and range; latest skips; earliest reads."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a", "b")
+    message = fails("consume", "t", "--group", "g", "--reset", "error", data_dir=data_dir)
+    assert "group 'g' has no committed offset for t-0" in message
+    assert "valid offsets are [0, 2]" in message
+    assert ok("groups", "list", data_dir=data_dir) == ""
+    assert consumed(data_dir, "t", "--group", "late", "--reset", "latest") == []
+    produce_values(data_dir, "t", 0, "c")
+    assert consumed(data_dir, "t", "--group", "late", "--reset", "latest") == [(0, 2, "c")]
+    assert len(consumed(data_dir, "t", "--group", "early", "--reset", "earliest")) == 3
+    assert consumed(data_dir, "t", "--group", "early", "--reset", "error") == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--offset", "0", "--partition", "0"), ("--timestamp", "0"), ("--tail", "1"), ("--backward",)],
+)
+def test_consume_group_refuses_other_start_positions(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """--group with --offset/--timestamp/--tail/--backward is a usage error naming the option."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    result = run("consume", "t", "--group", "g", *extra, data_dir=data_dir)
+    assert result.returncode == 2
+    assert f"cannot be combined with {extra[0]}" in result.stderr.decode()
+
+
+# --- broker config and topic alter ----------------------------------------------------------------
+
+
+def topic_config(data_dir: Path, topic: str) -> dict[str, object]:
+    """The config `topic describe --format json` reports."""
+    described = json.loads(ok("topic", "describe", topic, "--format", "json", data_dir=data_dir))
+    config: dict[str, object] = described["config"]
+    return config
+
+
+def test_broker_config_file_gives_topic_defaults(tmp_path: Path) -> None:
+    """DATA_DIR/flyq.toml sets new topics' config; --config overrides; FLYQ_CONFIG/--config FILE."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "flyq.toml").write_text("[log]\nsegment_bytes = 4096\nflush_messages = 7\n")
+    ok("topic", "create", "a", data_dir=data_dir)
+    ok("topic", "create", "b", "--config", "flush_messages=none", data_dir=data_dir)
+    assert topic_config(data_dir, "a")["segment_bytes"] == 4096
+    assert topic_config(data_dir, "a")["flush_messages"] == 7
+    assert topic_config(data_dir, "b")["segment_bytes"] == 4096
+    assert topic_config(data_dir, "b")["flush_messages"] is None
+    other = tmp_path / "other.toml"
+    other.write_text("[log]\nsegment_bytes = 8192\n")
+    result = run("topic", "create", "c", data_dir=data_dir, env={"FLYQ_CONFIG": str(other)})
+    assert result.returncode == 0, result.stderr.decode()
+    assert topic_config(data_dir, "c")["segment_bytes"] == 8192
+    assert ok("--config", str(other), "topic", "create", "d", data_dir=data_dir)
+    assert topic_config(data_dir, "d")["flush_messages"] is None
+    (data_dir / "flyq.toml").write_text("[log]\nsegment_byte = 1\n")
+    message = fails("topic", "create", "e", data_dir=data_dir)
+    assert "flyq.toml: config log.segment_byte: unknown key" in message
+    assert ok("topic", "list", data_dir=data_dir).split() == ["a", "b", "c", "d"]
+
+
+def test_topic_alter(tmp_path: Path) -> None:
+    """topic alter stores the new config (shown by describe); bad values and topics exit 1."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", "--config", "segment_bytes=4096", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a")
+    assert ok("topic", "alter", "t", "--config", "segment_ms=5", data_dir=data_dir) == (
+        "Altered topic 't': segment_ms=5\n"
+    )
+    config = topic_config(data_dir, "t")
+    assert (config["segment_bytes"], config["segment_ms"]) == (4096, 5)
+    assert "segment_ms=5" in ok("topic", "describe", "t", data_dir=data_dir)
+    assert "config segment_bytes=0" in fails(
+        "topic", "alter", "t", "--config", "segment_bytes=0", data_dir=data_dir
+    )
+    assert "topic 'nope' does not exist" in fails(
+        "topic", "alter", "nope", "--config", "segment_ms=1", data_dir=data_dir
+    )
+    assert topic_config(data_dir, "t")["segment_bytes"] == 4096
+    assert consumed(data_dir, "t") == [(0, 0, "a")]

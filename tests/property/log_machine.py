@@ -30,12 +30,15 @@ __all__ = ["LogHarness", "LogSettings", "make_log_machine"]
 
 
 class LogSettings(Protocol):
-    """Sizes the machine draws to force rolls; a harness maps them onto its own configuration."""
+    """Sizes the machine draws to force rolls and retention; a harness maps them onto its own
+    configuration (None: that limit is off)."""
 
     segment_bytes: int
     index_interval_bytes: int
     index_max_bytes: int
     segment_ms: int
+    retention_bytes: int | None
+    retention_ms: int | None
 
 
 class LogHarness(Protocol):
@@ -59,7 +62,14 @@ class LogHarness(Protocol):
         ...
 
     def advance_clock(self, milliseconds: int) -> None:
-        """Move the harness's clock forward (age-based rolls, time-based flushes)."""
+        """Move the harness's clock forward (age-based rolls, time-based flushes, retention)."""
+        ...
+
+    def apply_retention(self, log: LogInterface) -> int | None:
+        """Run one retention pass at the harness's clock and return the new `log_start_offset`,
+        or None if the implementation has no retention. The harness checks what only it can see
+        (e.g. that the new start is a segment base, RET-3); the machine then applies
+        `delete_records_below` of the returned offset to the model (RET-2)."""
         ...
 
     def problems(self, log: LogInterface) -> list[str]:
@@ -73,12 +83,14 @@ class LogHarness(Protocol):
 
 
 @st.composite
-def _settings(draw: st.DrawFn) -> dict[str, int]:
+def _settings(draw: st.DrawFn) -> dict[str, int | None]:
     return {
-        "segment_bytes": draw(st.integers(200, 6000)),
+        "segment_bytes": draw(st.one_of(st.integers(200, 600), st.integers(200, 6000))),
         "index_interval_bytes": draw(st.sampled_from([1, 64, 200, 1000, 4096])),
         "index_max_bytes": draw(st.sampled_from([24, 48, 96, 4096])),
         "segment_ms": draw(st.sampled_from([50, 1000, 10**9])),
+        "retention_bytes": draw(st.sampled_from([None, 300, 2000])),
+        "retention_ms": draw(st.sampled_from([None, 50, 5000])),
     }
 
 
@@ -91,7 +103,7 @@ def _outcome(call: Callable[[], object]) -> tuple[str, object]:
 
 
 def make_log_machine(
-    harness_factory: Callable[[dict[str, int]], LogHarness],
+    harness_factory: Callable[[dict[str, int | None]], LogHarness],
 ) -> type[RuleBasedStateMachine]:
     """A state machine class that runs `ModelLog` and the harness's log in lockstep."""
 
@@ -105,7 +117,7 @@ def make_log_machine(
             self.log: LogInterface | None = None
 
         @initialize(settings=_settings())
-        def open_log(self, settings: dict[str, int]) -> None:
+        def open_log(self, settings: dict[str, int | None]) -> None:
             """Start from an empty log with sizes small enough to roll often (SEG-2)."""
             self.harness = harness_factory(settings)
             self.log = self.harness.open()
@@ -136,6 +148,13 @@ def make_log_machine(
         def append(self, records: list[Record]) -> None:
             """LOG-2, LOG-3: appends assign the same offsets."""
             self._both(lambda log: log.append(records))
+
+        @rule(many=st.lists(batches(), min_size=2, max_size=8))
+        def append_several(self, many: list[list[Record]]) -> None:
+            """LOG-2, SEG-2: a run of appends assigns the same offsets and rolls segments (so that
+            retention has sealed segments to delete)."""
+            for records in many:
+                self._both(lambda log, records=records: log.append(records))
 
         @rule()
         def append_empty(self) -> None:
@@ -183,6 +202,19 @@ def make_log_machine(
             self._both(lambda log: log.delete_records_below(offset))
 
         @rule()
+        def apply_retention(self) -> None:
+            """RET-2: retention is delete_records_below of the start it reports; nothing at or
+            above it is lost (every read agrees afterwards)."""
+            assert self.harness is not None and self.log is not None
+            before = self.model.log_start_offset
+            new_start = self.harness.apply_retention(self.log)
+            if new_start is None:
+                return
+            assert before <= new_start <= self.model.log_end_offset, (before, new_start)
+            self.model.delete_records_below(new_start)
+            self._whole_log_agrees()
+
+        @rule()
         def flush(self) -> None:
             """DUR-2: a flush makes everything durable."""
             assert self.harness is not None and self.log is not None
@@ -226,6 +258,13 @@ def make_log_machine(
                 self.model.log_start_offset,
                 self.model.log_end_offset,
             )
+
+        @invariant()
+        def high_watermark_agrees(self) -> None:
+            """HW-1: on one node the high watermark is the log end offset, as in the model."""
+            if self.log is None:
+                return
+            assert self.log.high_watermark == self.model.high_watermark == self.log.log_end_offset
 
         @invariant()
         def implementation_invariants(self) -> None:

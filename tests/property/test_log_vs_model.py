@@ -62,7 +62,7 @@ def _scratch() -> str | None:
 class DiskLogHarness:
     """Drives `PartitionLog` in a temporary directory with a controlled clock."""
 
-    def __init__(self, settings: dict[str, int]) -> None:
+    def __init__(self, settings: dict[str, int | None]) -> None:
         self.directory = tempfile.mkdtemp(prefix="flyq-prop-", dir=_scratch())
         self.config = LogConfig(**settings)
         self.now = 1_000_000
@@ -90,6 +90,24 @@ class DiskLogHarness:
     def advance_clock(self, milliseconds: int) -> None:
         self.now += milliseconds
 
+    def apply_retention(self, log: LogInterface) -> int | None:
+        assert isinstance(log, PartitionLog)
+        before = log.segments
+        result = log.apply_retention()
+        after = log.segments
+        assert result.log_start_offset == log.log_start_offset
+        # RET-1: whole sealed segments, oldest first; the active one stays.
+        assert before[result.segments_deleted:] == after
+        assert all(segment.sealed for segment in before[: result.segments_deleted])
+        assert result.bytes_freed == sum(s.size for s in before[: result.segments_deleted])
+        if result.segments_deleted:
+            # RET-3: the new start is the first kept segment's base.
+            assert result.log_start_offset == after[0].base_offset
+        # RET-4: at the same clock, a second run deletes nothing.
+        again = log.apply_retention()
+        assert (again.segments_deleted, again.log_start_offset) == (0, result.log_start_offset)
+        return result.log_start_offset
+
     def problems(self, log: LogInterface) -> list[str]:
         assert isinstance(log, PartitionLog)
         problems = log.index_mismatches()
@@ -102,7 +120,7 @@ class DiskLogHarness:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _harness(settings: dict[str, int]) -> LogHarness:
+def _harness(settings: dict[str, int | None]) -> LogHarness:
     return DiskLogHarness(settings)
 
 

@@ -19,6 +19,7 @@ from flyq.errors import (
     EmptyBatch,
     FlyQError,
     InvalidArgument,
+    InvalidConfig,
     InvalidPartition,
     InvalidRecord,
     InvalidTopicName,
@@ -531,3 +532,62 @@ def test_closed_topic_refuses_use(tmp_path: Path) -> None:
         topic.partition(0)
     with pytest.raises(LogClosed):
         log.append(keyed(b"a"))
+
+
+# --- alter (TOPIC-4) ------------------------------------------------------------------------------
+
+
+def test_alter_persists_the_new_config(tmp_path: Path) -> None:
+    """alter rewrites topic.json; a new TopicStore sees the change and the rest unchanged."""
+    store = TopicStore(str(tmp_path), clock=lambda: 7)
+    store.create("t", 2, LogConfig(segment_bytes=4096))
+    altered = store.alter("t", {"segment_ms": 5, "flush_messages": 3})
+    expected = LogConfig(segment_bytes=4096, segment_ms=5, flush_messages=3)
+    assert altered.config == expected
+    reread = TopicStore(str(tmp_path)).metadata("t")
+    assert reread.config == expected
+    assert (reread.partitions, reread.created_ms) == (2, 7)
+    assert not (tmp_path / "t" / (METADATA_FILE + ".tmp")).exists()
+
+
+def test_alter_can_unset_an_optional_field(tmp_path: Path) -> None:
+    """None unsets flush_messages."""
+    store = TopicStore(str(tmp_path))
+    store.create("t", 1, LogConfig(flush_messages=9))
+    assert store.alter("t", {"flush_messages": None}).config.flush_messages is None
+
+
+def test_alter_applies_at_the_next_open(tmp_path: Path) -> None:
+    """A partition log opened after alter uses the new config."""
+    store = TopicStore(str(tmp_path))
+    store.create("t", 1)
+    store.alter("t", {"max_batch_bytes": 100})
+    with store.open("t") as topic:
+        assert topic.metadata.config.max_batch_bytes == 100
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"segment_bytes": 0}, "segment_bytes"),
+        ({"bogus": 1}, "bogus"),
+        ({"index_max_bytes": 8}, "index_max_bytes"),
+    ],
+)
+def test_alter_validates_and_changes_nothing(
+    tmp_path: Path, changes: dict[str, int | None], key: str
+) -> None:
+    """A bad key or value raises InvalidConfig naming the key; topic.json stays as it was."""
+    store = TopicStore(str(tmp_path))
+    store.create("t", 1)
+    before = (tmp_path / "t" / METADATA_FILE).read_bytes()
+    with pytest.raises(InvalidConfig) as raised:
+        store.alter("t", changes)
+    assert raised.value.key == key
+    assert (tmp_path / "t" / METADATA_FILE).read_bytes() == before
+
+
+def test_alter_unknown_topic(tmp_path: Path) -> None:
+    """alter of a topic that does not exist raises UnknownTopic."""
+    with pytest.raises(UnknownTopic):
+        TopicStore(str(tmp_path)).alter("nope", {"segment_ms": 1})
