@@ -323,12 +323,75 @@ def topic_describe(name: str, output_format: str, data_dir: str) -> None:
     columns = (
         "partition",
         "log_start_offset",
+        "high_watermark",
         "log_end_offset",
         "durable_offset",
         "segments",
         "size_bytes",
     )
     _table(columns, rows)
+
+
+def _topic_names(store: TopicStore, name: str | None) -> list[str]:
+    return [name] if name is not None else store.list()
+
+
+@cli.command()
+@click.argument("topic_name", metavar="[TOPIC]", required=False)
+@click.option("--verify", is_flag=True, help="Also compare every index with a rebuild from its log.")
+@_format_option
+@_data_dir_option
+def health(topic_name: str | None, verify: bool, output_format: str, data_dir: str) -> None:
+    """Show each partition's state, watermarks, segments, indexes and last recovery."""
+    store = TopicStore(data_dir)
+    rows: list[dict[str, Any]] = []
+    for name in _topic_names(store, topic_name):
+        with store.open(name) as opened:
+            for partition in range(opened.partitions):
+                report = opened.partition(partition).health(verify=verify)
+                row = {"topic": name, "partition": partition, **attrs.asdict(report)}
+                rows.append(row)
+    if output_format == "json":
+        click.echo(json.dumps(rows, default=str))
+        return
+    columns = ("topic", "partition", "state", "segment_count", "total_bytes", "log_start_offset",
+               "high_watermark", "log_end_offset", "durable_offset", "offset_index_entries",
+               "time_index_entries")
+    _table(columns, [{key: row.get(key) for key in columns} for row in rows])
+    for row in rows:
+        recovery = row["recovery_report"]
+        problems = "; ".join(recovery["problems"]) if recovery["problems"] else "none"
+        check = row["index_check"]
+        index_state = ("not verified" if check is None else
+                       "match a rebuild" if not check["mismatches"] else
+                       "DIFFER: " + "; ".join(check["mismatches"]))
+        click.echo(f"{row['topic']}-{row['partition']}: opened "
+                   f"{'cleanly' if recovery['clean'] else 'after recovery'}, problems: {problems}; "
+                   f"indexes {index_state}")
+
+
+@cli.group()
+def retention() -> None:
+    """Delete whole old segments by each topic's retention_ms and retention_bytes."""
+
+
+@retention.command("run")
+@click.argument("topic_name", metavar="[TOPIC]", required=False)
+@_format_option
+@_data_dir_option
+def retention_run(topic_name: str | None, output_format: str, data_dir: str) -> None:
+    """Apply retention now to one topic or all of them."""
+    store = TopicStore(data_dir)
+    rows: list[dict[str, Any]] = []
+    for name in _topic_names(store, topic_name):
+        with store.open(name) as opened:
+            for partition in range(opened.partitions):
+                result = opened.partition(partition).apply_retention()
+                rows.append({"topic": name, "partition": partition, **attrs.asdict(result)})
+    if output_format == "json":
+        click.echo(json.dumps(rows))
+        return
+    _table(("topic", "partition", "segments_deleted", "bytes_freed", "log_start_offset"), rows)
 
 
 @topic.command("delete")

@@ -182,6 +182,7 @@ class PartitionDescription:
 
     partition: int
     log_start_offset: int
+    high_watermark: int
     log_end_offset: int
     durable_offset: int
     segments: int
@@ -351,6 +352,7 @@ class TopicStore:
                     PartitionDescription(
                         partition=partition,
                         log_start_offset=log.log_start_offset,
+                        high_watermark=log.high_watermark,
                         log_end_offset=log.log_end_offset,
                         durable_offset=log.durable_offset,
                         segments=len(segments),

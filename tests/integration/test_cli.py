@@ -696,3 +696,39 @@ def test_topic_alter(tmp_path: Path) -> None:
     )
     assert topic_config(data_dir, "t")["segment_bytes"] == 4096
     assert consumed(data_dir, "t") == [(0, 0, "a")]
+
+
+def test_retention_run_advances_the_log_start(tmp_path: Path) -> None:
+    """RET-1..3 through the CLI: tiny segments and retention_bytes; `retention run` deletes whole
+    old segments, `topic describe` shows the new log start, a read below it names the range."""
+    ok("topic", "create", "logs", "--config", "segment_bytes=300", "--config",
+       "retention_bytes=600", data_dir=tmp_path)
+    ok("produce", "logs", "--batch-records", "5",
+       stdin=b"".join(b"line-%03d\n" % i for i in range(200)), data_dir=tmp_path)
+    before = json.loads(ok("topic", "describe", "logs", "--format", "json", data_dir=tmp_path))
+    assert before["partitions"][0]["log_start_offset"] == 0
+    result = json.loads(ok("retention", "run", "--format", "json", data_dir=tmp_path))
+    start = result[0]["log_start_offset"]
+    assert result[0]["segments_deleted"] > 0 and 0 < start < 200
+    after = json.loads(ok("topic", "describe", "logs", "--format", "json", data_dir=tmp_path))
+    partition = after["partitions"][0]
+    assert (partition["log_start_offset"], partition["high_watermark"]) == (start, 200)
+    assert partition["size_bytes"] >= 600
+    error = fails("consume", "logs", "--partition", "0", "--offset", str(start - 1),
+                  data_dir=tmp_path)
+    assert f"log_start_offset={start}" in error and "log_end_offset=200" in error
+    first = json_lines(ok("consume", "logs", "--format", "json", "--max", "1", data_dir=tmp_path))
+    assert first[0]["offset"] == start and first[0]["value"] == f"line-{start:03d}"
+
+
+def test_health_reports_each_partition(tmp_path: Path) -> None:
+    """HLT-1..3 through the CLI: state, watermarks and a verified index check per partition."""
+    ok("topic", "create", "h", "--partitions", "2", data_dir=tmp_path)
+    ok("produce", "h", "--partition", "1", "--value", "x", data_dir=tmp_path)
+    rows = json.loads(ok("health", "--verify", "--format", "json", data_dir=tmp_path))
+    assert [(r["topic"], r["partition"], r["state"]) for r in rows] == [("h", 0, "online"),
+                                                                        ("h", 1, "online")]
+    assert [(r["log_end_offset"], r["high_watermark"]) for r in rows] == [(0, 0), (1, 1)]
+    assert all(r["index_check"]["mismatches"] == [] for r in rows)
+    text = ok("health", "h", data_dir=tmp_path)
+    assert "h-1: opened cleanly" in text
