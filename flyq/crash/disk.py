@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import posixpath
 import random
 from collections.abc import Iterator, Mapping
@@ -52,6 +53,17 @@ class CrashState:
     choice: str
     files: tuple[tuple[str, bytes], ...]
     directories: frozenset[str]
+
+    def materialise(self, disk_root: str, real_root: str) -> None:
+        """Write this disk as real files: `disk_root` on the recorded disk becomes `real_root`."""
+        for directory in sorted(self.directories):
+            if directory == disk_root or directory.startswith(disk_root + "/"):
+                os.makedirs(real_root + directory[len(disk_root):], exist_ok=True)
+        for path, data in self.files:
+            real = real_root + path[len(disk_root):]
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            with open(real, "wb") as handle:
+                handle.write(data)
 
     def digest(self) -> str:
         """Identity of the disk's contents, for deduplication."""

@@ -20,6 +20,7 @@ from flyq.crash.disk import MODES, CrashState, crash_states
 from flyq.crash.recording import MARK, RecordingFileLayer
 from flyq.crash.workload import (
     DISK_ROOT,
+    LOG_DIRECTORY,
     Expectations,
     Workload,
     expectations_at,
@@ -98,14 +99,8 @@ def _default_scratch() -> str | None:
 
 def _materialise(state: CrashState, root: str) -> str:
     """Write a crash state as real files under `root`; return the log's real directory."""
-    for directory in sorted(state.directories):
-        os.makedirs(root + directory[len(DISK_ROOT):], exist_ok=True)
-    for path, data in state.files:
-        real = root + path[len(DISK_ROOT):]
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        with open(real, "wb") as handle:
-            handle.write(data)
-    return root + "/log"
+    state.materialise(DISK_ROOT, root)
+    return root + LOG_DIRECTORY[len(DISK_ROOT):]
 
 
 def _record(workload: Workload, policy: RecoveryPolicy | None,

@@ -17,7 +17,7 @@ from flyq.impl.filelayer import FileHandle, FileLayer, FileLock
 from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 
-__all__ = ["BROKEN_VARIANTS", "BrokenVariant"]
+__all__ = ["BROKEN_VARIANTS", "BrokenVariant", "NoDirectoryFsync"]
 
 
 class SkipCrcCheck(RecoveryPolicy):
@@ -53,10 +53,10 @@ class ZeroTailIsValid(RecoveryPolicy):
         return result.valid_bytes
 
 
-class _NoDirectoryFsync:
+class NoDirectoryFsync:
     """A file layer that forgets every directory fsync (e.g. after rolling a segment)."""
 
-    def __init__(self, inner: RecordingFileLayer) -> None:
+    def __init__(self, inner: FileLayer) -> None:
         self._inner = inner
 
     def open(self, path: str, *, create: bool) -> FileHandle:
@@ -101,5 +101,5 @@ BROKEN_VARIANTS: tuple[BrokenVariant, ...] = (
     BrokenVariant("trust a stale index", policy=TrustStaleIndex()),
     BrokenVariant("truncate one byte too late", policy=TruncateOneByteLate()),
     BrokenVariant("treat a zero-filled tail as valid", policy=ZeroTailIsValid()),
-    BrokenVariant("forget directory fsyncs", wrap=_NoDirectoryFsync),
+    BrokenVariant("forget directory fsyncs", wrap=NoDirectoryFsync),
 )

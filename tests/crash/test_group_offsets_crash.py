@@ -22,8 +22,9 @@ import pytest
 
 from flyq.crash import MODES, CrashState, ExplorationReport, crash_states
 from flyq.crash.recording import MARK, RecordingFileLayer
+from flyq.crash.variants import NoDirectoryFsync
 from flyq.errors import FlyQError
-from flyq.impl.filelayer import FileHandle, FileLayer, FileLock
+from flyq.impl.filelayer import FileLayer
 from flyq.impl.groups import OffsetStore
 from flyq.model.groups import (
     GroupsState,
@@ -142,13 +143,7 @@ def allowed_at(layer: RecordingFileLayer, states: list[GroupsState], point: int
 
 def _materialise(state: CrashState, root: str) -> str:
     """Write a crash state as real files under `root` (standing for /disk); the store's path."""
-    for directory in sorted(state.directories):
-        os.makedirs(root + directory[len(DISK_ROOT):], exist_ok=True)
-    for path, data in state.files:
-        real = root + path[len(DISK_ROOT):]
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        with open(real, "wb") as handle:
-            handle.write(data)
+    state.materialise(DISK_ROOT, root)
     return root + STORE_DIRECTORY[len(DISK_ROOT):]
 
 
@@ -348,40 +343,6 @@ class _NoDirectoryFsyncAfterRename(OffsetStore):
         self._layer.rename(temp, self._path)
 
 
-class _NoDirectoryFsync:
-    """A file layer that forgets every directory fsync: renames are acknowledged but may vanish."""
-
-    def __init__(self, inner: FileLayer) -> None:
-        self._inner = inner
-
-    def open(self, path: str, *, create: bool) -> FileHandle:
-        return self._inner.open(path, create=create)
-
-    def exists(self, path: str) -> bool:
-        return self._inner.exists(path)
-
-    def list_dir(self, path: str) -> list[str]:
-        return self._inner.list_dir(path)
-
-    def make_dirs(self, path: str) -> None:
-        self._inner.make_dirs(path)
-
-    def rename(self, source: str, target: str) -> None:
-        self._inner.rename(source, target)
-
-    def remove(self, path: str) -> None:
-        self._inner.remove(path)
-
-    def remove_tree(self, path: str) -> None:
-        self._inner.remove_tree(path)
-
-    def fsync_dir(self, path: str) -> None:
-        return None
-
-    def lock(self, path: str) -> FileLock:
-        return self._inner.lock(path)
-
-
 # name -> (store factory, what its first violation must say)
 BROKEN: dict[str, tuple[StoreFactory, str]] = {
     "no-fsync-before-rename": (
@@ -391,7 +352,7 @@ BROKEN: dict[str, tuple[StoreFactory, str]] = {
         lambda layer: _NoDirectoryFsyncAfterRename.open(STORE_DIRECTORY, file_layer=layer),
         "expected the durable"),
     "layer-forgets-directory-fsyncs": (
-        lambda layer: OffsetStore.open(STORE_DIRECTORY, file_layer=_NoDirectoryFsync(layer)),
+        lambda layer: OffsetStore.open(STORE_DIRECTORY, file_layer=NoDirectoryFsync(layer)),
         "reopen raised MissingOffsetsFile"),
 }
 
