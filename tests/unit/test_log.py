@@ -348,3 +348,23 @@ def test_roll_when_offset_index_full_and_time_index_not(tmp_path: Path) -> None:
         assert log.index_mismatches() == []
     for index in tmp_path.glob("*.index"):
         assert index.stat().st_size <= 48
+
+
+def test_batches_straddling_read_chunks(tmp_path: Path) -> None:
+    """LOG-4, LOG-6..8, REC-2: batches larger than and straddling the 256 KiB read chunks read
+    back whole, forwards, backwards, by timestamp and through unclean recovery."""
+    sizes = [70_000, 300_000, 5, 190_000, 260_000, 1, 120_000]
+    values = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    with _open(tmp_path, index_interval_bytes=100_000) as log:
+        for i, value in enumerate(values):
+            log.append([Record(value, timestamp=10 * i), Record(b"tail-%d" % i, timestamp=10 * i)])
+    (tmp_path / "clean-shutdown").unlink()
+    with _open(tmp_path, index_interval_bytes=100_000) as log:
+        assert log.recovery_report.bytes_truncated == 0
+        expected = [v for i, value in enumerate(values) for v in (value, b"tail-%d" % i)]
+        assert [r.value for r in log.read(0)] == expected
+        assert [r.value for r in log.read_backward(13)] == expected[::-1]
+        for i in range(len(values)):
+            assert log.offset_for_timestamp(10 * i) == 2 * i
+            assert [r.value for r in log.read(2 * i, max_records=1)] == [values[i]]
+        assert log.index_mismatches() == []
