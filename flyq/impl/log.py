@@ -843,7 +843,13 @@ class PartitionLog:
             remaining -= sizes[keep_from]
             keep_from += 1
         if keep_from:
-            self.delete_records_below(self._bases[keep_from])
+            target = self._bases[keep_from]
+            if target > self._log_start:
+                self.delete_records_below(target)
+            else:
+                # The log start already passed these segments (a roll sealed one wholly below
+                # it): only their files are left to remove.
+                self._remove_segments_below_start()
         self._last_retention_ms = now
         return RetentionResult(segments_deleted=keep_from, log_start_offset=self._log_start,
                                bytes_freed=sum(sizes[:keep_from]))

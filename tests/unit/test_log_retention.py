@@ -306,3 +306,18 @@ def test_health_reports_failed_state(tmp_path: Path) -> None:
     with pytest.raises(LogClosed):
         log.apply_retention()
     log.close()
+
+
+def test_retention_removes_a_sealed_segment_already_below_the_start(tmp_path: Path) -> None:
+    """RET-1: a segment sealed wholly below the log start (start moved, then a roll) is deleted
+    by the next retention run, and reported."""
+    config = LogConfig(segment_bytes=200, retention_ms=50)
+    with PartitionLog.open(str(tmp_path), config, clock=lambda: 10_000) as log:
+        log.append([Record(b"x" * 60, timestamp=0)])
+        log.delete_records_below(1)
+        log.append([Record(b"y" * 160, timestamp=0)])
+        assert [s.base_offset for s in log.segments] == [0, 1]
+        result = log.apply_retention()
+        assert (result.segments_deleted, result.log_start_offset) == (1, 1)
+        assert [s.base_offset for s in log.segments] == [1]
+        assert [r.value for r in log.read(1)] == [b"y" * 160]
