@@ -24,6 +24,7 @@ __all__ = [
     "InvalidRecord",
     "InvalidTopicName",
     "LogClosed",
+    "LogFailed",
     "OffsetOutOfRange",
     "RecordTooLarge",
     "StorageError",
@@ -290,3 +291,11 @@ class MissingOffsetsFile(FlyQError):
 
 class OffsetStoreClosed(FlyQError):
     """The offset store was closed by its owner; it cannot be used any more."""
+
+
+class LogFailed(FlyQError):
+    """The log broke (an I/O error) and refuses work until it is reopened; the cause is kept."""
+
+    def __init__(self, directory: str, cause: BaseException) -> None:
+        super().__init__(f"{directory} failed and must be reopened: {cause}")
+        self.directory = directory

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from flyq.errors import DirectoryLocked, StorageError
 
-__all__ = ["FileHandle", "FileLayer", "FileLock", "MappedFile", "OsFileLayer"]
+__all__ = ["FileHandle", "FileLayer", "FileLock", "MappedFile", "OsFileLayer", "make_dirs_durably"]
 
 
 class FileHandle(Protocol):
@@ -346,3 +346,21 @@ class OsFileLayer:
             raise _fail("fsync directory", path, exc) from exc
         finally:
             os.close(fd)
+
+
+def make_dirs_durably(layer: FileLayer, path: str) -> None:
+    """Create directory `path` and its missing parents, and make every created entry durable:
+    the parent of each created directory is fsynced, outermost first."""
+    created: list[str] = []
+    current = os.path.abspath(path)
+    while not layer.exists(current):
+        created.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    if not created:
+        return
+    layer.make_dirs(path)
+    for directory in reversed(created):
+        layer.fsync_dir(os.path.dirname(directory))

@@ -163,8 +163,13 @@ class OffsetIndex(_IndexFile):
 
     def floor(self, relative_offset: int) -> tuple[int, int] | None:
         """The last entry whose relative offset is <= `relative_offset`, if any."""
-        count = self._bisect(lambda i: self.entry(i)[0] <= relative_offset)
+        count = self.count_at_most(relative_offset)
         return self.entry(count - 1) if count else None
+
+    def count_at_most(self, relative_offset: int) -> int:
+        """How many leading entries have a relative offset <= `relative_offset` (a bisection:
+        meaningful only while the entries are sorted, which callers check locally)."""
+        return self._bisect(lambda i: self.entry(i)[0] <= relative_offset)
 
     def lower(self, relative_offset: int) -> tuple[int, int] | None:
         """The last entry whose relative offset is < `relative_offset`, if any."""
@@ -187,8 +192,13 @@ class TimeIndex(_IndexFile):
 
     def first_at_least(self, timestamp: int) -> tuple[int, int] | None:
         """The first entry whose timestamp is >= `timestamp`, if any."""
-        count = self._bisect(lambda i: self.entry(i)[0] < timestamp)
+        count = self.count_below(timestamp)
         return self.entry(count) if count < self.entries else None
+
+    def count_below(self, timestamp: int) -> int:
+        """How many leading entries have a timestamp < `timestamp` (a bisection over sorted
+        entries)."""
+        return self._bisect(lambda i: self.entry(i)[0] < timestamp)
 
     def last_timestamp(self) -> int | None:
         """Timestamp of the last entry, if any."""

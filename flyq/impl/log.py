@@ -8,6 +8,8 @@ from the injected clock.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import enum
 import logging
 import os
 import time
@@ -30,6 +32,8 @@ from flyq.codec.record_batch import (
 from flyq.codec.segment_name import LOG_SUFFIX, parse_segment_name
 from flyq.errors import (
     CorruptCheckpoint,
+    CorruptIndex,
+    CorruptSegment,
     DecodeError,
     EmptyBatch,
     FlyQError,
@@ -37,20 +41,29 @@ from flyq.errors import (
     InvalidOffset,
     InvalidRecord,
     LogClosed,
+    LogFailed,
     OffsetOutOfRange,
     RecordTooLarge,
     StorageError,
 )
-from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_checkpoint, write_checkpoint
+from flyq.impl.checkpoint_file import (
+    TEMP_SUFFIX,
+    read_checkpoint,
+    read_whole_file,
+    replace_file,
+    write_checkpoint,
+)
 from flyq.impl.config import LogConfig
-from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
+from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer, make_dirs_durably
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
-from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.recovery import RecoveryPolicy, decode_index_repairs, encode_index_repairs
 from flyq.impl.segment import Segment
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 
 __all__ = [
     "IndexCheck",
+    "IndexRepair",
+    "LogState",
     "PartitionHealth",
     "PartitionLog",
     "RecoveryReport",
@@ -59,11 +72,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger("flyq.recovery")
+index_logger = logging.getLogger("flyq.index")
 
 CLEAN_SHUTDOWN_FILE = "clean-shutdown"
 RECOVERY_POINT_FILE = "recovery-point"
 LOG_START_OFFSET_FILE = "log-start-offset"
 LOCK_FILE = ".lock"
+INDEX_REPAIRS_FILE = "index-repairs"
+INDEX_INTERVAL_FILE = "index-interval-bytes"
+# How many index repairs the partition directory remembers (format.md section 5.5).
+INDEX_REPAIRS_KEPT = 16
 # log_end_offset, active base offset, active .log size, active max timestamp
 _CLEAN_SHUTDOWN_VALUES = 4
 _U32_MAX = (1 << 32) - 1
@@ -114,6 +132,40 @@ class IndexCheck:
 
 
 @attrs.frozen
+class IndexRepair:
+    """An index a read found damaged and rebuilt (IDX-5): when, which segment and file, and why."""
+
+    at_ms: int
+    base_offset: int
+    path: str
+    reason: str
+
+
+class LogState(enum.Enum):
+    """Where a log is in its lifecycle (spec/recovery.md section 1.3); the value is what health
+    reports."""
+
+    OPEN = "online"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class _Event(enum.Enum):
+    FAIL = "a storage error"
+    CLOSE = "close"
+
+
+# The lifecycle as data: (state, event) -> next state. Work runs only in OPEN; `health` also in
+# FAILED; nothing leaves CLOSED. A pair missing here is a bug in the log, not a user error.
+_LIFECYCLE: dict[tuple[LogState, _Event], LogState] = {
+    (LogState.OPEN, _Event.FAIL): LogState.FAILED,
+    (LogState.FAILED, _Event.FAIL): LogState.FAILED,
+    (LogState.OPEN, _Event.CLOSE): LogState.CLOSED,
+    (LogState.FAILED, _Event.CLOSE): LogState.CLOSED,
+}
+
+
+@attrs.frozen
 class PartitionHealth:
     """A snapshot of one partition log, as `PartitionLog.health` reports it (HLT-1..3).
 
@@ -142,6 +194,8 @@ class PartitionHealth:
     time_index_entries_per_mib: float
     # The last verification (`health(verify=True)`), or None if none ran since open.
     index_check: IndexCheck | None
+    # Indexes reads found damaged and rebuilt, oldest first; kept across restarts (IDX-5).
+    index_repairs: tuple[IndexRepair, ...] = ()
 
 
 def _or_none(timestamp: int | None) -> int:
@@ -197,9 +251,10 @@ class PartitionLog:
         self._last_flush_ms = 0
         # Cumulative max timestamp of the sealed segments, for timestamp seeks; None: recompute.
         self._sealed_max: list[int] | None = None
-        self._closed = False
+        self._state = LogState.OPEN
         self._lock: FileLock | None = None
         self._failure: FlyQError | None = None
+        self._index_repairs: list[IndexRepair] = []
         self._last_retention_ms: int | None = None
         self._index_check: IndexCheck | None = None
         self.recovery_report = RecoveryReport(clean=True)
@@ -220,15 +275,13 @@ class PartitionLog:
     def _path(self, name: str) -> str:
         return os.path.join(self.directory, name)
 
-    def _new_segment(self, base_offset: int) -> Segment:
-        return Segment(self._layer, self.directory, base_offset, self.config.index_interval_bytes)
+    def _new_segment(self, base_offset: int, *, create: bool = True) -> Segment:
+        return Segment(self._layer, self.directory, base_offset, self.config.index_interval_bytes,
+                       create=create)
 
     def _open(self) -> None:
         layer = self._layer
-        if not layer.exists(self.directory):
-            layer.make_dirs(self.directory)
-            # The new directory's own entry is durable only once its parent is fsynced.
-            layer.fsync_dir(os.path.dirname(os.path.abspath(self.directory)))
+        make_dirs_durably(layer, self.directory)
         # One owner per partition directory: a second opener would rebuild files we have mapped.
         self._lock = layer.lock(self._path(LOCK_FILE))
         try:
@@ -277,9 +330,16 @@ class PartitionLog:
         if orphans:
             layer.fsync_dir(self.directory)
         start_values = self._read_checkpoint(LOG_START_OFFSET_FILE, 1, problems)
+        if start_values is None and layer.exists(self._path(LOG_START_OFFSET_FILE)):
+            problems.append(
+                f"{self._path(LOG_START_OFFSET_FILE)} is damaged: the log start offset falls back "
+                "to the first segment's base offset, so records below the start it held may be "
+                "readable again (LOG-11)"
+            )
         point_values = self._read_checkpoint(RECOVERY_POINT_FILE, 1, problems)
         self._recovery_point = point_values[0] if point_values else 0
-        self._segments = [self._new_segment(base) for base in sorted(bases)]
+        self._index_repairs = self._load_index_repairs(problems)
+        self._segments = [self._new_segment(base, create=False) for base in sorted(bases)]
         if not self._segments:
             first = start_values[0] if start_values else 0
             segment = self._new_segment(first)
@@ -305,9 +365,13 @@ class PartitionLog:
             )
             self._restart_at(self._log_start)
         self._remove_segments_below_start()
+        rebuilt = self._pin_index_interval(problems)
         self._durable = self._log_end
         self._last_flush_ms = self._clock()
-        self.recovery_report = attrs.evolve(self.recovery_report, problems=tuple(problems))
+        self.recovery_report = attrs.evolve(
+            self.recovery_report, problems=tuple(problems),
+            indexes_rebuilt=self.recovery_report.indexes_rebuilt + rebuilt,
+        )
         if not self.recovery_report.clean:
             self._write_recovery_point(self._active.base_offset)
         if problems or not self.recovery_report.clean:
@@ -321,6 +385,65 @@ class PartitionLog:
             problems.append(str(exc))
             return None
 
+    def _pin_index_interval(self, problems: list[str]) -> int:
+        """Rebuild every index if it was written with another `index_interval_bytes` (IDX-1);
+        record the interval in use. Returns how many segments were rebuilt."""
+        interval = self.config.index_interval_bytes
+        path = self._path(INDEX_INTERVAL_FILE)
+        pinned = self._read_checkpoint(INDEX_INTERVAL_FILE, 1, problems)
+        damaged = pinned is None and self._layer.exists(path)
+        rebuilt = 0
+        if damaged or (pinned is not None and pinned[0] != interval):
+            was = "an unknown interval" if pinned is None else f"{pinned[0]}"
+            problems.append(f"indexes were written with index_interval_bytes {was}, now "
+                            f"{interval}: every index is rebuilt")
+            last = len(self._segments) - 1
+            for i, segment in enumerate(self._segments):
+                self._rebuild_segment_indexes(segment, sealed=i < last)
+                rebuilt += 1
+        if pinned != (interval,):
+            write_checkpoint(self._layer, path, (interval,))
+        return rebuilt
+
+    def _rebuild_segment_indexes(self, segment: Segment, *, sealed: bool) -> None:
+        """Rewrite a segment's indexes from its `.log`; an active segment takes the rebuilt index
+        state (its `.log`, hence its size and maximum timestamp, is unchanged)."""
+        policy = segment.rebuild_indexes(sealed=sealed,
+                                         index_max_bytes=self.config.index_max_bytes)
+        if not sealed:
+            segment.policy = policy
+        self._sealed_max = None
+
+    def _load_index_repairs(self, problems: list[str]) -> list[IndexRepair]:
+        """The repairs earlier runs recorded; a damaged file is a problem, never fatal."""
+        path = self._path(INDEX_REPAIRS_FILE)
+        data = read_whole_file(self._layer, path)
+        if data is None:
+            return []
+        try:
+            entries = decode_index_repairs(data, source=path)
+        except CorruptCheckpoint as exc:
+            problems.append(f"{exc}; earlier index repairs are not known")
+            return []
+        return [IndexRepair(at_ms, base, self._path(name), reason)
+                for at_ms, base, name, reason in entries]
+
+    def _repair_index(self, index: int, damage: CorruptIndex) -> None:
+        """Rebuild segment `index`'s indexes after a read found `damage`, and record it (IDX-5).
+
+        Called inside the guarded section of the read, so a storage error here fails the log.
+        """
+        segment = self._segments[index]
+        self._rebuild_segment_indexes(segment, sealed=index < len(self._segments) - 1)
+        path = damage.source or segment.offset_index_path
+        repair = IndexRepair(self._clock(), segment.base_offset, path, str(damage))
+        index_logger.warning("%s: %s; rebuilt", path, damage)
+        self._index_repairs = [*self._index_repairs, repair][-INDEX_REPAIRS_KEPT:]
+        replace_file(self._layer, self._path(INDEX_REPAIRS_FILE), encode_index_repairs(
+            [(r.at_ms, r.base_offset, os.path.basename(r.path), r.reason)
+             for r in self._index_repairs]
+        ))
+
     def _marker_matches(self, marker: tuple[int, ...]) -> bool:
         log_end, active_base, active_size, _ = marker
         active = self._segments[-1]
@@ -330,6 +453,8 @@ class PartitionLog:
     def _open_clean(self, marker: tuple[int, ...]) -> None:
         log_end, _, active_size, active_max_timestamp = marker
         active = self._segments[-1]
+        # A stat of each index; preallocation below would hide a torn entry.
+        damage = active.index_size_damage()
         last_entry = (active.offset_index.entry(active.offset_index.entries - 1)
                       if active.offset_index.entries else None)
         policy = IndexPolicy(
@@ -344,6 +469,9 @@ class PartitionLog:
         self._log_end = log_end
         self._activate(active, policy)
         self.recovery_report = RecoveryReport(clean=True)
+        if damage is not None:
+            self._bases = [segment.base_offset for segment in self._segments]
+            self._repair_index(len(self._segments) - 1, damage)
 
     def _recover(self, problems: list[str], unindexed: set[int]) -> None:
         """Validate the segments past the recovery point; sanity-check the others' indexes."""
@@ -360,12 +488,24 @@ class PartitionLog:
                 problem = None if missing else recovery.trusted_index_problem(segment)
                 if problem is not None:
                     problems.append(problem)
+                gap = None
                 if missing or problem is not None:
-                    segment.rebuild_indexes(sealed=True, index_max_bytes=0)
-                    rebuilt += 1
-                kept.append(segment)
-                continue
-            result = segment.validate_log(recovery)
+                    try:
+                        segment.rebuild_indexes(sealed=True, index_max_bytes=0)
+                        rebuilt += 1
+                    except CorruptSegment as exc:
+                        gap = str(exc)
+                if gap is None:
+                    gap = recovery.trusted_contiguity_problem(segment,
+                                                              segments[i + 1].base_offset)
+                if gap is None:
+                    kept.append(segment)
+                    continue
+                # Not what a sealed segment can be under the crash model: validate it and
+                # everything after it as if past the recovery point, which cuts at the gap.
+                problems.append(gap)
+                first_to_scan = i
+            result = segment.validate_log(recovery.check_batch)
             scanned += 1
             cut_after = False
             log_size = segment.log.size()
@@ -482,12 +622,32 @@ class PartitionLog:
         last = len(self._segments) - 1
         return [SegmentInfo(s.base_offset, s.size, i < last) for i, s in enumerate(self._segments)]
 
+    @property
+    def state(self) -> LogState:
+        """Where the log is in its lifecycle."""
+        return self._state
+
     def _check_usable(self) -> None:
-        if self._failure is not None:
-            raise LogClosed(f"{self.directory} failed earlier and must be reopened: "
-                            f"{self._failure}") from self._failure
-        if self._closed:
+        if self._state is LogState.FAILED:
+            assert self._failure is not None
+            raise LogFailed(self.directory, self._failure) from self._failure
+        if self._state is LogState.CLOSED:
             raise LogClosed(f"{self.directory} is closed")
+
+    def _fail(self, error: StorageError) -> None:
+        """Enter the failed state (spec/recovery.md section 1.3); the first cause is kept."""
+        if self._failure is None:
+            self._failure = error
+        self._state = _LIFECYCLE[(self._state, _Event.FAIL)]
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """The one path into the failed state: a `StorageError` inside puts the log there."""
+        try:
+            yield
+        except StorageError as exc:
+            self._fail(exc)
+            raise
 
     def _out_of_range(self, offset: int, valid: str) -> OffsetOutOfRange:
         return OffsetOutOfRange(offset, log_start_offset=self._log_start,
@@ -541,7 +701,7 @@ class PartitionLog:
             self._maybe_roll(header, now)
             self._active.append(parts, header)
         except StorageError as exc:
-            self._failure = exc
+            self._fail(exc)
             raise
         self._log_end = header.next_offset
         self._unflushed_records += header.records_count
@@ -587,11 +747,8 @@ class PartitionLog:
     def flush(self) -> None:
         """Make every appended record durable (DUR-2)."""
         self._check_usable()
-        try:
+        with self._guarded():
             self._active.log.fsync()
-        except StorageError as exc:
-            self._failure = exc
-            raise
         self._durable = self._log_end
         self._unflushed_records = 0
         self._last_flush_ms = self._clock()
@@ -602,11 +759,12 @@ class PartitionLog:
         Files are closed and the directory lock released even if that fails; a failed log is
         closed without a marker, so its next open recovers it.
         """
-        if self._closed:
+        if self._state is LogState.CLOSED:
             return
-        self._closed = True
+        was_open = self._state is LogState.OPEN
+        self._state = _LIFECYCLE[(self._state, _Event.CLOSE)]
         try:
-            if self._failure is None:
+            if was_open:
                 self._active.log.fsync()
                 active = self._active
                 active.trim_indexes()
@@ -645,15 +803,33 @@ class PartitionLog:
         if not self._log_start <= offset <= self._log_end:
             raise self._out_of_range(offset, "reads accept log_start_offset <= offset <= "
                                              "log_end_offset")
-        return _take(self._records_from(offset), max_records, max_bytes)
+        with self._guarded():
+            return _take(self._records_from(offset), max_records, max_bytes)
+
+    def _scan_from(self, index: int, offset: int, *, with_bytes: bool = False
+                   ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
+        """Batches of segment `index` from where its offset index says to look for `offset`.
+
+        Checks what the index led to (IDX-5): the entry lies inside the segment, a batch starting
+        at its offset is there, and no index point lies between it and the batch holding `offset`
+        (which keeps IDX-4's bound). On a mismatch, before anything is yielded, the segment's
+        indexes are rebuilt and recorded, and the lookup is repeated against the rebuilt index.
+        """
+        segment = self._segments[index]
+        end = self._segment_end(index)
+        try:
+            ahead, rest = segment.locate(offset, end, with_bytes=with_bytes)
+        except CorruptIndex as exc:
+            self._repair_index(index, exc)
+            ahead, rest = segment.locate(offset, end, with_bytes=with_bytes)
+        yield from ahead
+        yield from rest
 
     def _records_from(self, offset: int) -> Iterator[StoredRecord]:
         index = self._segment_index(offset)
         while index < len(self._segments) and offset < self._log_end:
             segment = self._segments[index]
-            end = self._segment_end(index)
-            for position, header, data in segment.scan(segment.start_position(offset), end,
-                                                       with_bytes=True):
+            for position, header, data in self._scan_from(index, offset, with_bytes=True):
                 if header.next_offset <= offset:
                     continue
                 assert data is not None
@@ -678,10 +854,15 @@ class PartitionLog:
                                              "log_end_offset")
         if offset == self._log_end:
             return b""
+        with self._guarded():
+            return self._read_raw(offset, max_bytes)
+
+    def _read_raw(self, offset: int, max_bytes: int) -> bytes:
         index = self._segment_index(offset)
         segment = self._segments[index]
         end = self._segment_end(index)
-        found = next(segment.batches_from(offset, end), None)
+        found = next(((position, header) for position, header, _ in self._scan_from(index, offset)
+                      if header.next_offset > offset), None)
         if found is None:
             return b""
         position, header = found
@@ -700,7 +881,8 @@ class PartitionLog:
         if not self._log_start <= offset < self._log_end:
             raise self._out_of_range(offset, "backward reads accept log_start_offset <= offset < "
                                              "log_end_offset")
-        return _take(self._records_backward(offset), max_records, max_bytes)
+        with self._guarded():
+            return _take(self._records_backward(offset), max_records, max_bytes)
 
     def _records_backward(self, offset: int) -> Iterator[StoredRecord]:
         """Walk back one index interval at a time: scan it forward, then yield it in reverse."""
@@ -708,10 +890,9 @@ class PartitionLog:
         target = offset
         while index >= 0 and target >= self._log_start:
             segment = self._segments[index]
-            end = self._segment_end(index)
             while target >= max(segment.base_offset, self._log_start):
                 batches: list[tuple[int, BatchHeader]] = []
-                for position, header, _ in segment.scan(segment.start_position(target), end):
+                for position, header, _ in self._scan_from(index, target):
                     if header.base_offset > target:
                         break
                     batches.append((position, header))
@@ -733,21 +914,47 @@ class PartitionLog:
         self._check_usable()
         if self._log_start == self._log_end:
             return None
+        with self._guarded():
+            return self._offset_for_timestamp(timestamp)
+
+    def _sealed_maxima(self) -> list[int]:
+        """Running maximum timestamp of the sealed segments, oldest first (computed on the first
+        seek after a change: one time entry and one index stat per sealed segment)."""
         if self._sealed_max is None:
             running = NO_TIMESTAMP
-            self._sealed_max = []
-            for segment in self._segments[:-1]:
-                running = max(running, segment.max_timestamp())
-                self._sealed_max.append(running)
+            maxima: list[int] = []
+            for i, segment in enumerate(self._segments[:-1]):
+                try:
+                    segment_max = segment.checked_max_timestamp(self._bases[i + 1])
+                except CorruptIndex as exc:
+                    self._repair_index(i, exc)
+                    segment_max = segment.max_timestamp()
+                running = max(running, segment_max)
+                maxima.append(running)
+            self._sealed_max = maxima
+        return self._sealed_max
+
+    def _offset_for_timestamp(self, timestamp: int) -> int | None:
         # The first segment whose running maximum reaches `timestamp` is the first that can hold
         # the answer; only the first segment can hold records below the log start.
-        index = bisect.bisect_left(self._sealed_max, timestamp)
-        while index < len(self._segments):
+        index = bisect.bisect_left(self._sealed_maxima(), timestamp)
+        last = len(self._segments) - 1
+        while index <= last:
             segment = self._segments[index]
             if segment.max_timestamp() >= timestamp:
-                found = segment.offset_for_timestamp(
-                    timestamp, max(self._log_start, segment.base_offset), self._segment_end(index)
-                )
+                def seek(segment: Segment = segment, index: int = index) -> int | None:
+                    return segment.offset_for_timestamp(
+                        timestamp, max(self._log_start, segment.base_offset),
+                        self._segment_end(index),
+                        next_offset=self._bases[index + 1] if index < last else self._log_end,
+                        sealed=index < last,
+                    )
+                try:
+                    found = seek()
+                except CorruptIndex as exc:
+                    # Checked against the rebuilt index again: a failure now is the `.log`'s.
+                    self._repair_index(index, exc)
+                    found = seek()
                 if found is not None:
                     return found
             index += 1
@@ -768,13 +975,15 @@ class PartitionLog:
         segment = self._segments[index]
         position, batch_base = 0, segment.base_offset
         if offset != segment.base_offset:
-            found = next(segment.batches_from(offset, self._segment_end(index)), None)
+            with self._guarded():
+                found = next(((at, header) for at, header, _ in self._scan_from(index, offset)
+                              if header.next_offset > offset), None)
             if found is not None:
                 position, batch_base = found[0], found[1].base_offset
         if offset not in (batch_base, self._log_start):
             raise InvalidOffset(offset, f"not a batch boundary: the batch holding it starts at "
                                         f"{batch_base}")
-        try:
+        with self._guarded():
             if self._recovery_point > segment.base_offset:
                 self._write_recovery_point(segment.base_offset)
             for later in reversed(self._segments[index + 1 :]):
@@ -793,9 +1002,6 @@ class PartitionLog:
             policy = segment.rebuild_indexes(sealed=False,
                                              index_max_bytes=self.config.index_max_bytes)
             self._activate(segment, policy)
-        except StorageError as exc:
-            self._failure = exc
-            raise
         self._log_end = offset
         self._durable = min(self._durable, offset)
 
@@ -810,9 +1016,10 @@ class PartitionLog:
             return
         # Flushed first, so no crash can leave the log ending below its new start.
         self.flush()
-        write_checkpoint(self._layer, self._path(LOG_START_OFFSET_FILE), (offset,))
-        self._log_start = offset
-        self._remove_segments_below_start()
+        with self._guarded():
+            write_checkpoint(self._layer, self._path(LOG_START_OFFSET_FILE), (offset,))
+            self._log_start = offset
+            self._remove_segments_below_start()
 
     def apply_retention(self, now_ms: int | None = None) -> RetentionResult:
         """Delete the oldest sealed segments that retention allows to go (RET-1..RET-4).
@@ -849,7 +1056,8 @@ class PartitionLog:
             else:
                 # The log start already passed these segments (a roll sealed one wholly below
                 # it): only their files are left to remove.
-                self._remove_segments_below_start()
+                with self._guarded():
+                    self._remove_segments_below_start()
         self._last_retention_ms = now
         return RetentionResult(segments_deleted=keep_from, log_start_offset=self._log_start,
                                bytes_freed=sum(sizes[:keep_from]))
@@ -863,9 +1071,9 @@ class PartitionLog:
         A failed log still reports (state "failed"), but is not verified: its last check stands.
         A closed log raises `LogClosed`.
         """
-        if self._closed:
+        if self._state is LogState.CLOSED:
             raise LogClosed(f"{self.directory} is closed")
-        if verify and self._failure is None:
+        if verify and self._state is LogState.OPEN:
             self._index_check = IndexCheck(checked_ms=self._clock(),
                                            mismatches=tuple(self.index_mismatches()))
         total = sum(segment.size for segment in self._segments)
@@ -873,7 +1081,7 @@ class PartitionLog:
         time_entries = sum(segment.time_index.entries for segment in self._segments)
         mib = total / _MIB
         return PartitionHealth(
-            state="online" if self._failure is None else "failed",
+            state=self._state.value,
             failure=None if self._failure is None else str(self._failure),
             segment_count=len(self._segments),
             total_bytes=total,
@@ -889,6 +1097,7 @@ class PartitionLog:
             offset_index_entries_per_mib=offset_entries / mib if total else 0.0,
             time_index_entries_per_mib=time_entries / mib if total else 0.0,
             index_check=self._index_check,
+            index_repairs=tuple(self._index_repairs),
         )
 
     def index_mismatches(self) -> list[str]:

@@ -8,7 +8,7 @@ Sealed segments open their files lazily, so opening a log with many segments tou
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
@@ -25,14 +25,16 @@ from flyq.codec.segment_name import (
     TIME_INDEX_SUFFIX,
     segment_name,
 )
-from flyq.errors import CorruptRecordBatch, CorruptSegment
+from flyq.errors import CorruptIndex, CorruptRecordBatch, CorruptSegment
 from flyq.impl.filelayer import FileHandle, FileLayer
 from flyq.impl.index import OffsetIndex, TimeIndex
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
-from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.records import StoredRecord
 
-__all__ = ["ScanResult", "Segment"]
+__all__ = ["Batch", "ScanResult", "Segment"]
+
+# (position, header, the batch's bytes when asked for) as scans yield them.
+Batch = tuple[int, BatchHeader, memoryview | None]
 
 # Batches are read in chunks this large when reading records; header-only scans read less, since
 # they mostly cover one index interval of headers.
@@ -53,7 +55,7 @@ class Segment:
     """Files and in-memory state of one segment."""
 
     def __init__(self, layer: FileLayer, directory: str, base_offset: int,
-                 index_interval_bytes: int) -> None:
+                 index_interval_bytes: int, *, create: bool = True) -> None:
         self.layer = layer
         self.base_offset = base_offset
         self.log_path = os.path.join(directory, segment_name(base_offset, LOG_SUFFIX))
@@ -68,6 +70,11 @@ class Segment:
         # Set while this segment is the active one: the index rule's running state.
         self.policy: IndexPolicy | None = None
         self.created_ms = 0
+        # A segment found on disk must keep its `.log`: a missing one is an error, never re-created
+        # empty (which would make reads skip its offsets).
+        self._create_log = create
+        # Entries whose structure `check_indexes` passed; a lookup re-checks when this changed.
+        self._checked_entries: tuple[int, int] | None = None
 
     # --- files ------------------------------------------------------------------------------------
 
@@ -75,7 +82,8 @@ class Segment:
     def log(self) -> FileHandle:
         """The `.log` file, opened on first use."""
         if self._log is None:
-            self._log = self.layer.open(self.log_path, create=True)
+            self._log = self.layer.open(self.log_path, create=self._create_log)
+            self._create_log = False
         return self._log
 
     @property
@@ -163,13 +171,16 @@ class Segment:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def _framed(self, position: int, expected: int, end: int, *, with_bytes: bool
-                ) -> Iterator[tuple[int, BatchHeader, bytes, int]]:
+    def _framed(self, position: int, expected: int, end: int, *, with_bytes: bool,
+                from_index: bool = False) -> Iterator[tuple[int, BatchHeader, bytes, int]]:
         """(position, header, buffer, offset in buffer) for each batch in [position, end), read in
         chunks; with `with_bytes` the buffer holds the whole batch. A batch that fails its framing
         or breaks the offset sequence (`expected` is the first base offset) raises
-        `CorruptSegment` naming the file and the batch's byte position."""
+        `CorruptSegment` naming the file and the batch's byte position; with `from_index` (the
+        start came from an index entry) a first batch that is not there raises `CorruptIndex`,
+        since the entry, not the `.log`, is what is wrong."""
         handle = self.log
+        first = from_index and position > 0
         chunk = b""
         chunk_start = position
         chunk_size = _CHUNK_BYTES if with_bytes else _HEADER_CHUNK_BYTES
@@ -182,10 +193,15 @@ class Segment:
                 header = decode_batch_header(chunk, at, source=self.log_path,
                                              limit=end - chunk_start)
             except CorruptRecordBatch as exc:
+                if first:
+                    raise self._bad_entry(position, expected, f"no batch there ({exc})") from exc
                 raise CorruptSegment(self.log_path, position, str(exc)) from exc
             if header.base_offset != expected:
-                raise CorruptSegment(self.log_path, position,
-                                     f"batch base offset {header.base_offset}, expected {expected}")
+                reason = f"batch base offset {header.base_offset}, expected {expected}"
+                if first:
+                    raise self._bad_entry(position, expected, reason)
+                raise CorruptSegment(self.log_path, position, reason)
+            first = False
             if with_bytes and at + header.size > len(chunk):
                 chunk = handle.pread(max(header.size, min(_CHUNK_BYTES, end - position)), position)
                 chunk_start, at = position, 0
@@ -193,24 +209,53 @@ class Segment:
             expected = header.next_offset
             position += header.size
 
-    def scan(self, start: tuple[int, int], end: int, *, with_bytes: bool = False
-             ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
+    def _bad_entry(self, position: int, offset: int, reason: str) -> CorruptIndex:
+        return CorruptIndex(f"the entry for offset {offset} points at byte {position}: {reason}",
+                            field="offset entry", position=position, source=self.offset_index_path)
+
+    def scan(self, start: tuple[int, int], end: int, *, with_bytes: bool = False,
+             from_index: bool = False) -> Iterator[Batch]:
         """Yield (position, header, batch bytes if asked) for each batch in [position, end).
 
         `start` is (position, base offset of the batch there). A batch that fails its framing,
-        or whose base offset breaks the sequence, raises `CorruptSegment` naming file and byte.
+        or whose base offset breaks the sequence, raises `CorruptSegment` naming file and byte;
+        with `from_index`, a first batch that is not where the index said raises `CorruptIndex`.
         """
         position, expected = start
         for at_position, header, chunk, at in self._framed(position, expected, end,
-                                                           with_bytes=with_bytes):
+                                                           with_bytes=with_bytes,
+                                                           from_index=from_index):
             data = memoryview(chunk)[at : at + header.size] if with_bytes else None
             yield at_position, header, data
 
-    def start_position(self, offset: int) -> tuple[int, int]:
+    def start_position(self, offset: int, end: int) -> tuple[int, int]:
         """Where to scan from to find `offset`: (position, base offset) of the index floor entry,
-        else the segment's start."""
-        entry = self.offset_index.floor(offset - self.base_offset) if offset > self.base_offset \
-            else None
+        else the segment's start.
+
+        Raises `CorruptIndex` when the floor entry cannot be right: it points at or past `end`
+        (the segment's size), or its successor does not lie past it. Whether a batch starting at
+        that offset is really there is checked by the scan (`from_index`).
+        """
+        if offset <= self.base_offset:
+            return 0, self.base_offset
+        index = self.offset_index
+        relative = offset - self.base_offset
+        count = index.count_at_most(relative)
+        if count == 0:
+            return 0, self.base_offset
+        entry = index.entry(count - 1)
+        if entry[1] >= end or entry[0] == 0 or entry[1] == 0:
+            raise CorruptIndex(f"entry {count - 1} {entry} is outside the segment's "
+                               f"{end} bytes of batches", field="offset entry",
+                               position=(count - 1) * index.entry_size,
+                               source=self.offset_index_path)
+        if count < index.entries:
+            after = index.entry(count)
+            if after[0] <= entry[0] or after[1] <= entry[1]:
+                raise CorruptIndex(f"entries {count - 1} {entry} and {count} {after} are out of "
+                                   "order", field="offset entry",
+                                   position=count * index.entry_size,
+                                   source=self.offset_index_path)
         return self._entry_start(entry)
 
     def _entry_start(self, entry: tuple[int, int] | None) -> tuple[int, int]:
@@ -218,11 +263,30 @@ class Segment:
             return 0, self.base_offset
         return entry[1], self.base_offset + entry[0]
 
-    def batches_from(self, offset: int, end: int) -> Iterator[tuple[int, BatchHeader]]:
-        """Headers of the batch holding `offset` (or the first after it) and all later ones."""
-        for position, header, _ in self.scan(self.start_position(offset), end):
+    def locate(self, offset: int, end: int, *, with_bytes: bool = False
+               ) -> tuple[list[Batch], Iterator[Batch]]:
+        """The batches from where the offset index says to look for `offset` up to the one
+        holding it (or the first after it), and an iterator over the rest of the segment.
+
+        Checks what the index led to (IDX-5): the entry lies inside the segment, a batch starting
+        at its offset is there, and no index point lies between it and the batch holding
+        `offset` (IDX-4's bound); else raises `CorruptIndex` before anything is returned.
+        """
+        start = self.start_position(offset, end)
+        batches = self.scan(start, end, with_bytes=with_bytes, from_index=True)
+        ahead: list[Batch] = []
+        for item in batches:
+            position, header, _ = item
+            if header.base_offset <= offset and position - start[0] >= self.index_interval_bytes:
+                raise CorruptIndex(
+                    f"no entry for the batch at byte {position} (offset {header.base_offset}), "
+                    f"{position - start[0]} bytes after the one used for offset {offset}",
+                    field="offset entry", position=0, source=self.offset_index_path,
+                )
+            ahead.append(item)
             if header.next_offset > offset:
-                yield position, header
+                break
+        return ahead, batches
 
     def decode(self, data: memoryview, position: int) -> tuple[StoredRecord, ...]:
         """Records of the batch `data` read at `position`, its CRC checked."""
@@ -242,27 +306,118 @@ class Segment:
         last = self.time_index.last_timestamp()
         return NO_TIMESTAMP if last is None else last
 
-    def offset_for_timestamp(self, timestamp: int, min_offset: int, end: int) -> int | None:
+    def checked_max_timestamp(self, next_offset: int) -> int:
+        """`max_timestamp`, after the checks that need no `.log` byte and read two entries: a
+        sealed time index holds whole entries and its last entry is ordered after the one before
+        it and lies inside the segment (`next_offset` is where the next segment starts).
+        Raises `CorruptIndex` otherwise."""
+        if self.policy is not None:
+            return self.policy.max_timestamp
+        time_index = self.time_index
+        size = time_index.file_size()
+        if size % time_index.entry_size:
+            raise self._bad_time(f"size {size} is not a multiple of {time_index.entry_size}",
+                                 size)
+        count = time_index.entries
+        if count:
+            timestamp, relative = time_index.entry(count - 1)
+            before = time_index.entry(count - 2) if count > 1 else (NO_TIMESTAMP, 1)
+            if (timestamp <= before[0] or relative < before[1]
+                    or relative > next_offset - self.base_offset):
+                raise self._bad_time(f"last entry ({timestamp}, {relative}) does not follow "
+                                     f"{before} inside the segment", count - 1)
+        return self.max_timestamp()
+
+    def _bad_time(self, reason: str, entry: int) -> CorruptIndex:
+        return CorruptIndex(reason, field="time entry", position=entry * TimeIndex.entry_size,
+                            source=self.time_index_path)
+
+    def index_size_damage(self) -> CorruptIndex | None:
+        """The damage if an index file does not hold whole entries (a stat of each), else None."""
+        for index in (self.offset_index, self.time_index):
+            size = index.file_size()
+            if size % index.entry_size:
+                return CorruptIndex(f"size {size} is not a multiple of {index.entry_size}",
+                                    field="index file", position=size, source=index.path)
+        return None
+
+    def check_indexes(self, *, next_offset: int, end: int, sealed: bool) -> None:
+        """Raise `CorruptIndex` unless the entries not checked before keep IDX-2 and IDX-3's
+        structure: whole entries, offset entries strictly increasing from above 0 and inside the
+        segment's `end` bytes and `next_offset`, time entries strictly increasing in timestamp,
+        never back in offset, each at an offset entry or at `next_offset` (the seal entry), and a
+        sealed segment with batches has one. Reads no `.log` byte; entries already checked (an
+        active segment's grow) are not read again."""
+        offset_index, time_index = self.offset_index, self.time_index
+        done_offsets, done_times = self._checked_entries or (0, 0)
+        if done_offsets > offset_index.entries or done_times > time_index.entries:
+            done_offsets = done_times = 0
+        if (done_offsets, done_times) == (0, 0):
+            damage = self.index_size_damage()
+            if damage is not None:
+                raise damage
+        limit = next_offset - self.base_offset
+        previous = offset_index.entry(done_offsets - 1) if done_offsets else (0, 0)
+        for i in range(done_offsets, offset_index.entries):
+            relative, position = offset_index.entry(i)
+            if (relative <= previous[0] or position <= previous[1] or position >= end
+                    or relative >= limit):
+                raise CorruptIndex(f"entry {i} ({relative}, {position}) is out of order or "
+                                   "outside the segment", field="offset entry",
+                                   position=i * offset_index.entry_size,
+                                   source=self.offset_index_path)
+            previous = (relative, position)
+        previous = time_index.entry(done_times - 1) if done_times else (NO_TIMESTAMP, 1)
+        for i in range(done_times, time_index.entries):
+            timestamp, relative = time_index.entry(i)
+            at_point = relative == limit or (offset_index.floor(relative) or (0, 0))[0] == relative
+            if timestamp <= previous[0] or relative < previous[1] or relative > limit \
+                    or not at_point:
+                raise self._bad_time(f"entry {i} ({timestamp}, {relative}) is out of order or "
+                                     "not at an index point", i)
+            previous = (timestamp, relative)
+        if sealed and end > 0 and time_index.entries == 0:
+            raise self._bad_time("a sealed segment with batches has no entry", 0)
+        self._checked_entries = (offset_index.entries, time_index.entries)
+
+    def offset_for_timestamp(self, timestamp: int, min_offset: int, end: int, *,
+                             next_offset: int, sealed: bool) -> int | None:
         """First offset >= `min_offset` in this segment whose timestamp is >= `timestamp`.
 
         The first time entry with M >= timestamp bounds the answer from above; the offset entry
         before it starts the scan, because no time entry between them means the maximum timestamp
-        did not grow past the previous entry's, which is below `timestamp` (IDX-3).
+        did not grow past the previous entry's, which is below `timestamp` (IDX-3). So when the
+        scan starts there, a record >= `timestamp` must turn up before the bound's offset.
+        Raises `CorruptIndex` when the indexes fail `check_indexes`, the start entry does not
+        point at its batch, or that promised record does not turn up.
         """
+        self.check_indexes(next_offset=next_offset, end=end, sealed=sealed)
         bound = self.time_index.first_at_least(timestamp)
         if bound is None:
             last = self.offset_index.entries
             start_entry = self.offset_index.entry(last - 1) if last else None
         else:
             start_entry = self.offset_index.lower(bound[1])
-        start = max(self._entry_start(start_entry), self.start_position(min_offset))
-        for position, header, data in self.scan(start, end, with_bytes=True):
+        time_start = self._entry_start(start_entry)
+        floor_start = self.start_position(min_offset, end)
+        start = max(time_start, floor_start)
+        # The bound promises a record >= timestamp in [time_start, bound) only if none of that
+        # range lies below `min_offset`.
+        promised = (None if bound is None or time_start[1] < min_offset
+                    else self.base_offset + bound[1])
+        for position, header, data in self.scan(start, end, with_bytes=True, from_index=True):
+            if promised is not None and header.base_offset >= promised:
+                break
             if header.next_offset <= min_offset or header.max_timestamp < timestamp:
                 continue
             assert data is not None
             for record in self.decode(data, position):
                 if record.offset >= min_offset and record.timestamp >= timestamp:
                     return record.offset
+        if promised is not None:
+            raise self._bad_time(f"entry {bound} promises a timestamp >= {timestamp} before "
+                                 f"offset {promised}, the records there have none",
+                                 self.time_index.count_below(timestamp))
         return None
 
     # --- rebuilding and recovery ------------------------------------------------------------------
@@ -290,25 +445,53 @@ class Segment:
     def rebuild_indexes(self, *, sealed: bool, index_max_bytes: int) -> IndexPolicy:
         """Rewrite both indexes from the `.log`; returns the index state after the last batch."""
         offset_bytes, time_bytes, policy = self.expected_indexes(sealed=sealed)
+        self._checked_entries = None
         max_bytes = None if sealed else index_max_bytes
         self.offset_index.rewrite(_split(offset_bytes, OffsetIndex.entry_size), max_bytes=max_bytes)
         self.time_index.rewrite(_split(time_bytes, TimeIndex.entry_size), max_bytes=max_bytes)
         return policy
 
-    def validate_log(self, policy: RecoveryPolicy) -> ScanResult:
-        """Check every batch's framing, CRC and offsets; say where the valid prefix ends."""
+    def validate_log(self, check_batch: Callable[[bytes, int, BatchHeader, str], None]
+                     ) -> ScanResult:
+        """Check every batch's framing, offsets and `check_batch` (which raises
+        `CorruptRecordBatch`); say where the valid prefix ends."""
         valid, expected = 0, self.base_offset
         batches = self._framed(0, self.base_offset, self.log.size(), with_bytes=True)
         try:
             for position, header, chunk, at in batches:
                 try:
-                    policy.check_batch(chunk, at, header, self.log_path)
+                    check_batch(chunk, at, header, self.log_path)
                 except CorruptRecordBatch as exc:
                     return ScanResult(valid, expected, f"byte {position}: {exc}")
                 valid, expected = position + header.size, header.next_offset
         except CorruptSegment as exc:
             return ScanResult(valid, expected, f"byte {exc.position}: {exc.reason}")
         return ScanResult(valid, expected, None)
+
+    def contiguity_problem(self, next_base: int) -> str | None:
+        """None if the `.log`'s first batch starts at the segment's base offset and its last batch
+        ends at `next_base`; else what differs. Reads the first header, then the headers from the
+        last offset entry to the end (at most one index interval of them), so the offset index
+        must have passed `index_problem` or been rebuilt."""
+        size = self.log.size()
+        next_offset = self.base_offset
+        try:
+            start = (0, self.base_offset)
+            if self.offset_index.entries:
+                first = decode_batch_header(self.log.pread(BATCH_HEADER_SIZE, 0), 0,
+                                            source=self.log_path, limit=size)
+                if first.base_offset != self.base_offset:
+                    return (f"{self.log_path} starts at offset {first.base_offset}, not at its "
+                            f"base offset {self.base_offset}")
+                start = self._entry_start(self.offset_index.entry(self.offset_index.entries - 1))
+            for _, header, _ in self.scan(start, size):
+                next_offset = header.next_offset
+        except (CorruptSegment, CorruptRecordBatch) as exc:
+            return f"{self.log_path}: {exc}"
+        if next_offset != next_base:
+            return (f"{self.log_path} ends at offset {next_offset} but the next segment starts "
+                    f"at {next_base}")
+        return None
 
     def index_problem(self, *, sealed: bool) -> str | None:
         """Cheap checks of a trusted segment's indexes that read no `.log` bytes, or None if fine.

@@ -490,22 +490,31 @@ def test_sealed_time_index_zeroed_by_a_lost_page_is_not_trusted(scratch: Path) -
         assert log.index_mismatches() == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="recovery.md Known gap 4: offset contiguity between trusted sealed segments is not "
-    "checked, so a sealed segment that lost its last batch is read across as if the next "
-    "segment followed it",
-)
 def test_sealed_segment_that_lost_its_last_batch_is_not_read_across(written: Written) -> None:
-    """LOG-1, LOG-6, REC-1: a sealed `.log` that lost its last batch never makes a read skip."""
-    # A disk that acknowledged a flush it never did; the gap must be reported or cut.
+    """REC-12, LOG-1, REC-1: a trusted sealed `.log` that lost its last batch is found at open;
+    the log is cut at the gap, so no read skips offsets."""
+    # A disk that acknowledged a flush it never did.
     segment = written.segments()[1]
     lost = written.in_segment(segment)[-1]
     os.truncate(written.path(segment), lost.position)
     _unclean(written)
     with _open(written) as log:
-        try:
-            records = log.read(0)
-        except CorruptSegment:
-            return
-        assert [r.offset for r in records] == list(range(len(records)))
+        assert any(segment in problem and f"ends at offset {lost.base_offset}" in problem
+                   for problem in log.recovery_report.problems)
+        assert log.log_end_offset == lost.base_offset
+        assert log.read(0) == written.records(0, lost.base_offset)
+    _assert_whole_and_rebuilt(written, lost.base_offset)
+
+
+def test_trusted_segment_not_starting_at_its_name_is_cut(written: Written) -> None:
+    """REC-12: a trusted sealed `.log` whose first batch is not its base offset (here: its first
+    batch lost) is found at open and the log ends where the segment should have started."""
+    segment = written.segments()[1]
+    first, second = written.in_segment(segment)[:2]
+    data = written.path(segment).read_bytes()
+    written.path(segment).write_bytes(data[second.position :])
+    _unclean(written)
+    with _open(written) as log:
+        assert any(segment in problem for problem in log.recovery_report.problems)
+        assert log.log_end_offset == first.base_offset
+        assert log.read(0) == written.records(0, first.base_offset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,14 @@ from flyq.errors import (
     InvalidOffset,
     InvalidRecord,
     LogClosed,
+    LogFailed,
     OffsetOutOfRange,
     RecordTooLarge,
+    StorageError,
 )
 from flyq.impl import LogConfig, OsFileLayer, PartitionLog
 from flyq.impl.filelayer import FileHandle
+from flyq.impl.log import LogState
 from flyq.records import Record
 
 
@@ -368,3 +372,67 @@ def test_batches_straddling_read_chunks(tmp_path: Path) -> None:
             assert log.offset_for_timestamp(10 * i) == 2 * i
             assert [r.value for r in log.read(2 * i, max_records=1)] == [values[i]]
         assert log.index_mismatches() == []
+
+
+class _FailingLayer(OsFileLayer):
+    """The real file layer, whose renames fail (a full disk, say) once `failing` is set."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def rename(self, source: str, target: str) -> None:
+        if self.failing:
+            raise StorageError("rename (injected)", source)
+        super().rename(source, target)
+
+
+def _every_operation(log: PartitionLog) -> list[Callable[[], object]]:
+    return [lambda: log.append([Record(b"x")]), lambda: log.read(0), lambda: log.read_raw(0, 10),
+            lambda: log.read_backward(0), lambda: log.offset_for_timestamp(0), log.flush,
+            lambda: log.truncate(1), lambda: log.delete_records_below(1), log.apply_retention]
+
+
+def test_storage_error_after_flush_in_delete_records_below_fails_the_log(tmp_path: Path) -> None:
+    """REC-14: a storage error inside the log (here the checkpoint write after
+    delete_records_below's flush) puts it in the failed state: every operation then raises
+    LogFailed naming the cause, health says "failed", and close writes no marker."""
+    layer = _FailingLayer()
+    log = PartitionLog.open(str(tmp_path), LogConfig(segment_bytes=200), file_layer=layer,
+                            clock=Clock())
+    for i in range(10):
+        log.append([Record(b"r%d" % i + b"." * 30, timestamp=i)])
+    layer.failing = True
+    with pytest.raises(StorageError):
+        log.delete_records_below(3)
+    layer.failing = False
+    assert log.state is LogState.FAILED
+    for operation in _every_operation(log):
+        with pytest.raises(LogFailed) as caught:
+            operation()
+        assert isinstance(caught.value.__cause__, StorageError)
+        assert "rename (injected)" in str(caught.value)
+    assert log.health().state == "failed"
+    log.close()
+    assert log.state is LogState.CLOSED
+    assert not (tmp_path / "clean-shutdown").exists()
+    with pytest.raises(LogClosed):
+        log.read(0)
+    with PartitionLog.open(str(tmp_path), LogConfig(segment_bytes=200)) as reopened:
+        assert not reopened.recovery_report.clean
+        assert [r.offset for r in reopened.read(reopened.log_start_offset)][-1] == 9
+
+
+def test_missing_sealed_log_is_not_recreated_empty(tmp_path: Path) -> None:
+    """REC-14: a sealed `.log` that vanished under a running log is a storage error (the log
+    fails) and is not re-created empty, which would make reads skip its offsets."""
+    log = PartitionLog.open(str(tmp_path), LogConfig(segment_bytes=200), clock=Clock())
+    for i in range(10):
+        log.append([Record(b"r%d" % i + b"." * 30, timestamp=i)])
+    first = sorted(tmp_path.glob("*.log"))[0]
+    first.unlink()
+    with pytest.raises(StorageError):
+        log.read(0)
+    assert not first.exists()
+    with pytest.raises(LogFailed):
+        log.read(0)
+    log.close()

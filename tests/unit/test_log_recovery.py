@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 
 from flyq.codec.checkpoint import encode_checkpoint
@@ -15,7 +16,7 @@ from flyq.codec.index_entry import (
     encode_time_entry,
 )
 from flyq.errors import CorruptSegment
-from flyq.impl import LogConfig, PartitionLog
+from flyq.impl import LogConfig, OsFileLayer, PartitionLog, RecoveryReport
 from flyq.records import Record
 
 SMALL = LogConfig(segment_bytes=600, index_interval_bytes=100, index_max_bytes=96)
@@ -243,14 +244,59 @@ def test_stray_temp_file_is_removed(tmp_path: Path) -> None:
     assert not (tmp_path / "recovery-point.tmp").exists()
 
 
-def test_corrupt_log_start_checkpoint_falls_back_and_reports(tmp_path: Path) -> None:
-    """A damaged log-start-offset file is reported and the first segment's base is used."""
+@pytest.mark.parametrize("clean", [True, False])
+def test_corrupt_log_start_checkpoint_falls_back_and_reports(tmp_path: Path, clean: bool) -> None:
+    """REC-13: a damaged log-start-offset file is reported, saying that the first segment's base
+    is used and records below the lost start may be readable again, on clean and unclean opens."""
     _fill(tmp_path)
-    (tmp_path / "log-start-offset").write_bytes(b"FQCPgarbage")
-    _make_unclean(tmp_path)
     with PartitionLog.open(str(tmp_path), SMALL) as log:
-        assert any("log-start-offset" in problem for problem in log.recovery_report.problems)
+        log.delete_records_below(5)
+    (tmp_path / "log-start-offset").write_bytes(b"FQCPgarbage")
+    if not clean:
+        _make_unclean(tmp_path)
+    with PartitionLog.open(str(tmp_path), SMALL) as log:
+        assert log.recovery_report.clean == clean
+        assert any("log-start-offset" in problem and "falls back" in problem
+                   for problem in log.recovery_report.problems)
         assert log.log_start_offset == 0
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_changed_index_interval_rebuilds_every_index(tmp_path: Path, clean: bool) -> None:
+    """IDX-1, REC-9: reopening with another index_interval_bytes leaves no index that differs
+    from a rebuild with the new interval, and says so; appends continue by the new rule."""
+    written = _fill(tmp_path)
+    if not clean:
+        _make_unclean(tmp_path)
+    wider = attrs.evolve(SMALL, index_interval_bytes=250)
+    with PartitionLog.open(str(tmp_path), wider) as log:
+        assert any("index_interval_bytes 100, now 250" in p for p in log.recovery_report.problems)
+        assert log.index_mismatches() == []
+        log.append([Record(b"more", timestamp=2000)])
+        assert log.index_mismatches() == []
+        assert _values(log) == [*_expected_values(written), b"more"]
+    with PartitionLog.open(str(tmp_path), wider) as log:
+        assert log.recovery_report == RecoveryReport(clean=True)
+
+
+class _DirectorySyncs(OsFileLayer):
+    """The real file layer, noting every directory fsync."""
+
+    def __init__(self) -> None:
+        self.synced: list[str] = []
+
+    def fsync_dir(self, path: str) -> None:
+        self.synced.append(path)
+        super().fsync_dir(path)
+
+
+def test_open_makes_every_created_directory_durable(tmp_path: Path) -> None:
+    """DUR-5: opening a log in directories that do not exist yet fsyncs the parent of each one
+    it creates, outermost first, before anything is written inside."""
+    layer = _DirectorySyncs()
+    directory = tmp_path / "a" / "b" / "c"
+    PartitionLog.open(str(directory), SMALL, file_layer=layer).close()
+    assert layer.synced[:3] == [str(tmp_path), str(tmp_path / "a"), str(tmp_path / "a" / "b")]
 
 
 def _entries(data: bytes, size: int) -> list[bytes]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flyq.errors import InvalidConfig, LogClosed, OffsetOutOfRange, StorageError
+from flyq.errors import InvalidConfig, LogClosed, LogFailed, OffsetOutOfRange, StorageError
 from flyq.impl import LogConfig, OsFileLayer, PartitionLog, SegmentInfo
 from flyq.impl.filelayer import FileHandle
 from flyq.model import ModelLog
@@ -303,7 +303,7 @@ def test_health_reports_failed_state(tmp_path: Path) -> None:
     assert health.state == "failed"
     assert health.failure is not None and "fsync (injected)" in health.failure
     assert health.index_check is None
-    with pytest.raises(LogClosed):
+    with pytest.raises(LogFailed):
         log.apply_retention()
     log.close()
 
