@@ -365,9 +365,13 @@ def health(topic_name: str | None, verify: bool, output_format: str, data_dir: s
         index_state = ("not verified" if check is None else
                        "match a rebuild" if not check["mismatches"] else
                        "DIFFER: " + "; ".join(check["mismatches"]))
+        repairs = row["index_repairs"]
+        repaired = "" if not repairs else (
+            f"; {len(repairs)} index repair(s), last: {repairs[-1]['path']} found damaged "
+            f"({repairs[-1]['reason']}) and rebuilt")
         click.echo(f"{row['topic']}-{row['partition']}: opened "
                    f"{'cleanly' if recovery['clean'] else 'after recovery'}, problems: {problems}; "
-                   f"indexes {index_state}")
+                   f"indexes {index_state}{repaired}")
 
 
 @cli.group()
