@@ -29,12 +29,9 @@ from flyq.codec.record_batch import (
     verify_batch_crc,
     whole_batches_length,
 )
-from flyq.codec.segment_name import LOG_SUFFIX, parse_segment_name
 from flyq.errors import (
     CorruptCheckpoint,
     CorruptIndex,
-    CorruptSegment,
-    DecodeError,
     EmptyBatch,
     FlyQError,
     InvalidArgument,
@@ -47,7 +44,6 @@ from flyq.errors import (
     StorageError,
 )
 from flyq.impl.checkpoint_file import (
-    TEMP_SUFFIX,
     read_checkpoint,
     read_whole_file,
     replace_file,
@@ -56,7 +52,16 @@ from flyq.impl.checkpoint_file import (
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer, make_dirs_durably
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
-from flyq.impl.recovery import RecoveryPolicy, decode_index_repairs, encode_index_repairs
+from flyq.impl.recovery import (
+    RecoveryPolicy,
+    RecoveryReport,
+    classify_directory,
+    clean_open_policy,
+    decode_index_repairs,
+    encode_index_repairs,
+    marker_matches,
+    recover_segments,
+)
 from flyq.impl.segment import Segment
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 
@@ -91,18 +96,6 @@ _MIB = 1 << 20
 
 def _system_clock() -> int:
     return time.time_ns() // 1_000_000
-
-
-@attrs.frozen
-class RecoveryReport:
-    """What open found and did (spec/recovery.md, section 4)."""
-
-    clean: bool
-    segments_scanned: int = 0
-    bytes_truncated: int = 0
-    indexes_rebuilt: int = 0
-    segments_removed: int = 0
-    problems: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -198,10 +191,6 @@ class PartitionHealth:
     index_repairs: tuple[IndexRepair, ...] = ()
 
 
-def _or_none(timestamp: int | None) -> int:
-    return NO_TIMESTAMP if timestamp is None else timestamp
-
-
 def _check_limit(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InvalidArgument(name, value, "an integer >= 1 or None")
@@ -292,34 +281,10 @@ class PartitionLog:
 
     def _open_locked(self) -> None:
         layer = self._layer
-        problems: list[str] = []
-        bases: set[int] = set()
-        orphans: list[str] = []
-        names = layer.list_dir(self.directory)
-        for name in names:
-            if name.endswith(TEMP_SUFFIX):
-                # An atomic replace that did not reach its rename: the old file is the truth.
-                orphans.append(name)
-                continue
-            try:
-                base, suffix = parse_segment_name(name)
-            except DecodeError:
-                continue
-            if suffix == LOG_SUFFIX:
-                bases.add(base)
-        indexed: dict[int, int] = {}
-        for name in names:
-            try:
-                base, suffix = parse_segment_name(name)
-            except DecodeError:
-                continue
-            if suffix != LOG_SUFFIX and base not in bases:
-                orphans.append(name)
-            elif suffix != LOG_SUFFIX:
-                indexed[base] = indexed.get(base, 0) + 1
-        # A segment missing an index file cannot be trusted as it stands: rebuild it.
-        unindexed = {base for base in bases if indexed.get(base, 0) < 2}
-        problems.extend(f"segment {base} is missing an index file" for base in sorted(unindexed))
+        listing = classify_directory(layer.list_dir(self.directory))
+        problems = list(listing.problems)
+        orphans = list(listing.orphans)
+        bases, unindexed = listing.bases, listing.unindexed
         for name in orphans:
             layer.remove(self._path(name))
         marker = self._read_checkpoint(CLEAN_SHUTDOWN_FILE, _CLEAN_SHUTDOWN_VALUES, problems)
@@ -349,7 +314,7 @@ class PartitionLog:
             self._log_end = first
             self._activate(segment, IndexPolicy(first, self.config.index_interval_bytes))
             self.recovery_report = RecoveryReport(clean=True)
-        elif marker is not None and not unindexed and self._marker_matches(marker):
+        elif marker is not None and not unindexed and marker_matches(marker, self._segments[-1]):
             self._open_clean(marker)
         else:
             if marker is not None and not unindexed:
@@ -444,28 +409,12 @@ class PartitionLog:
              for r in self._index_repairs]
         ))
 
-    def _marker_matches(self, marker: tuple[int, ...]) -> bool:
-        log_end, active_base, active_size, _ = marker
-        active = self._segments[-1]
-        return (active.base_offset == active_base and active.log.size() == active_size
-                and log_end >= active_base)
-
     def _open_clean(self, marker: tuple[int, ...]) -> None:
-        log_end, _, active_size, active_max_timestamp = marker
+        log_end = marker[0]
         active = self._segments[-1]
         # A stat of each index; preallocation below would hide a torn entry.
         damage = active.index_size_damage()
-        last_entry = (active.offset_index.entry(active.offset_index.entries - 1)
-                      if active.offset_index.entries else None)
-        policy = IndexPolicy(
-            base_offset=active.base_offset,
-            index_interval_bytes=self.config.index_interval_bytes,
-            size=active_size,
-            bytes_since_entry=active_size - (last_entry[1] if last_entry else 0),
-            max_timestamp=active_max_timestamp,
-            last_time_entry_timestamp=_or_none(active.time_index.last_timestamp()),
-            next_offset=log_end,
-        )
+        policy = clean_open_policy(active, marker, self.config.index_interval_bytes)
         self._log_end = log_end
         self._activate(active, policy)
         self.recovery_report = RecoveryReport(clean=True)
@@ -473,83 +422,19 @@ class PartitionLog:
             self._bases = [segment.base_offset for segment in self._segments]
             self._repair_index(len(self._segments) - 1, damage)
 
-    def _recover(self, problems: list[str], unindexed: set[int]) -> None:
-        """Validate the segments past the recovery point; sanity-check the others' indexes."""
-        recovery = self._recovery_policy
-        segments = self._segments
-        bases = [segment.base_offset for segment in segments]
-        first_to_scan = max(bisect.bisect_right(bases, self._recovery_point) - 1, 0)
-        scanned = truncated = rebuilt = removed = 0
-        kept: list[Segment] = []
-        for i, segment in enumerate(segments):
-            sealed = i < len(segments) - 1
-            if i < first_to_scan:
-                missing = segment.base_offset in unindexed
-                problem = None if missing else recovery.trusted_index_problem(segment)
-                if problem is not None:
-                    problems.append(problem)
-                gap = None
-                if missing or problem is not None:
-                    try:
-                        segment.rebuild_indexes(sealed=True, index_max_bytes=0)
-                        rebuilt += 1
-                    except CorruptSegment as exc:
-                        gap = str(exc)
-                if gap is None:
-                    gap = recovery.trusted_contiguity_problem(segment,
-                                                              segments[i + 1].base_offset)
-                if gap is None:
-                    kept.append(segment)
-                    continue
-                # Not what a sealed segment can be under the crash model: validate it and
-                # everything after it as if past the recovery point, which cuts at the gap.
-                problems.append(gap)
-                first_to_scan = i
-            result = segment.validate_log(recovery.check_batch)
-            scanned += 1
-            cut_after = False
-            log_size = segment.log.size()
-            if result.problem is not None:
-                problems.append(f"{segment.log_path}: {result.problem}")
-                tail = segment.log.pread(log_size - result.valid_bytes, result.valid_bytes)
-                keep = recovery.valid_end(result, tail)
-                truncated += log_size - keep
-                segment.log.truncate(keep)
-                cut_after = True
-            elif sealed and segments[i + 1].base_offset != result.next_offset:
-                problems.append(
-                    f"{segment.log_path} ends at offset {result.next_offset} but the next "
-                    f"segment starts at {segments[i + 1].base_offset}"
-                )
-                cut_after = True
-            segment.log.fsync()
-            kept.append(segment)
-            if cut_after:
-                for later in segments[i + 1 :]:
-                    truncated += later.log.size()
-                    later.remove_files()
-                    removed += 1
-                sealed = False
-            if recovery.rebuild_scanned_indexes():
-                policy = segment.rebuild_indexes(sealed=sealed,
-                                                 index_max_bytes=self.config.index_max_bytes)
-                rebuilt += 1
-            else:
-                policy = segment.expected_indexes(sealed=sealed)[2]
-            if not sealed:
-                self._log_end = result.next_offset
-                self._activate(segment, policy)
-            else:
-                segment.close()
-            if cut_after:
-                break
-        if removed:
-            self._layer.fsync_dir(self.directory)
-        self._segments = kept
-        self.recovery_report = RecoveryReport(
-            clean=False, segments_scanned=scanned, bytes_truncated=truncated,
-            indexes_rebuilt=rebuilt, segments_removed=removed,
+    def _recover(self, problems: list[str], unindexed: frozenset[int]) -> None:
+        """Unclean open (spec/recovery.md section 3.4), decided in `flyq.impl.recovery`."""
+        recovered = recover_segments(
+            self._segments, recovery_point=self._recovery_point, unindexed=unindexed,
+            policy=self._recovery_policy, index_max_bytes=self.config.index_max_bytes,
+            problems=problems,
         )
+        if recovered.report.segments_removed:
+            self._layer.fsync_dir(self.directory)
+        self._segments = list(recovered.segments)
+        self._log_end = recovered.log_end
+        self._activate(self._segments[-1], recovered.active_policy)
+        self.recovery_report = recovered.report
 
     def _activate(self, segment: Segment, policy: IndexPolicy) -> None:
         segment.activate(policy, self.config.index_max_bytes, self._clock())
