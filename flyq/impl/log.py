@@ -85,6 +85,7 @@ LOG_START_OFFSET_FILE = "log-start-offset"
 LOCK_FILE = ".lock"
 INDEX_REPAIRS_FILE = "index-repairs"
 INDEX_INTERVAL_FILE = "index-interval-bytes"
+SEGMENT_CREATED_FILE = "active-segment-created"
 # How many index repairs the partition directory remembers (format.md section 5.5).
 INDEX_REPAIRS_KEPT = 16
 # log_end_offset, active base offset, active .log size, active max timestamp
@@ -313,6 +314,7 @@ class PartitionLog:
             layer.fsync_dir(self.directory)
             self._log_end = first
             self._activate(segment, IndexPolicy(first, self.config.index_interval_bytes))
+            self._write_segment_created(segment)
             self.recovery_report = RecoveryReport(clean=True)
         elif marker is not None and not unindexed and marker_matches(marker, self._segments[-1]):
             self._open_clean(marker)
@@ -331,6 +333,7 @@ class PartitionLog:
             self._restart_at(self._log_start)
         self._remove_segments_below_start()
         rebuilt = self._pin_index_interval(problems)
+        self._restore_segment_created(problems)
         self._durable = self._log_end
         self._last_flush_ms = self._clock()
         self.recovery_report = attrs.evolve(
@@ -369,6 +372,17 @@ class PartitionLog:
         if pinned != (interval,):
             write_checkpoint(self._layer, path, (interval,))
         return rebuilt
+
+    def _restore_segment_created(self, problems: list[str]) -> None:
+        """The active segment's age counts from its creation when that was recorded for it
+        (SEG-2); otherwise from now."""
+        values = self._read_checkpoint(SEGMENT_CREATED_FILE, 2, problems)
+        if values is not None and values[0] == self._active.base_offset:
+            self._active.created_ms = values[1]
+
+    def _write_segment_created(self, segment: Segment) -> None:
+        write_checkpoint(self._layer, self._path(SEGMENT_CREATED_FILE),
+                         (segment.base_offset, segment.created_ms))
 
     def _rebuild_segment_indexes(self, segment: Segment, *, sealed: bool) -> None:
         """Rewrite a segment's indexes from its `.log`; an active segment takes the rebuilt index
@@ -447,6 +461,7 @@ class PartitionLog:
         self._activate(segment, IndexPolicy(offset, self.config.index_interval_bytes))
         segment.log.fsync()
         self._layer.fsync_dir(self.directory)
+        self._write_segment_created(segment)
         self._segments = [segment]
         self._bases = [offset]
         self._log_end = offset
@@ -628,6 +643,7 @@ class PartitionLog:
         self._unflushed_records = 0
         self._last_flush_ms = now
         self._write_recovery_point(segment.base_offset)
+        self._write_segment_created(segment)
 
     def flush(self) -> None:
         """Make every appended record durable (DUR-2)."""
@@ -868,6 +884,7 @@ class PartitionLog:
         if offset not in (batch_base, self._log_start):
             raise InvalidOffset(offset, f"not a batch boundary: the batch holding it starts at "
                                         f"{batch_base}")
+        was_active = segment is self._active
         with self._guarded():
             if self._recovery_point > segment.base_offset:
                 self._write_recovery_point(segment.base_offset)
@@ -886,7 +903,13 @@ class PartitionLog:
             self._layer.fsync_dir(self.directory)
             policy = segment.rebuild_indexes(sealed=False,
                                              index_max_bytes=self.config.index_max_bytes)
+            created_ms = segment.created_ms
             self._activate(segment, policy)
+            if was_active:
+                segment.created_ms = created_ms
+            else:
+                # A sealed segment's creation time was not kept: its age counts from here.
+                self._write_segment_created(segment)
         self._log_end = offset
         self._durable = min(self._durable, offset)
 

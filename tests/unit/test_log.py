@@ -436,3 +436,39 @@ def test_missing_sealed_log_is_not_recreated_empty(tmp_path: Path) -> None:
     with pytest.raises(LogFailed):
         log.read(0)
     log.close()
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_segment_age_counts_from_creation_across_reopen(tmp_path: Path, clean: bool) -> None:
+    """SEG-2: the active segment's age counts from its creation, not from the last open."""
+    clock = Clock()
+    clock.now = 0
+    config = {"segment_ms": 1000}
+    with _open(tmp_path, clock, **config) as log:
+        clock.now = 100
+        log.append([Record(b"a", timestamp=1)])
+        clock.now = 1100
+        log.append([Record(b"b", timestamp=2)])  # 1100 ms after creation at 0: rolls
+        assert len(log.segments) == 2
+        clock.now = 1500
+    if not clean:
+        (tmp_path / "clean-shutdown").unlink()
+    clock.now = 2000
+    with _open(tmp_path, clock, **config) as log:
+        clock.now = 2150  # 1050 ms after the second segment was created at 1100
+        log.append([Record(b"c", timestamp=3)])
+        assert [s.base_offset for s in log.segments] == [0, 1, 2]
+
+
+def test_truncate_inside_the_active_segment_keeps_its_age(tmp_path: Path) -> None:
+    """SEG-2: truncating inside the active segment does not make it younger."""
+    clock = Clock()
+    clock.now = 0
+    with _open(tmp_path, clock, segment_ms=1000) as log:
+        log.append([Record(b"a", timestamp=1)])
+        log.append([Record(b"b", timestamp=2)])
+        clock.now = 900
+        log.truncate(1)
+        clock.now = 1000
+        log.append([Record(b"c", timestamp=3)])
+        assert [s.base_offset for s in log.segments] == [0, 1]
