@@ -341,13 +341,15 @@ class Segment:
                                     field="index file", position=size, source=index.path)
         return None
 
-    def check_indexes(self, *, next_offset: int, end: int, sealed: bool) -> None:
+    def check_indexes(self, *, next_offset: int | None, end: int, sealed: bool) -> None:
         """Raise `CorruptIndex` unless the entries not checked before keep IDX-2 and IDX-3's
         structure: whole entries, offset entries strictly increasing from above 0 and inside the
-        segment's `end` bytes and `next_offset`, time entries strictly increasing in timestamp,
-        never back in offset, each at an offset entry or at `next_offset` (the seal entry), and a
-        sealed segment with batches has one. Reads no `.log` byte; entries already checked (an
-        active segment's grow) are not read again."""
+        segment's `end` bytes and below `next_offset`, time entries strictly increasing in
+        timestamp (from 0), at relative offset 1 or more and never back, each at an offset entry's
+        relative offset or, for the last one, at the segment's end (the seal entry: `next_offset`
+        when known, else past the last offset entry), and a sealed segment with batches has one.
+        Reads no `.log` byte; entries already checked (an active segment's grow) are not read
+        again."""
         offset_index, time_index = self.offset_index, self.time_index
         done_offsets, done_times = self._checked_entries or (0, 0)
         if done_offsets > offset_index.entries or done_times > time_index.entries:
@@ -356,25 +358,28 @@ class Segment:
             damage = self.index_size_damage()
             if damage is not None:
                 raise damage
-        limit = next_offset - self.base_offset
+        limit = None if next_offset is None else next_offset - self.base_offset
         previous = offset_index.entry(done_offsets - 1) if done_offsets else (0, 0)
         for i in range(done_offsets, offset_index.entries):
             relative, position = offset_index.entry(i)
             if (relative <= previous[0] or position <= previous[1] or position >= end
-                    or relative >= limit):
+                    or (limit is not None and relative >= limit)):
                 raise CorruptIndex(f"entry {i} ({relative}, {position}) is out of order or "
                                    "outside the segment", field="offset entry",
                                    position=i * offset_index.entry_size,
                                    source=self.offset_index_path)
             previous = (relative, position)
+        last_point = offset_index.entry(offset_index.entries - 1)[0] if offset_index.entries else 0
         previous = time_index.entry(done_times - 1) if done_times else (NO_TIMESTAMP, 1)
         for i in range(done_times, time_index.entries):
             timestamp, relative = time_index.entry(i)
-            at_point = relative == limit or (offset_index.floor(relative) or (0, 0))[0] == relative
-            if timestamp <= previous[0] or relative < previous[1] or relative > limit \
-                    or not at_point:
+            at_end = (i == time_index.entries - 1
+                      and (relative == limit if limit is not None else relative > last_point))
+            at_point = at_end or (offset_index.floor(relative) or (0, 0))[0] == relative
+            if (timestamp <= previous[0] or relative < previous[1] or not at_point
+                    or (limit is not None and relative > limit)):
                 raise self._bad_time(f"entry {i} ({timestamp}, {relative}) is out of order or "
-                                     "not at an index point", i)
+                                     f"not at an entry of {self.offset_index_path}", i)
             previous = (timestamp, relative)
         if sealed and end > 0 and time_index.entries == 0:
             raise self._bad_time("a sealed segment with batches has no entry", 0)
@@ -494,35 +499,17 @@ class Segment:
         return None
 
     def index_problem(self, *, sealed: bool) -> str | None:
-        """Cheap checks of a trusted segment's indexes that read no `.log` bytes, or None if fine.
-
-        Sizes are whole entries, offset entries strictly increase in both fields from above 0
-        (no index point is at a segment's first batch) and point inside the `.log`, time entries
-        strictly increase in timestamp and never go back in offset from 1 on, and a sealed segment
-        with batches has a time entry.
-        """
+        """Cheap checks of a trusted segment's indexes, or None if fine: `check_indexes` over
+        every entry, then one header read: the last offset entry must point at the batch it
+        names (spec/recovery.md section 3.4)."""
         log_size = self.log.size()
-        offset_index, time_index = self.offset_index, self.time_index
-        if offset_index.file_size() % offset_index.entry_size:
-            return f"{self.offset_index_path} size is not a multiple of {offset_index.entry_size}"
-        if time_index.file_size() % time_index.entry_size:
-            return f"{self.time_index_path} size is not a multiple of {time_index.entry_size}"
-        previous = (0, 0)
-        for i in range(offset_index.entries):
-            relative, position = offset_index.entry(i)
-            if relative <= previous[0] or position <= previous[1] or position >= log_size:
-                return f"{self.offset_index_path} entry {i} ({relative}, {position}) is out of order"
-            previous = (relative, position)
-        previous = (NO_TIMESTAMP, 1)
-        for i in range(time_index.entries):
-            timestamp, relative = time_index.entry(i)
-            if timestamp <= previous[0] or relative < previous[1]:
-                return f"{self.time_index_path} entry {i} ({timestamp}, {relative}) is out of order"
-            previous = (timestamp, relative)
-        if sealed and log_size > 0 and time_index.entries == 0:
-            return f"{self.time_index_path} has no entry for a sealed segment"
+        self._checked_entries = None
+        try:
+            self.check_indexes(next_offset=None, end=log_size, sealed=sealed)
+        except CorruptIndex as exc:
+            return str(exc)
+        offset_index = self.offset_index
         if offset_index.entries:
-            # One header read: the last entry must point at the batch it names.
             relative, position = offset_index.entry(offset_index.entries - 1)
             try:
                 header = decode_batch_header(self.log.pread(BATCH_HEADER_SIZE, position), 0,
