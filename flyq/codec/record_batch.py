@@ -422,12 +422,11 @@ def _walk_records(
     is_control = bool(header.attributes & _CONTROL_BIT)
     for index in range(header.records_count):
         # length
-        if pos < end and data[pos] < 0x80:
-            z = data[pos]
+        if pos < end and (z := data[pos]) < 0x80:
             pos += 1
             length = (z >> 1) ^ -(z & 1)
-        elif pos + 1 < end and data[pos + 1] < 0x80:
-            z = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
             pos += 2
             length = (z >> 1) ^ -(z & 1)
         else:
@@ -440,15 +439,14 @@ def _walk_records(
             )
         pos += 1  # record attributes: unused, any value accepted
         # timestampDelta
-        if pos < end and data[pos] < 0x80:
-            z = data[pos]
+        if pos < end and (z := data[pos]) < 0x80:
             pos += 1
             timestamp_delta = (z >> 1) ^ -(z & 1)
         else:
             timestamp_delta, pos = decode_varint(data, pos, "timestampDelta", source, end, base)
         if create_time:
             timestamp = base_timestamp + timestamp_delta
-            if timestamp < 0 or timestamp > max_timestamp:
+            if timestamp > max_timestamp or timestamp < 0:
                 raise _corrupt(
                     f"record {index} has timestamp {timestamp}, expected 0 <= timestamp <= "
                     f"maxTimestamp {max_timestamp}",
@@ -459,12 +457,11 @@ def _walk_records(
         else:
             timestamp = max_timestamp
         # offsetDelta
-        if pos < end and data[pos] < 0x80:
-            z = data[pos]
+        if pos < end and (z := data[pos]) < 0x80:
             pos += 1
             offset_delta = (z >> 1) ^ -(z & 1)
-        elif pos + 1 < end and data[pos + 1] < 0x80:
-            z = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
             pos += 2
             offset_delta = (z >> 1) ^ -(z & 1)
         else:
@@ -474,9 +471,11 @@ def _walk_records(
                 f"record {index} has offsetDelta {offset_delta}, expected {index}",
                 "offsetDelta", base + pos, source,
             )
-        # key
-        if pos < end and data[pos] < 0x80:
-            z = data[pos]
+        # key (null, 01, is the common case)
+        if pos < end and data[pos] == 1:
+            pos += 1
+            key_length = -1
+        elif pos < end and (z := data[pos]) < 0x80:
             pos += 1
             key_length = (z >> 1) ^ -(z & 1)
         else:
@@ -493,12 +492,11 @@ def _walk_records(
             raise _corrupt(f"key length {key_length}, expected -1 or >= 0", "key",
                            base + pos, source)
         # value
-        if pos < end and data[pos] < 0x80:
-            z = data[pos]
+        if pos < end and (z := data[pos]) < 0x80:
             pos += 1
             value_length = (z >> 1) ^ -(z & 1)
-        elif pos + 1 < end and data[pos + 1] < 0x80:
-            z = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
             pos += 2
             value_length = (z >> 1) ^ -(z & 1)
         else:
