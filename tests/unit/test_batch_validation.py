@@ -434,3 +434,13 @@ def test_message_timestamp_type_is_validated() -> None:
         with pytest.raises(InvalidConfig) as info:
             LogConfig(message_timestamp_type=bad)  # type: ignore[arg-type]
         assert info.value.key == "message_timestamp_type"
+
+
+def test_varints_stop_at_the_batch_end_not_the_buffer_end() -> None:
+    """Format 1.7: a varint cut by the batch's end names its field even if bytes follow the batch."""
+    data = batch(rec(b"\x00\x00\x00\x01\x02v\x80"))
+    for check in (lambda: validate_batch(data, max_uncompressed_bytes=BOUND),
+                  lambda: decode_batch(data + b"\x00")):
+        with pytest.raises(CorruptRecordBatch) as info:
+            check()
+        assert info.value.field == "headers count", str(info.value)
