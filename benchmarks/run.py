@@ -13,6 +13,7 @@ Sections (progress goes to stderr, the report to stdout):
   5.   unclean open (object dropped without close) of the same logs, warm and cold page cache.
   6.   peak RSS of appending 256 MiB vs 1 GiB, and of opening/reading the 1 GiB log, each scenario
        in its own child process.
+  7.   cost per record of validating an encoded batch on the produce path (benchmarks/validation.py).
 The data directory (a fresh temporary directory, on the repository's filesystem by default) is
 removed at the end.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from benchmarks import append as ap
 from benchmarks import scenarios as sc
+from benchmarks import validation as va
 from benchmarks.common import GIB, KIB, MIB, encode_all, make_batches, median
 from benchmarks.report import count, machine_info, mib, rate, size_label, table
 
@@ -435,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"3-6. {size_label(64 * MIB if args.quick else GIB)} logs")
             results["big"] = big_logs(args, work)
+        say("7. batch validation cost per record")
+        results["validation"] = va.run(
+            max(va.DEFAULT_BATCHES // QUICK_DIVISOR, 20) if args.quick else va.DEFAULT_BATCHES,
+            work=work)
         results["elapsed_s"] = time.perf_counter() - started
         print(render(results, why))
         if args.out:
@@ -491,6 +497,8 @@ def render(results: dict[str, Any], why: str) -> str:
         parts += ["", rss_report(results["idle"], big, results["small_reads"])]
     else:
         parts += ["", f"3-6 on the 1 GiB logs: SKIPPED ({results.get('big_skipped')})"]
+    if "validation" in results:
+        parts += ["", va.report(results["validation"])]
     return "\n".join(parts)
 
 

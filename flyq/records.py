@@ -38,13 +38,18 @@ class Record:
 
 @attrs.frozen
 class StoredRecord:
-    """One record as read back, with the offset the log assigned to it."""
+    """One record as read back, with the offset the log assigned to it.
+
+    `is_control` marks a record of a control batch (transaction markers, spec/format.md 1.2): it
+    is stored and read back, but is not a record any producer appended.
+    """
 
     offset: int
     timestamp: int
     key: bytes | None
     value: bytes | None
     headers: tuple[Header, ...] = ()
+    is_control: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def record(self) -> Record:

@@ -10,6 +10,9 @@ The expected bytes never come from FlyQ (this script does not import it):
   fields read back by kafka-python's `DefaultRecordBatch`. kafka-python writes baseOffset 0 and
   partitionLeaderEpoch 0; where a vector needs another baseOffset or epoch, those bytes (0..7 and
   12..15, both outside the CRC) are overwritten here with `struct` and the vector's note says so;
+* some batches are kafka-python's bytes with header fields inside the CRC changed the way a Kafka
+  broker changes them (LogAppendTime stamping, a control batch) or the way a broken producer could
+  (a wrong maxTimestamp), the CRC recomputed here with `crc32c` (`restamp`); the note says which;
 * every other vector (bad batches, varints, index entries, checkpoints, file names) is written out
   by hand below, from the layouts in the spec, using only `struct`, `crc32c` and `gzip`.
 
@@ -134,6 +137,57 @@ def patch_header(
     if epoch is not None:
         struct.pack_into(">i", out, 12, epoch)
     return bytes(out)
+
+
+def restamp(
+    batch: bytes,
+    *,
+    set_attributes: int = 0,
+    base_timestamp: int | None = None,
+    max_timestamp: int | None = None,
+) -> bytes:
+    """`batch` with attribute bits set and/or timestamps overwritten, its CRC-32C recomputed."""
+    out = bytearray(batch)
+    (attributes,) = struct.unpack_from(">h", out, 21)
+    struct.pack_into(">h", out, 21, attributes | set_attributes)
+    if base_timestamp is not None:
+        struct.pack_into(">q", out, 27, base_timestamp)
+    if max_timestamp is not None:
+        struct.pack_into(">q", out, 35, max_timestamp)
+    struct.pack_into(">I", out, 17, crc32c.crc32c(bytes(out[21:])))
+    return bytes(out)
+
+
+def kafka_read(batch: bytes) -> dict[str, Any]:
+    """The batch as kafka-python reads it (LogAppendTime: every record has maxTimestamp)."""
+    read = DefaultRecordBatch(batch)
+    assert read.validate_crc()
+    header = {
+        "base_offset": read.base_offset,
+        "batch_length": read.size_in_bytes - 12,
+        "partition_leader_epoch": read.leader_epoch,
+        "magic": read.magic,
+        "crc": read.crc,
+        "attributes": read.attributes,
+        "last_offset_delta": read.last_offset_delta,
+        "base_timestamp": read.first_timestamp,
+        "max_timestamp": read.max_timestamp,
+        "producer_id": read.producer_id,
+        "producer_epoch": read.producer_epoch,
+        "base_sequence": read.base_sequence,
+        "records_count": read.records_count,
+    }
+    records = [
+        {
+            "offset": record.offset,
+            "timestamp": record.timestamp,
+            "key": _hex(record.key),
+            "value": _hex(record.value),
+            "headers": [[h_key, _hex(h_value)] for h_key, h_value in record.headers],
+        }
+        for record in read
+    ]
+    return {"header": header, "records": records, "is_control": read.is_control_batch}
 
 
 def kafka_decoded(batch: bytes, records: Sequence[RecordSpec]) -> dict[str, Any]:
@@ -301,6 +355,36 @@ def record_batch_vectors() -> list[Vector]:
         base_ts=ts,
         max_ts=ts,
     )
+    three = kafka_batch([(b"k", b"a", [], ts), (None, b"b", [], ts - 7), (b"k", None, [], ts + 3)])
+    stamped = restamp(three, set_attributes=0x08, max_timestamp=ts + 60_000)
+    vectors.append(
+        vector(
+            "log_append_time",
+            stamped,
+            kafka_read(stamped),
+            f"{KAFKA}, then stamped as a broker stamps LogAppendTime: attribute bit 3 set, "
+            "maxTimestamp = append time, CRC recomputed; read back by kafka-python: every record "
+            "has maxTimestamp as its timestamp",
+        )
+    )
+    # A transaction marker as a Kafka broker writes one: key = version 0, type 1 (COMMIT); value =
+    # version 0, coordinator epoch 5.
+    marker = kafka_batch(
+        [(bytes.fromhex("0000 0001"), bytes.fromhex("0000 00000005"), [], ts)],
+        producer_id=42,
+        producer_epoch=3,
+        transactional=True,
+    )
+    control = restamp(marker, set_attributes=0x20)
+    vectors.append(
+        vector(
+            "control_batch_commit_marker",
+            control,
+            kafka_read(control),
+            f"{KAFKA} (transactional), then the control attribute bit 5 set and the CRC "
+            "recomputed; read back by kafka-python",
+        )
+    )
     return vectors
 
 
@@ -370,7 +454,34 @@ def record_batch_error_vectors() -> list[Vector]:
     def rb(name: str, data: bytes, field: str, why: str, cls: str = "CorruptRecordBatch") -> Vector:
         return error(name, data, cls, f"{h}: {why}", field=field)
 
+    ts = 1_700_000_000_000
+    kafka_two = kafka_batch([(None, b"a", [], ts), (None, b"b", [], ts + 10)])
+    mutated = f"{KAFKA}, then"
     return [
+        rb(
+            "kafka_max_timestamp_below_a_record",
+            restamp(kafka_two, max_timestamp=ts + 9),
+            "timestampDelta",
+            f"{mutated} maxTimestamp lowered by 1 below the second record's, CRC recomputed",
+        ),
+        rb(
+            "kafka_max_timestamp_above_every_record",
+            restamp(kafka_two, max_timestamp=ts + 11),
+            "maxTimestamp",
+            f"{mutated} maxTimestamp raised by 1 above every record's, CRC recomputed",
+        ),
+        rb(
+            "kafka_negative_record_timestamp",
+            restamp(kafka_two, base_timestamp=-1, max_timestamp=9),
+            "timestampDelta",
+            f"{mutated} baseTimestamp -1 (first record at -1), maxTimestamp 9, CRC recomputed",
+        ),
+        rb(
+            "kafka_log_append_time_negative_max_timestamp",
+            restamp(kafka_two, set_attributes=0x08, max_timestamp=-1),
+            "maxTimestamp",
+            f"{mutated} LogAppendTime bit set with maxTimestamp -1, CRC recomputed",
+        ),
         rb("empty_input", b"", "batch header", "no bytes at all"),
         rb("truncated_header", good[:30], "batch header", "30 of the 61 header bytes"),
         rb("header_one_byte_short", good[:60], "batch header", "60 of the 61 header bytes"),

@@ -30,17 +30,27 @@ def size_of_varint(value: int) -> int:
 
 
 def decode_varint(
-    buf: bytes | bytearray | memoryview, pos: int, field: str, source: str | None = None
+    buf: bytes | bytearray | memoryview,
+    pos: int,
+    field: str,
+    source: str | None = None,
+    end: int | None = None,
+    base: int = 0,
 ) -> tuple[int, int]:
-    """Decode a zig-zag varint at `pos`; return (value, position after it)."""
+    """Decode a zig-zag varint at `pos`, ending before `end` (default: the buffer's end).
+
+    Return (value, position after it). Errors give the position as `base + pos`, for a buffer that
+    starts `base` bytes into the batch (a decompressed section).
+    """
     result = 0
     shift = 0
     start = pos
-    end = len(buf)
+    if end is None or end > len(buf):
+        end = len(buf)
     while True:
         if pos >= end:
             raise CorruptRecordBatch("varint runs past the end of the batch", field=field,
-                                     position=start, source=source)
+                                     position=base + start, source=source)
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -49,11 +59,11 @@ def decode_varint(
         shift += 7
         if pos - start >= _MAX_VARINT_BYTES:
             raise CorruptRecordBatch(
-                "varint longer than 10 bytes", field=field, position=start, source=source
+                "varint longer than 10 bytes", field=field, position=base + start, source=source
             )
     if result >> 64:
         # A 10th byte above 1 sets bits past the 64th: no int64 encodes to it.
         raise CorruptRecordBatch(
-            "varint overflows 64 bits", field=field, position=start, source=source
+            "varint overflows 64 bits", field=field, position=base + start, source=source
         )
     return (result >> 1) ^ -(result & 1), pos

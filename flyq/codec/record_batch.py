@@ -11,6 +11,7 @@ import gzip
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
+from typing import Final
 
 import attrs
 import crc32c as _crc32c
@@ -23,9 +24,13 @@ __all__ = [
     "BATCH_HEADER_SIZE",
     "COMPRESSION_GZIP",
     "COMPRESSION_NONE",
+    "CREATE_TIME",
     "CRC_START",
+    "LOG_APPEND_TIME",
     "LOG_OVERHEAD",
     "MAGIC",
+    "MAX_UNCOMPRESSED_BYTES",
+    "TIMESTAMP_TYPES",
     "BatchHeader",
     "DecodedBatch",
     "batch_crc",
@@ -34,7 +39,9 @@ __all__ = [
     "encode_base_offset",
     "encode_batch",
     "iter_batch_headers",
+    "log_append_time_header",
     "set_base_offset",
+    "validate_batch",
     "whole_batches_length",
     "verify_batch_crc",
 ]
@@ -59,6 +66,16 @@ _TIMESTAMP_TYPE_BIT = 0x08
 _TRANSACTIONAL_BIT = 0x10
 _CONTROL_BIT = 0x20
 _SUPPORTED_COMPRESSION = {COMPRESSION_NONE: "none", COMPRESSION_GZIP: "gzip"}
+_MAX_TIMESTAMP_POSITION = 35
+
+# The timestamp type (attribute bit 3), named as Kafka's `message.timestamp.type` names it.
+CREATE_TIME: Final = "CreateTime"
+LOG_APPEND_TIME: Final = "LogAppendTime"
+TIMESTAMP_TYPES = (CREATE_TIME, LOG_APPEND_TIME)
+
+# Default bound on the decompressed size of a gzip records section (spec/format.md section 1.4):
+# a small batch must not make the decoder allocate without limit.
+MAX_UNCOMPRESSED_BYTES = 128 * 1024 * 1024
 
 _INT32_MAX = (1 << 31) - 1
 # batchLength is an int32, so a whole batch is at most this many bytes.
@@ -104,6 +121,11 @@ class BatchHeader:
     def compression(self) -> int:
         """Compression codec id (0 none, 1 gzip, ...)."""
         return self.attributes & _COMPRESSION_MASK
+
+    @property
+    def timestamp_type(self) -> str:
+        """`CREATE_TIME` or `LOG_APPEND_TIME` (attribute bit 3)."""
+        return LOG_APPEND_TIME if self.attributes & _TIMESTAMP_TYPE_BIT else CREATE_TIME
 
     @property
     def is_transactional(self) -> bool:
@@ -335,116 +357,332 @@ def set_base_offset(batch: Buffer, base_offset: int) -> bytearray:
     return out
 
 
-def _decode_bytes(
-    buf: Buffer, pos: int, end: int, field: str, source: str | None
-) -> tuple[bytes | None, int]:
-    length, pos = decode_varint(buf, pos, field, source)
-    if length < 0:
-        if length != -1:
-            raise CorruptRecordBatch(
-                f"length {length} is negative", field=field, position=pos, source=source
-            )
-        return None, pos
-    if pos + length > end:
-        raise CorruptRecordBatch(
-            f"{length} bytes run past the end of the record", field=field, position=pos,
-            source=source,
-        )
-    return bytes(buf[pos : pos + length]), pos + length
+def log_append_time_header(
+    batch: Buffer, header: BatchHeader, *, base_offset: int, timestamp: int
+) -> bytes:
+    """The 61-byte header of `batch` stamped as appended at `timestamp` (spec/format.md 1.2).
+
+    Sets the LogAppendTime attribute bit and `maxTimestamp = timestamp`, writes `base_offset`, and
+    recomputes the CRC over the new covered header bytes followed by the unchanged records, so the
+    caller writes this header and then `batch[61:]` as they are: the records are not copied.
+    """
+    out = bytearray(BATCH_HEADER_SIZE)
+    _BATCH_HEADER.pack_into(
+        out,
+        0,
+        base_offset,
+        header.batch_length,
+        header.partition_leader_epoch,
+        MAGIC,
+        0,
+        header.attributes | _TIMESTAMP_TYPE_BIT,
+        header.last_offset_delta,
+        header.base_timestamp,
+        timestamp,
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        header.records_count,
+    )
+    records = memoryview(batch)[BATCH_HEADER_SIZE : header.size]
+    crc = _crc32c.crc32c(records, _crc32c.crc32c(memoryview(out)[CRC_START:]))
+    struct.pack_into(">I", out, 17, crc)
+    return bytes(out)
 
 
-def _decode_records(
-    buf: Buffer, header: BatchHeader, start: int, end: int, base: int, source: str | None
-) -> tuple[StoredRecord, ...]:
-    records: list[StoredRecord] = []
+def _corrupt(what: str, field: str, position: int, source: str | None) -> CorruptRecordBatch:
+    return CorruptRecordBatch(what, field=field, position=position, source=source)
+
+
+def _walk_records(
+    data: Buffer,
+    start: int,
+    end: int,
+    base: int,
+    header: BatchHeader,
+    header_position: int,
+    source: str | None,
+    records: list[StoredRecord] | None,
+) -> None:
+    """Check every record of the section `data[start:end]` (checks 11-22 of spec/format.md 1.7).
+
+    The one home of the per-record rules: `validate_batch` runs it with `records=None` (nothing is
+    built), `decode_batch` with a list it fills. `base` is added to positions in `data` to make them
+    batch-relative for errors (the compressed section's start for gzip, else 0).
+
+    Varints are inlined with one- and two-byte fast paths because this is the produce hot path;
+    every other form goes through `decode_varint`, which rejects the malformed ones.
+    """
     pos = start
+    base_offset = header.base_offset
+    base_timestamp = header.base_timestamp
+    max_timestamp = header.max_timestamp
+    create_time = not header.attributes & _TIMESTAMP_TYPE_BIT
+    largest_timestamp = -1
+    is_control = bool(header.attributes & _CONTROL_BIT)
     for index in range(header.records_count):
-        length, pos = decode_varint(buf, pos, "record length", source)
+        # length
+        if pos < end and (z := data[pos]) < 0x80:
+            pos += 1
+            length = (z >> 1) ^ -(z & 1)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
+            pos += 2
+            length = (z >> 1) ^ -(z & 1)
+        else:
+            length, pos = decode_varint(data, pos, "record length", source, end, base)
         record_end = pos + length
         if length < 1 or record_end > end:
-            raise CorruptRecordBatch(
-                f"record {index} of length {length} does not fit in the batch",
-                field="record length", position=base + pos, source=source,
+            raise _corrupt(
+                f"record {index} of length {length} does not fit in the {end - pos} bytes left",
+                "record length", base + pos, source,
             )
-        pos += 1  # record attributes
-        timestamp_delta, pos = decode_varint(buf, pos, "timestampDelta", source)
-        offset_delta, pos = decode_varint(buf, pos, "offsetDelta", source)
-        if offset_delta != index:
-            raise CorruptRecordBatch(
-                f"record {index} has offsetDelta {offset_delta}",
-                field="offsetDelta", position=base + pos, source=source,
-            )
-        key, pos = _decode_bytes(buf, pos, record_end, "key", source)
-        value, pos = _decode_bytes(buf, pos, record_end, "value", source)
-        header_count, pos = decode_varint(buf, pos, "headers count", source)
-        if header_count < 0:
-            raise CorruptRecordBatch(
-                f"headers count {header_count} is negative",
-                field="headers count", position=base + pos, source=source,
-            )
-        headers: list[Header] = []
-        for _ in range(header_count):
-            header_key, pos = _decode_bytes(buf, pos, record_end, "header key", source)
-            if header_key is None:
-                raise CorruptRecordBatch(
-                    "header key is null", field="header key", position=base + pos,
-                    source=source,
+        pos += 1  # record attributes: unused, any value accepted
+        # timestampDelta
+        if pos < end and (z := data[pos]) < 0x80:
+            pos += 1
+            timestamp_delta = (z >> 1) ^ -(z & 1)
+        else:
+            timestamp_delta, pos = decode_varint(data, pos, "timestampDelta", source, end, base)
+        if create_time:
+            timestamp = base_timestamp + timestamp_delta
+            if timestamp > max_timestamp or timestamp < 0:
+                raise _corrupt(
+                    f"record {index} has timestamp {timestamp}, expected 0 <= timestamp <= "
+                    f"maxTimestamp {max_timestamp}",
+                    "timestampDelta", base + pos, source,
                 )
-            header_value, pos = _decode_bytes(buf, pos, record_end, "header value", source)
-            try:
-                headers.append((header_key.decode("utf-8"), header_value))
-            except UnicodeDecodeError as exc:
-                raise CorruptRecordBatch(
-                    "header key is not UTF-8", field="header key", position=base + pos,
-                    source=source,
-                ) from exc
+            if timestamp > largest_timestamp:  # noqa: PLR1730 - no call on the hot path
+                largest_timestamp = timestamp
+        else:
+            timestamp = max_timestamp
+        # offsetDelta
+        if pos < end and (z := data[pos]) < 0x80:
+            pos += 1
+            offset_delta = (z >> 1) ^ -(z & 1)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
+            pos += 2
+            offset_delta = (z >> 1) ^ -(z & 1)
+        else:
+            offset_delta, pos = decode_varint(data, pos, "offsetDelta", source, end, base)
+        if offset_delta != index:
+            raise _corrupt(
+                f"record {index} has offsetDelta {offset_delta}, expected {index}",
+                "offsetDelta", base + pos, source,
+            )
+        # key (null, 01, is the common case)
+        if pos < end and data[pos] == 1:
+            pos += 1
+            key_length = -1
+        elif pos < end and (z := data[pos]) < 0x80:
+            pos += 1
+            key_length = (z >> 1) ^ -(z & 1)
+        else:
+            key_length, pos = decode_varint(data, pos, "key", source, end, base)
+        key_start = pos
+        if key_length >= 0:
+            pos += key_length
+            if pos > record_end:
+                raise _corrupt(
+                    f"key of {key_length} bytes runs past the end of record {index}",
+                    "key", base + key_start, source,
+                )
+        elif key_length != -1:
+            raise _corrupt(f"key length {key_length}, expected -1 or >= 0", "key",
+                           base + pos, source)
+        # value
+        if pos < end and (z := data[pos]) < 0x80:
+            pos += 1
+            value_length = (z >> 1) ^ -(z & 1)
+        elif pos + 1 < end and (high := data[pos + 1]) < 0x80:
+            z = (z & 0x7F) | (high << 7)
+            pos += 2
+            value_length = (z >> 1) ^ -(z & 1)
+        else:
+            value_length, pos = decode_varint(data, pos, "value", source, end, base)
+        value_start = pos
+        if value_length >= 0:
+            pos += value_length
+            if pos > record_end:
+                raise _corrupt(
+                    f"value of {value_length} bytes runs past the end of record {index}",
+                    "value", base + value_start, source,
+                )
+        elif value_length != -1:
+            raise _corrupt(f"value length {value_length}, expected -1 or >= 0", "value",
+                           base + pos, source)
+        # headers
+        if pos < end and data[pos] == 0:
+            pos += 1
+            headers: tuple[Header, ...] = ()
+        else:
+            headers, pos = _walk_headers(data, pos, end, record_end, base, source)
         if pos != record_end:
-            raise CorruptRecordBatch(
-                f"record {index} ends at {pos}, its length says {record_end}",
-                field="record length", position=base + pos, source=source,
+            raise _corrupt(
+                f"record {index} ends at byte {base + pos}, its length says {base + record_end}",
+                "record length", base + pos, source,
             )
-        records.append(
-            StoredRecord(
-                offset=header.base_offset + offset_delta,
-                timestamp=header.base_timestamp + timestamp_delta,
-                key=key,
-                value=value,
-                headers=tuple(headers),
+        if records is not None:
+            records.append(
+                StoredRecord(
+                    offset=base_offset + offset_delta,
+                    timestamp=timestamp,
+                    key=bytes(data[key_start : key_start + key_length]) if key_length >= 0
+                    else None,
+                    value=bytes(data[value_start : value_start + value_length])
+                    if value_length >= 0 else None,
+                    headers=headers,
+                    is_control=is_control,
+                )
             )
-        )
     if pos != end:
-        raise CorruptRecordBatch(
-            f"{end - pos} bytes left after the last record",
-            field="records", position=base + pos, source=source,
+        raise _corrupt(f"{end - pos} bytes left after the last record, expected none",
+                       "records", base + pos, source)
+    if create_time and largest_timestamp != max_timestamp:
+        raise _corrupt(
+            f"maxTimestamp is {max_timestamp} but the largest record timestamp is "
+            f"{largest_timestamp}",
+            "maxTimestamp", header_position + _MAX_TIMESTAMP_POSITION, source,
         )
-    return tuple(records)
 
 
-def decode_batch(
-    buf: Buffer, position: int = 0, *, verify_crc: bool = True, source: str | None = None
-) -> DecodedBatch:
-    """Decode the whole batch at `position` of `buf`, checking its CRC unless told not to."""
-    header = decode_batch_header(buf, position, source=source)
-    if verify_crc:
-        verify_batch_crc(buf, position, header, source=source)
-    compression = header.compression
+def _walk_headers(
+    data: Buffer, pos: int, end: int, record_end: int, base: int, source: str | None
+) -> tuple[tuple[Header, ...], int]:
+    """Decode the headers count and the headers of one record (checks 16-19)."""
+    count, pos = decode_varint(data, pos, "headers count", source, end, base)
+    if count < 0:
+        raise _corrupt(f"headers count {count}, expected >= 0", "headers count", base + pos,
+                       source)
+    headers: list[Header] = []
+    for _ in range(count):
+        key_length, pos = decode_varint(data, pos, "header key", source, end, base)
+        if key_length < 0:
+            raise _corrupt(f"header key length {key_length}, expected >= 0 (a key is not null)",
+                           "header key", base + pos, source)
+        key_start = pos
+        pos += key_length
+        if pos > record_end:
+            raise _corrupt(f"header key of {key_length} bytes runs past the end of the record",
+                           "header key", base + key_start, source)
+        value_length, pos = decode_varint(data, pos, "header value", source, end, base)
+        value: bytes | None = None
+        if value_length >= 0:
+            value_start = pos
+            pos += value_length
+            if pos > record_end:
+                raise _corrupt(
+                    f"header value of {value_length} bytes runs past the end of the record",
+                    "header value", base + value_start, source,
+                )
+            value = bytes(data[value_start:pos])
+        elif value_length != -1:
+            raise _corrupt(f"header value length {value_length}, expected -1 or >= 0",
+                           "header value", base + pos, source)
+        try:
+            key = str(data[key_start : key_start + key_length], "utf-8")
+        except UnicodeDecodeError as exc:
+            raise _corrupt(f"header key is not UTF-8 ({exc.reason})", "header key",
+                           base + key_start + exc.start, source) from exc
+        headers.append((key, value))
+    return tuple(headers), pos
+
+
+def _gunzip(
+    payload: memoryview, limit: int, position: int, source: str | None
+) -> bytes:
+    """Decompress a gzip records section (one or more members) to at most `limit` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    remaining: bytes | memoryview = payload
+    while True:
+        member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            chunk = member.decompress(remaining, limit - total + 1)
+        except zlib.error as exc:
+            raise _corrupt(f"gzip payload does not decompress: {exc}", "records", position,
+                           source) from exc
+        total += len(chunk)
+        if total > limit:
+            raise _corrupt(
+                f"gzip payload decompresses to more than the limit of {limit} bytes",
+                "records", position, source,
+            )
+        if not member.eof:
+            raise _corrupt("gzip payload is truncated", "records", position, source)
+        chunks.append(chunk)
+        # As gzip.decompress: zero bytes after a member are padding; anything else is a member.
+        remaining = member.unused_data.lstrip(b"\0")
+        if not remaining:
+            return b"".join(chunks)
+
+
+def _check_records(
+    buf: Buffer,
+    position: int,
+    header: BatchHeader,
+    max_uncompressed_bytes: int,
+    source: str | None,
+    records: list[StoredRecord] | None,
+) -> None:
+    """Checks 8-22 of spec/format.md 1.7 on a batch whose framing and CRC were checked."""
+    compression = header.attributes & _COMPRESSION_MASK
     if compression not in _SUPPORTED_COMPRESSION:
-        raise CorruptRecordBatch(
-            f"compression codec {compression} is not supported",
-            field="attributes", position=position + CRC_START, source=source,
+        raise _corrupt(
+            f"compression codec {compression}, expected 0 (none) or 1 (gzip)",
+            "attributes", position + CRC_START, source,
+        )
+    if header.attributes & _TIMESTAMP_TYPE_BIT and header.max_timestamp < 0:
+        raise _corrupt(
+            f"LogAppendTime batch has maxTimestamp {header.max_timestamp}, expected >= 0",
+            "maxTimestamp", position + _MAX_TIMESTAMP_POSITION, source,
         )
     start = position + BATCH_HEADER_SIZE
     end = position + header.size
     if compression == COMPRESSION_GZIP:
-        try:
-            body: Buffer = gzip.decompress(bytes(buf[start:end]))
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CorruptRecordBatch(
-                "gzip payload does not decompress", field="records", position=start,
-                source=source,
-            ) from exc
-        records = _decode_records(body, header, 0, len(body), start, source)
+        body = _gunzip(memoryview(buf)[start:end], max_uncompressed_bytes, start, source)
+        _walk_records(body, 0, len(body), start, header, position, source, records)
     else:
-        records = _decode_records(buf, header, start, end, 0, source)
-    return DecodedBatch(header=header, records=records)
+        _walk_records(buf, start, end, 0, header, position, source, records)
 
+
+def validate_batch(
+    buffer: Buffer, *, max_uncompressed_bytes: int, source: str | None = None
+) -> BatchHeader:
+    """Check that `buffer` is exactly one well-formed batch, in one pass; return its header.
+
+    Runs every check `decode_batch` runs (spec/format.md 1.7) plus `batchLength + 12 ==
+    len(buffer)`, without building records: a batch passes iff `decode_batch` of it succeeds.
+    gzip sections may decompress to at most `max_uncompressed_bytes`.
+    """
+    header = decode_batch_header(buffer, source=source)
+    if header.size != len(buffer):
+        raise _corrupt(
+            f"batch of {header.size} bytes, expected the {len(buffer)} bytes given",
+            "batchLength", 8, source,
+        )
+    verify_batch_crc(buffer, 0, header, source=source)
+    _check_records(buffer, 0, header, max_uncompressed_bytes, source, None)
+    return header
+
+
+def decode_batch(
+    buf: Buffer,
+    position: int = 0,
+    *,
+    verify_crc: bool = True,
+    source: str | None = None,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+) -> DecodedBatch:
+    """Decode the whole batch at `position` of `buf`, checking its CRC unless told not to.
+
+    A LogAppendTime batch gives every record the batch's `maxTimestamp`; the records of a control
+    batch have `is_control` set (spec/format.md 1.2).
+    """
+    header = decode_batch_header(buf, position, source=source)
+    if verify_crc:
+        verify_batch_crc(buf, position, header, source=source)
+    records: list[StoredRecord] = []
+    _check_records(buf, position, header, max_uncompressed_bytes, source, records)
+    return DecodedBatch(header=header, records=tuple(records))

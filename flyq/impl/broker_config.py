@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -98,7 +99,7 @@ def parse_broker_config(data: bytes, *, source: str) -> LogConfig:
     table = document.get(_LOG_TABLE, {})
     if not isinstance(table, Mapping):
         raise InvalidBrokerConfig(source, _LOG_TABLE, table, "expected a table")
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{_LOG_TABLE}.{key}"
         if key not in _LOG_KEYS:

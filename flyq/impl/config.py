@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from flyq.codec.record_batch import TIMESTAMP_TYPES
 from flyq.errors import InvalidConfig
 
 __all__ = ["LogConfig"]
@@ -22,6 +23,11 @@ def _optional_positive(
 ) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InvalidConfig(attribute.name, value, "must be an integer >= 1 or unset")
+
+
+def _timestamp_type(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in TIMESTAMP_TYPES:
+        raise InvalidConfig(attribute.name, value, f"must be one of {', '.join(TIMESTAMP_TYPES)}")
 
 
 @attrs.frozen
@@ -44,6 +50,9 @@ class LogConfig:
     # Retention (RET-1): the oldest sealed segments are deleted while the log stays at least this
     # large without them (None: not by size).
     retention_bytes: int | None = attrs.field(default=None, validator=_optional_positive)
+    # Which timestamp records keep (spec/format.md 1.2): "CreateTime", the producer's, or
+    # "LogAppendTime", the log's clock at append, stamped into each batch's header.
+    message_timestamp_type: str = attrs.field(default="CreateTime", validator=_timestamp_type)
 
     def __attrs_post_init__(self) -> None:
         if self.segment_bytes > _MAX_SEGMENT_BYTES:

@@ -25,7 +25,13 @@ from flyq.codec.index_entry import (
     encode_offset_entry,
     encode_time_entry,
 )
-from flyq.codec.record_batch import COMPRESSION_NONE, decode_batch, encode_batch
+from flyq.codec.record_batch import (
+    COMPRESSION_NONE,
+    MAX_UNCOMPRESSED_BYTES,
+    decode_batch,
+    encode_batch,
+    validate_batch,
+)
 from flyq.codec.segment_name import parse_segment_name, segment_name
 from flyq.records import Record
 
@@ -129,13 +135,26 @@ def test_record_batch_decodes_to_expected(vector: Vector) -> None:
         for r in batch.records
     ]
     assert got == vector["decoded"]["records"]
+    is_control = vector["decoded"].get("is_control", False)
+    assert batch.header.is_control == is_control
+    assert all(r.is_control == is_control for r in batch.records)
 
 
-# Compressed bytes are not canonical (gzip headers, levels): those vectors are decode-only.
+@pytest.mark.parametrize("vector", _cases("record_batch.json", errors=False))
+def test_record_batch_vectors_pass_validation(vector: Vector) -> None:
+    """validate_batch accepts every valid vector and returns the header decode_batch reads."""
+    data = bytes.fromhex(vector["hex"])
+    header = validate_batch(data, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES)
+    assert header == decode_batch(data).header
+
+
+# Compressed bytes are not canonical (gzip headers, levels): those vectors are decode-only. So are
+# LogAppendTime and control batches, which a broker stamps and encode_batch never writes.
 UNCOMPRESSED_BATCHES = [
     case
     for case in _cases("record_batch.json", errors=False)
     if case.values[0]["decoded"]["header"]["attributes"] & 0x07 == COMPRESSION_NONE
+    and not case.values[0]["decoded"]["header"]["attributes"] & 0x28
 ]
 
 
@@ -167,6 +186,14 @@ def test_default_epoch_matches_java_producer_vector() -> None:
 def test_record_batch_error_vectors_raise_named_error(vector: Vector) -> None:
     """A malformed batch raises exactly the named FlyQ error, never a leaked built-in one."""
     _check_error(vector, decode_batch)
+
+
+@pytest.mark.parametrize("vector", _cases("record_batch_errors.json", errors=True))
+def test_record_batch_error_vectors_fail_validation_alike(vector: Vector) -> None:
+    """validate_batch rejects every malformed batch with decode_batch's class and field."""
+    _check_error(
+        vector, lambda data: validate_batch(data, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES)
+    )
 
 
 # --- varints --------------------------------------------------------------------------------------

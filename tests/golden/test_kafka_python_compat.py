@@ -16,7 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flyq.codec.record_batch import COMPRESSION_GZIP, COMPRESSION_NONE, decode_batch, encode_batch
+from flyq.codec.record_batch import (
+    COMPRESSION_GZIP,
+    COMPRESSION_NONE,
+    decode_batch,
+    decode_batch_header,
+    encode_batch,
+    log_append_time_header,
+)
 from flyq.records import Record
 
 with warnings.catch_warnings():
@@ -210,3 +217,36 @@ def test_kafka_python_gzip_vector_shape() -> None:
     data = kafka_encode(records, compression=COMPRESSION_GZIP)
     assert data[61:63] == b"\x1f\x8b"
     assert decode_batch(data).records[0].value == b"abc" * 100
+
+
+@settings(deadline=None)
+@given(
+    records=record_lists,
+    producer=producers,
+    compression=st.sampled_from([COMPRESSION_NONE, COMPRESSION_GZIP]),
+    base_offset=st.integers(0, INT64_MAX - 50),
+    append_time=st.integers(0, 1 << 45),
+)
+def test_kafka_python_reads_log_append_time_stamping(
+    records: list[Record],
+    producer: Producer,
+    compression: int,
+    base_offset: int,
+    append_time: int,
+) -> None:
+    """A batch FlyQ stamped with LogAppendTime passes kafka-python's CRC and reads append_time."""
+    data = encode_batch(0, records, compression=compression, **producer._asdict())
+    header = decode_batch_header(data)
+    stamped = log_append_time_header(data, header, base_offset=base_offset,
+                                     timestamp=append_time) + data[61:]
+    theirs = DefaultRecordBatch(stamped)
+    assert theirs.validate_crc()
+    assert theirs.timestamp_type == 1
+    assert (theirs.base_offset, theirs.max_timestamp, theirs.compression_type) == (
+        base_offset, append_time, compression)
+    assert (theirs.producer_id, theirs.producer_epoch, theirs.base_sequence,
+            theirs.is_transactional) == producer
+    got = [(r.offset, r.timestamp, r.value) for r in theirs]
+    assert got == [(base_offset + i, append_time, r.value) for i, r in enumerate(records)]
+    ours = decode_batch(stamped).records
+    assert [(r.offset, r.timestamp, r.value) for r in ours] == got

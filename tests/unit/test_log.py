@@ -153,7 +153,7 @@ def test_append_encoded_refuses_bad_bytes(tmp_path: Path) -> None:
     with _open(tmp_path) as log:
         with pytest.raises(ChecksumMismatch):
             log.append_encoded(bytes(flipped))
-        with pytest.raises(InvalidRecord):
+        with pytest.raises(CorruptRecordBatch, match="batchLength"):
             log.append_encoded(bytes(batch) + b"\x00")
         with pytest.raises(CorruptRecordBatch):
             log.append_encoded(bytes(batch[:30]))
