@@ -37,13 +37,8 @@ from flyq.errors import (
     UnexpectedAppendOffset,
 )
 from flyq.model._core import (
-    EPOCH_LIMIT,
-    NO_EPOCH,
     OFFSET_LIMIT,
     assign_offsets,
-    epochs_after_append,
-    epochs_from_start,
-    epochs_truncated,
     first_at_or_after,
     fits_in_offsets,
     kept_batch_count,
@@ -52,7 +47,14 @@ from flyq.model._core import (
     read_positions,
     truncation_points,
 )
-from flyq.model._core import end_offset_for_epoch as _core_end_offset_for_epoch
+from flyq.model._epochs import (
+    EPOCH_LIMIT,
+    NO_EPOCH,
+    epochs_after_append,
+    epochs_from_start,
+    epochs_truncated,
+)
+from flyq.model._epochs import end_offset_for_epoch as _core_end_offset_for_epoch
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 
 __all__ = [

@@ -36,6 +36,7 @@ from flyq.errors import (
 )
 from flyq.model import Batch, LogState, ModelLog
 from flyq.model import _core as core
+from flyq.model import _epochs as epochs
 from flyq.records import Record, StoredRecord, payload_size
 from tests.strategies import (
     batches,
@@ -963,14 +964,14 @@ def test_epoch_cache_contracts_hold(entries: tuple[tuple[int, int], ...], data: 
     epoch = data.draw(st.integers(-1, 25))
     offset = data.draw(st.integers(0, 50))
     start = data.draw(st.integers(0, end))
-    assert_postconditions(core.epochs_after_append,
-                          core.epochs_after_append(entries, epoch, end),
+    assert_postconditions(epochs.epochs_after_append,
+                          epochs.epochs_after_append(entries, epoch, end),
                           entries=entries, epoch=epoch, base_offset=end)
-    assert_postconditions(core.epochs_truncated, core.epochs_truncated(entries, offset),
+    assert_postconditions(epochs.epochs_truncated, epochs.epochs_truncated(entries, offset),
                           entries=entries, offset=offset)
-    assert_postconditions(core.epochs_from_start, core.epochs_from_start(entries, start, end),
+    assert_postconditions(epochs.epochs_from_start, epochs.epochs_from_start(entries, start, end),
                           entries=entries, log_start_offset=start, log_end_offset=end)
-    assert_postconditions(core.end_offset_for_epoch, core.end_offset_for_epoch(entries, end, epoch),
+    assert_postconditions(epochs.end_offset_for_epoch, epochs.end_offset_for_epoch(entries, end, epoch),
                           entries=entries, log_end_offset=end, epoch=epoch)
 
 
