@@ -29,6 +29,8 @@ __all__ = [
     "LEADER_EPOCH_CHECKPOINT_FILE",
     "NO_EPOCH",
     "ReplicaState",
+    "entries_cut_to_log",
+    "entries_from_start",
     "whole_batches_below",
 ]
 
@@ -49,6 +51,26 @@ def whole_batches_below(data: bytes, offset: int) -> bytes:
             break
         end = position + header.size
     return data[:end]
+
+
+def entries_from_start(entries: list[tuple[int, int]], log_start_offset: int,
+                       log_end_offset: int) -> list[tuple[int, int]]:
+    """EPOCH-6: of the entries below a new log start only the latest survives, moved up to it
+    (unless an entry starts exactly there or no record is left)."""
+    below = [entry for entry in entries if entry[1] < log_start_offset]
+    kept = [entry for entry in entries if entry[1] >= log_start_offset]
+    if below and log_start_offset < log_end_offset and (
+            not kept or kept[0][1] != log_start_offset):
+        kept.insert(0, (below[-1][0], log_start_offset))
+    return kept
+
+
+def entries_cut_to_log(entries: list[tuple[int, int]], log_start_offset: int,
+                       log_end_offset: int) -> list[tuple[int, int]]:
+    """EPOCH-10: the cache open keeps for a recovered log: EPOCH-5 at its end (entries whose
+    batches a crash lost go), then EPOCH-6 at its start."""
+    below_end = [entry for entry in entries if entry[1] < log_end_offset]
+    return entries_from_start(below_end, log_start_offset, log_end_offset)
 
 
 def _increasing(entries: list[tuple[int, int]]) -> bool:
@@ -76,8 +98,7 @@ class ReplicaState:
         """Restore the cache and high watermark, cut to the recovered log; returns problems."""
         problems: list[str] = []
         entries = self._read_entries(problems)
-        self._entries = entries
-        self._cut(log_start_offset, log_end_offset)
+        self._entries = entries_cut_to_log(entries, log_start_offset, log_end_offset)
         if self._entries != entries:
             self._write_entries()
         self.leader_epoch = self.latest_epoch
@@ -109,19 +130,6 @@ class ReplicaState:
                             "the epoch cache starts empty")
             return []
         return entries
-
-    def _cut(self, log_start_offset: int, log_end_offset: int) -> None:
-        self._entries = [entry for entry in self._entries if entry[1] < log_end_offset]
-        self._move_start(log_start_offset, log_end_offset)
-
-    def _move_start(self, log_start_offset: int, log_end_offset: int) -> None:
-        """EPOCH-6: only the latest entry below the new start survives, moved up to it."""
-        below = [entry for entry in self._entries if entry[1] < log_start_offset]
-        kept = [entry for entry in self._entries if entry[1] >= log_start_offset]
-        if below and log_start_offset < log_end_offset and (
-                not kept or kept[0][1] != log_start_offset):
-            kept.insert(0, (below[-1][0], log_start_offset))
-        self._entries = kept
 
     def _write_entries(self) -> None:
         values = tuple(value for entry in self._entries for value in entry)
@@ -193,9 +201,9 @@ class ReplicaState:
 
     def start_moved(self, log_start_offset: int, log_end_offset: int) -> None:
         """After the log start moved up to `log_start_offset` (EPOCH-6)."""
-        before = list(self._entries)
-        self._move_start(log_start_offset, log_end_offset)
-        if self._entries != before:
+        kept = entries_from_start(self._entries, log_start_offset, log_end_offset)
+        if kept != self._entries:
+            self._entries = kept
             self._write_entries()
 
     # --- high watermark (HWM-1..6) -------------------------------------------------------------
