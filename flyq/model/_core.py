@@ -178,4 +178,3 @@ def kept_batch_count(
     while count < len(base_offsets) and base_offsets[count] < offset:
         count += 1
     return count
-
