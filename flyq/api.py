@@ -39,17 +39,47 @@ class LogInterface(Protocol):
 
     @property
     def high_watermark(self) -> int:
-        """Offset below which records are committed to every in-sync replica (HW-1)."""
+        """Offset below which records are committed to every in-sync replica (HW-1, HWM-1)."""
+        ...
+
+    @property
+    def leader_epoch(self) -> int:
+        """The epoch appends are stamped with; -1 before any `become_leader` (EPOCH-1)."""
         ...
 
     def append(self, records: Sequence[Record]) -> AppendResult:
-        """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3)."""
+        """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3, EPOCH-2)."""
+        ...
+
+    def append_replicated(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+        """Append a leader's encoded batch, keeping its offsets and epoch (FOLLOW-1, FOLLOW-2)."""
+        ...
+
+    def become_leader(self, epoch: int) -> None:
+        """Stamp later appends with `epoch`; a lower epoch is fenced (EPOCH-1)."""
+        ...
+
+    def epoch_entries(self) -> tuple[tuple[int, int], ...]:
+        """The epoch cache: (epoch, start_offset) pairs, oldest first (EPOCH-7)."""
+        ...
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetsForLeaderEpoch answer: (epoch, end offset) or (-1, -1) (EPOCH-8)."""
+        ...
+
+    def advance_high_watermark(self, offset: int) -> None:
+        """Move a replica's high watermark up to `offset` (HWM-3)."""
         ...
 
     def read(
-        self, offset: int, *, max_records: int | None = None, max_bytes: int | None = None
+        self,
+        offset: int,
+        *,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
+        up_to_high_watermark: bool = False,
     ) -> list[StoredRecord]:
-        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9)."""
+        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9, HWM-5)."""
         ...
 
     def read_backward(

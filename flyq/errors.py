@@ -299,3 +299,31 @@ class LogFailed(FlyQError):
     def __init__(self, directory: str, cause: BaseException) -> None:
         super().__init__(f"{directory} failed and must be reopened: {cause}")
         self.directory = directory
+
+
+# --- replication (spec/replication-log.md) ---------------------------------------------------------
+
+
+class FencedLeaderEpoch(FlyQError):
+    """An epoch below one the log already knows: Kafka's FENCED_LEADER_EPOCH (EPOCH-1, EPOCH-2)."""
+
+    def __init__(self, epoch: int, newest_epoch: int, reason: str) -> None:
+        super().__init__(
+            f"leader epoch {epoch} is fenced: the log already knows epoch {newest_epoch} ({reason})"
+        )
+        self.epoch = epoch
+        self.newest_epoch = newest_epoch
+
+
+class UnexpectedAppendOffset(FlyQError):
+    """A replicated batch does not start at the log end offset (FOLLOW-1)."""
+
+    def __init__(self, base_offset: int, log_end_offset: int) -> None:
+        super().__init__(
+            f"replicated batch starts at offset {base_offset} but the log ends at {log_end_offset}"
+        )
+        self.base_offset = base_offset
+        self.log_end_offset = log_end_offset
+
+
+__all__ += ["FencedLeaderEpoch", "UnexpectedAppendOffset"]

@@ -686,3 +686,15 @@ def decode_batch(
     records: list[StoredRecord] = []
     _check_records(buf, position, header, max_uncompressed_bytes, source, records)
     return DecodedBatch(header=header, records=tuple(records))
+
+
+
+_BATCH_START = struct.Struct(">qii")
+
+
+def encode_batch_start(base_offset: int, batch_length: int, partition_leader_epoch: int) -> bytes:
+    """The first 16 bytes of a batch: baseOffset, batchLength, partitionLeaderEpoch (§1.1).
+
+    None of them is covered by the CRC, so a leader stamps its epoch without re-encoding.
+    """
+    return _BATCH_START.pack(base_offset, batch_length, partition_leader_epoch)

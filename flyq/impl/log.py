@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import enum
+import itertools
 import logging
 import os
 import time
@@ -24,9 +25,11 @@ from flyq.codec.record_batch import (
     LOG_APPEND_TIME,
     MAX_UNCOMPRESSED_BYTES,
     BatchHeader,
+    decode_batch,
     decode_batch_header,
     encode_base_offset,
     encode_batch,
+    encode_batch_start,
     log_append_time_header,
     validate_batch,
     whole_batches_length,
@@ -44,6 +47,7 @@ from flyq.errors import (
     OffsetOutOfRange,
     RecordTooLarge,
     StorageError,
+    UnexpectedAppendOffset,
 )
 from flyq.impl.checkpoint_file import (
     read_checkpoint,
@@ -54,6 +58,7 @@ from flyq.impl.checkpoint_file import (
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer, make_dirs_durably
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
+from flyq.impl.leader_epochs import ReplicaState, whole_batches_below
 from flyq.impl.recovery import (
     RecoveryPolicy,
     RecoveryReport,
@@ -250,6 +255,7 @@ class PartitionLog:
         self._last_retention_ms: int | None = None
         self._index_check: IndexCheck | None = None
         self.recovery_report = RecoveryReport(clean=True)
+        self._replica = ReplicaState(layer, directory, high_watermark_follows_end=True)
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -257,10 +263,16 @@ class PartitionLog:
     def open(cls, directory: str, config: LogConfig | None = None, *,
              file_layer: FileLayer | None = None, clock: Callable[[], int] | None = None,
              topic: str | None = None, partition: int | None = None,
-             recovery_policy: RecoveryPolicy | None = None) -> PartitionLog:
-        """Open (or create) the log in `directory`, recovering it if it was not closed cleanly."""
+             recovery_policy: RecoveryPolicy | None = None,
+             high_watermark_follows_end: bool = True) -> PartitionLog:
+        """Open (or create) the log in `directory`, recovering it if it was not closed cleanly.
+
+        With `high_watermark_follows_end=False` the log is a replica whose high watermark moves
+        only by `advance_high_watermark` (spec/replication-log.md, HWM-3).
+        """
         log = cls(directory, config or LogConfig(), file_layer or OsFileLayer(),
                   clock or _system_clock, topic, partition, recovery_policy or RecoveryPolicy())
+        log._replica.high_watermark_follows_end = high_watermark_follows_end
         log._open()
         return log
 
@@ -278,6 +290,7 @@ class PartitionLog:
         self._lock = layer.lock(self._path(LOCK_FILE))
         try:
             self._open_locked()
+            self._loaded_replica_state(self._replica.load(self._log_start, self._log_end))
         except BaseException:
             self._lock.release()
             raise
@@ -507,11 +520,12 @@ class PartitionLog:
 
     @property
     def high_watermark(self) -> int:
-        """Offset below which records are committed to every in-sync replica (HW-1).
+        """Offset below which records are committed to every in-sync replica (HW-1, HWM-1).
 
-        One node is its own only in-sync replica: this is `log_end_offset`.
+        One node is its own only in-sync replica: unless the log was opened as a replica, this
+        is `log_end_offset` (HWM-2).
         """
-        return self._log_end
+        return self._replica.high_watermark(self._log_end)
 
     @property
     def durable_offset(self) -> int:
@@ -599,11 +613,13 @@ class PartitionLog:
         return self._append(parts, decode_batch_header(stamped, limit=header.size))
 
     def _append(self, parts: Sequence[bytes | bytearray | memoryview],
-                header: BatchHeader) -> AppendResult:
+                header: BatchHeader, *, replicated: bool = False) -> AppendResult:
         if header.size > self.config.max_batch_bytes:
             raise RecordTooLarge(header.size, self.config.max_batch_bytes)
         if header.next_offset > _OFFSET_MAX:
-            raise InvalidRecord(f"offsets would pass {_OFFSET_MAX}")
+            raise self._out_of_range(header.last_offset, "a batch's last offset must leave "
+                                                         "log_end_offset < 2**63 (LOG-13)")
+        parts, header = self._stamped(parts, header, replicated)
         now = self._clock()
         try:
             self._maybe_roll(header, now)
@@ -612,6 +628,7 @@ class PartitionLog:
             self._fail(exc)
             raise
         self._log_end = header.next_offset
+        self._replica.appended(header.partition_leader_epoch, header.base_offset)
         self._unflushed_records += header.records_count
         flush_messages, flush_ms = self.config.flush_messages, self.config.flush_ms
         if (flush_messages is not None and self._unflushed_records >= flush_messages) or (
@@ -619,6 +636,79 @@ class PartitionLog:
         ):
             self.flush()
         return AppendResult(header.base_offset, header.last_offset)
+
+    def _stamped(self, parts: Sequence[bytes | bytearray | memoryview], header: BatchHeader,
+                 replicated: bool) -> tuple[Sequence[bytes | bytearray | memoryview], BatchHeader]:
+        """Check the batch's epoch and, for a leader append, stamp `leader_epoch` into it
+        (EPOCH-2, FOLLOW-1). Bytes 0..15 are outside the CRC, so the rest is written as given."""
+        if replicated:
+            self._replica.check_replicated(header)
+            return parts, header
+        self._replica.check_leader_append()
+        epoch = self._replica.leader_epoch
+        if header.partition_leader_epoch == epoch:
+            return parts, header
+        skip = 16
+        rest: list[bytes | bytearray | memoryview] = []
+        for part in parts:
+            view = memoryview(part)
+            rest.append(view[min(skip, len(view)):])
+            skip = max(skip - len(view), 0)
+        start = encode_batch_start(header.base_offset, header.batch_length, epoch)
+        return (start, *rest), attrs.evolve(header, partition_leader_epoch=epoch)
+
+    def append_replicated(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+        """Append a leader's encoded batch keeping its base offset and epoch (FOLLOW-1, FOLLOW-2).
+
+        Decoded in full first (CRC and every record), as a follower must not store what its
+        leader could not have.
+        """
+        self._check_usable()
+        if not isinstance(batch, bytes | bytearray | memoryview):
+            raise InvalidArgument("batch", batch, "the bytes of one encoded record batch")
+        decoded = decode_batch(batch, source="replicated batch")
+        header = decoded.header
+        if header.size != len(batch):
+            raise InvalidRecord(
+                f"replicated batch is {len(batch)} bytes but its header says {header.size}"
+            )
+        for stored in decoded.records:
+            validate_record(stored.record)
+        if header.base_offset != self._log_end:
+            raise UnexpectedAppendOffset(header.base_offset, self._log_end)
+        return self._append((batch,), header, replicated=True)
+
+    # --- replication state (spec/replication-log.md) -----------------------------------------
+
+    def _loaded_replica_state(self, problems: list[str]) -> None:
+        if problems:
+            self.recovery_report = attrs.evolve(
+                self.recovery_report, problems=(*self.recovery_report.problems, *problems))
+            logger.warning("opened %s: %s", self.directory, problems)
+
+    @property
+    def leader_epoch(self) -> int:
+        """The epoch appends are stamped with; -1 before any `become_leader` (EPOCH-1, EPOCH-11)."""
+        return self._replica.leader_epoch
+
+    def become_leader(self, epoch: int) -> None:
+        """Stamp later appends with `epoch`; a lower epoch is fenced (EPOCH-1)."""
+        self._check_usable()
+        self._replica.become_leader(epoch)
+
+    def epoch_entries(self) -> tuple[tuple[int, int], ...]:
+        """The epoch cache: (epoch, start_offset) pairs, oldest first (EPOCH-7)."""
+        return self._replica.entries()
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetsForLeaderEpoch answer: (epoch, end offset) or (-1, -1) (EPOCH-8)."""
+        return self._replica.end_offset_for_epoch(epoch, self._log_end)
+
+    def advance_high_watermark(self, offset: int) -> None:
+        """Move a replica's high watermark up to `offset`, checkpointed first (HWM-3, HWM-6)."""
+        self._check_usable()
+        with self._guarded():
+            self._replica.advance_high_watermark(offset, self._log_start, self._log_end)
 
     def _maybe_roll(self, header: BatchHeader, now: int) -> None:
         active = self._active
@@ -703,8 +793,9 @@ class PartitionLog:
         return self._segments[index].size
 
     def read(self, offset: int, *, max_records: int | None = None,
-             max_bytes: int | None = None) -> list[StoredRecord]:
-        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9)."""
+             max_bytes: int | None = None,
+             up_to_high_watermark: bool = False) -> list[StoredRecord]:
+        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9, HWM-5)."""
         _check_limit("max_records", max_records)
         _check_limit("max_bytes", max_bytes)
         _check_offset("offset", offset)
@@ -712,8 +803,12 @@ class PartitionLog:
         if not self._log_start <= offset <= self._log_end:
             raise self._out_of_range(offset, "reads accept log_start_offset <= offset <= "
                                              "log_end_offset")
+        records: Iterator[StoredRecord] = self._records_from(offset)
+        if up_to_high_watermark:
+            high_watermark = self.high_watermark
+            records = itertools.takewhile(lambda r: r.offset < high_watermark, records)
         with self._guarded():
-            return _take(self._records_from(offset), max_records, max_bytes)
+            return _take(records, max_records, max_bytes)
 
     def _scan_from(self, index: int, offset: int, *, with_bytes: bool = False
                    ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
@@ -748,12 +843,14 @@ class PartitionLog:
                 offset = header.next_offset
             index += 1
 
-    def read_raw(self, offset: int, max_bytes: int) -> bytes:
+    def read_raw(self, offset: int, max_bytes: int, *,
+                 up_to_high_watermark: bool = False) -> bytes:
         """Whole stored batches from the one holding `offset`, as bytes (a Kafka fetch).
 
         At least one batch when `offset < log_end_offset`, else at most `max_bytes` bytes; never
         crosses a segment. The first batch may hold records below `offset`. No CRC check: the
-        reader checks, as Kafka clients do.
+        reader checks, as Kafka clients do. With `up_to_high_watermark`, only whole batches that
+        end at or below the high watermark (HWM-5).
         """
         _check_limit("max_bytes", max_bytes)
         _check_offset("offset", offset)
@@ -764,7 +861,8 @@ class PartitionLog:
         if offset == self._log_end:
             return b""
         with self._guarded():
-            return self._read_raw(offset, max_bytes)
+            data = self._read_raw(offset, max_bytes)
+        return whole_batches_below(data, self.high_watermark) if up_to_high_watermark else data
 
     def _read_raw(self, offset: int, max_bytes: int) -> bytes:
         index = self._segment_index(offset)
@@ -905,21 +1003,23 @@ class PartitionLog:
                 # The log start sits inside a batch: nothing at or above it stays, so the log
                 # restarts empty there, keeping segments' offsets contiguous.
                 self._restart_at(offset)
-                return
-            segment.log.truncate(position)
-            segment.log.fsync()
-            self._layer.fsync_dir(self.directory)
-            policy = segment.rebuild_indexes(sealed=False,
-                                             index_max_bytes=self.config.index_max_bytes)
-            created_ms = segment.created_ms
-            self._activate(segment, policy)
-            if was_active:
-                segment.created_ms = created_ms
             else:
-                # A sealed segment's creation time was not kept: its age counts from here.
-                self._write_segment_created(segment)
-        self._log_end = offset
-        self._durable = min(self._durable, offset)
+                segment.log.truncate(position)
+                segment.log.fsync()
+                self._layer.fsync_dir(self.directory)
+                policy = segment.rebuild_indexes(sealed=False,
+                                                 index_max_bytes=self.config.index_max_bytes)
+                created_ms = segment.created_ms
+                self._activate(segment, policy)
+                if was_active:
+                    segment.created_ms = created_ms
+                else:
+                    # A sealed segment's creation time was not kept: its age counts from here.
+                    self._write_segment_created(segment)
+            self._log_end = offset
+            self._durable = min(self._durable, offset)
+            # After the log: a crash in between leaves entries past the end, which open cuts.
+            self._replica.truncated(offset)
 
     def delete_records_below(self, offset: int) -> None:
         """Advance the log start offset to `offset` and delete whole segments below it (LOG-11)."""
@@ -928,6 +1028,9 @@ class PartitionLog:
         if not 0 <= offset <= self._log_end:
             raise self._out_of_range(offset, "delete_records_below accepts 0 <= offset <= "
                                              "log_end_offset")
+        if offset > self.high_watermark:
+            raise self._out_of_range(offset, "delete_records_below accepts offset <= "
+                                             f"high_watermark {self.high_watermark} (HWM-4)")
         if offset <= self._log_start:
             return
         # Flushed first, so no crash can leave the log ending below its new start.
@@ -935,6 +1038,7 @@ class PartitionLog:
         with self._guarded():
             write_checkpoint(self._layer, self._path(LOG_START_OFFSET_FILE), (offset,))
             self._log_start = offset
+            self._replica.start_moved(offset, self._log_end)
             self._remove_segments_below_start()
 
     def apply_retention(self, now_ms: int | None = None) -> RetentionResult:
@@ -955,7 +1059,9 @@ class PartitionLog:
         sizes = [segment.size for segment in self._segments]
         remaining = sum(sizes)
         keep_from = 0
-        while keep_from < len(self._segments) - 1:
+        # Only committed records may go: a replica keeps segments reaching past its HW (HWM-4).
+        while (keep_from < len(self._segments) - 1
+               and self._bases[keep_from + 1] <= self.high_watermark):
             segment = self._segments[keep_from]
             expired = (retention_ms is not None
                        and segment.max_timestamp() < now - retention_ms)

@@ -49,16 +49,53 @@ class ModelLog:
         """Offset below which records are committed to every in-sync replica (HW-1)."""
         return self._state.high_watermark
 
+    @property
+    def leader_epoch(self) -> int:
+        """The epoch appends are stamped with; -1 before any `become_leader` (EPOCH-1)."""
+        return self._state.leader_epoch
+
     def append(self, records: Sequence[Record]) -> AppendResult:
-        """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3)."""
+        """Append `records` as one batch; returns the offsets assigned (LOG-2, LOG-3, EPOCH-2)."""
         self._state, result = _state.append(self._state, records)
         return result
 
+    def append_replicated(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+        """Append a leader's encoded batch, keeping its offsets and epoch (FOLLOW-1, FOLLOW-2)."""
+        self._state, result = _state.append_replicated(self._state, batch)
+        return result
+
+    def become_leader(self, epoch: int) -> None:
+        """Stamp later appends with `epoch`; a lower epoch is fenced (EPOCH-1)."""
+        self._state = _state.become_leader(self._state, epoch)
+
+    def epoch_entries(self) -> tuple[tuple[int, int], ...]:
+        """The epoch cache: (epoch, start_offset) pairs, oldest first (EPOCH-7)."""
+        return self._state.epochs
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetsForLeaderEpoch answer: (epoch, end offset) or (-1, -1) (EPOCH-8)."""
+        return _state.end_offset_for_epoch(self._state, epoch)
+
+    def advance_high_watermark(self, offset: int) -> None:
+        """Move a replica's high watermark up to `offset` (HWM-3)."""
+        self._state = _state.advance_high_watermark(self._state, offset)
+
+    def reopen(self) -> None:
+        """What a close and open do to the state (EPOCH-11): a model has no disk to lose."""
+        self._state = _state.reopen(self._state)
+
     def read(
-        self, offset: int, *, max_records: int | None = None, max_bytes: int | None = None
+        self,
+        offset: int,
+        *,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
+        up_to_high_watermark: bool = False,
     ) -> list[StoredRecord]:
-        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9)."""
-        return list(_state.read(self._state, offset, max_records, max_bytes))
+        """Records from `offset` upwards, oldest first (LOG-5, LOG-6, LOG-9, HWM-5)."""
+        return list(
+            _state.read(self._state, offset, max_records, max_bytes, up_to_high_watermark)
+        )
 
     def read_backward(
         self, offset: int, *, max_records: int | None = None, max_bytes: int | None = None

@@ -21,8 +21,9 @@ from hypothesis.stateful import (
 )
 
 from flyq.api import LogInterface
+from flyq.codec.record_batch import encode_batch
 from flyq.errors import FlyQError
-from flyq.model import ModelLog
+from flyq.model import ModelLog, empty_log
 from flyq.records import Record
 from tests.strategies import batches
 
@@ -39,6 +40,8 @@ class LogSettings(Protocol):
     segment_ms: int
     retention_bytes: int | None
     retention_ms: int | None
+    # False: the log is opened as a replica with an explicit high watermark (HWM-3).
+    high_watermark_follows_end: bool
 
 
 class LogHarness(Protocol):
@@ -91,6 +94,7 @@ def _settings(draw: st.DrawFn) -> dict[str, int | None]:
         "segment_ms": draw(st.sampled_from([50, 1000, 10**9])),
         "retention_bytes": draw(st.sampled_from([None, 300, 2000])),
         "retention_ms": draw(st.sampled_from([None, 50, 5000])),
+        "high_watermark_follows_end": draw(st.booleans()),
     }
 
 
@@ -120,6 +124,9 @@ def make_log_machine(
         def open_log(self, settings: dict[str, int | None]) -> None:
             """Start from an empty log with sizes small enough to roll often (SEG-2)."""
             self.harness = harness_factory(settings)
+            self.model = ModelLog(
+                empty_log(high_watermark_follows_end=bool(settings["high_watermark_follows_end"]))
+            )
             self.log = self.harness.open()
 
         def teardown(self) -> None:
@@ -233,6 +240,7 @@ def make_log_machine(
             self.harness.close(self.log)
             self.log = None
             self.log = self.harness.open()
+            self.model.reopen()
             self._whole_log_agrees()
 
         @precondition(lambda self: self.log is not None)
@@ -243,6 +251,7 @@ def make_log_machine(
             self.harness.crash(self.log)
             self.log = None
             self.log = self.harness.open()
+            self.model.reopen()
             self._whole_log_agrees()
 
         def _whole_log_agrees(self) -> None:
@@ -261,10 +270,78 @@ def make_log_machine(
 
         @invariant()
         def high_watermark_agrees(self) -> None:
-            """HW-1: on one node the high watermark is the log end offset, as in the model."""
+            """HW-1, HWM-1, HWM-2: the high watermark agrees with the model and lies in the log;
+            on one node it is the log end offset."""
             if self.log is None:
                 return
-            assert self.log.high_watermark == self.model.high_watermark == self.log.log_end_offset
+            assert self.log.high_watermark == self.model.high_watermark
+            assert self.log.log_start_offset <= self.log.high_watermark <= self.log.log_end_offset
+            if self.model.state.explicit_high_watermark is None:
+                assert self.log.high_watermark == self.log.log_end_offset
+
+        # --- replication (spec/replication-log.md): leader epochs, follower appends, the high
+        # watermark of a replica. Self-contained: these rules and invariants move as one block.
+
+        def _epoch_near_newest(self, data: st.DataObject) -> int:
+            """An epoch around the newest one the log knows, sometimes an invalid one."""
+            newest = max(self.model.leader_epoch, self.model.state.latest_epoch, 0)
+            return data.draw(
+                st.one_of(st.integers(max(newest - 1, 0), newest + 2), st.sampled_from([-1, 0])),
+                label="epoch",
+            )
+
+        @rule(data=st.data())
+        def become_leader(self, data: st.DataObject) -> None:
+            """EPOCH-1: a new epoch is taken, a lower one is fenced, alike in both."""
+            epoch = self._epoch_near_newest(data)
+            self._both(lambda log: log.become_leader(epoch))
+
+        @rule(data=st.data(), records=batches())
+        def append_replicated(self, data: st.DataObject, records: list[Record]) -> None:
+            """FOLLOW-1, FOLLOW-2, EPOCH-4: a leader's batch keeps its offsets and epoch; a batch
+            at the wrong offset or going back in epoch is refused alike."""
+            end = self.model.log_end_offset
+            base = data.draw(st.sampled_from([end, end, end, end + 1, max(end - 1, 0)]),
+                             label="base_offset")
+            epoch = self._epoch_near_newest(data)
+            batch = encode_batch(base, records, partition_leader_epoch=epoch)
+            self._both(lambda log: log.append_replicated(batch))
+
+        @rule(data=st.data())
+        def advance_high_watermark(self, data: st.DataObject) -> None:
+            """HWM-2, HWM-3: a replica's high watermark moves up to the log end, never back."""
+            low, high = self.model.high_watermark, self.model.log_end_offset
+            offset = data.draw(st.one_of(st.integers(low - 1, high + 1), st.just(high)),
+                               label="high watermark")
+            self._both(lambda log: log.advance_high_watermark(offset))
+
+        @rule(data=st.data())
+        def truncate_to_epoch_end(self, data: st.DataObject) -> None:
+            """EPOCH-8, FOLLOW-3, EPOCH-5: a follower asks where an epoch ends and truncates
+            there; both answer alike and both cut the epoch cache alike."""
+            epoch = self._epoch_near_newest(data)
+            answer, _ = self._both(lambda log: log.end_offset_for_epoch(epoch))
+            assert isinstance(answer, tuple) and answer[0] == "ok"
+            _, end = answer[1]
+            if end != -1 and end < self.model.log_end_offset:
+                self._both(lambda log: log.truncate(end))
+
+        @rule(data=st.data(), max_records=st.none() | st.integers(1, 20),
+              max_bytes=st.none() | st.integers(1, 3000))
+        def read_up_to_high_watermark(self, data: st.DataObject, max_records: int | None,
+                                      max_bytes: int | None) -> None:
+            """HWM-5: reads that stop at the high watermark agree."""
+            offset = self._offset(data)
+            self._both(lambda log: log.read(offset, max_records=max_records, max_bytes=max_bytes,
+                                             up_to_high_watermark=True))
+
+        @invariant()
+        def epochs_agree(self) -> None:
+            """EPOCH-3, EPOCH-7, EPOCH-11: leader epoch and epoch cache agree with the model."""
+            if self.log is None:
+                return
+            assert self.log.leader_epoch == self.model.leader_epoch
+            assert self.log.epoch_entries() == self.model.epoch_entries()
 
         @invariant()
         def implementation_invariants(self) -> None:

@@ -64,7 +64,9 @@ class DiskLogHarness:
 
     def __init__(self, settings: dict[str, int | None]) -> None:
         self.directory = tempfile.mkdtemp(prefix="flyq-prop-", dir=_scratch())
-        self.config = LogConfig(**settings)
+        config = dict(settings)
+        self.high_watermark_follows_end = bool(config.pop("high_watermark_follows_end", True))
+        self.config = LogConfig(**config)
         self.now = 1_000_000
         self.layer = _KillableFileLayer()
 
@@ -73,7 +75,8 @@ class DiskLogHarness:
 
     def open(self) -> LogInterface:
         return PartitionLog.open(self.directory, self.config, file_layer=self.layer,
-                                 clock=self._clock)
+                                 clock=self._clock,
+                                 high_watermark_follows_end=self.high_watermark_follows_end)
 
     def close(self, log: LogInterface) -> None:
         assert isinstance(log, PartitionLog)

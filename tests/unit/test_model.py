@@ -23,15 +23,20 @@ from hypothesis import strategies as st
 
 from flyq import model
 from flyq.api import AppendResult
+from flyq.codec.record_batch import encode_batch
 from flyq.errors import (
+    DecodeError,
     EmptyBatch,
+    FencedLeaderEpoch,
     InvalidArgument,
     InvalidOffset,
     InvalidRecord,
     OffsetOutOfRange,
+    UnexpectedAppendOffset,
 )
 from flyq.model import Batch, LogState, ModelLog
 from flyq.model import _core as core
+from flyq.model import _epochs as epochs
 from flyq.records import Record, StoredRecord, payload_size
 from tests.strategies import (
     batches,
@@ -569,7 +574,8 @@ def test_read_contracts_hold(
 ) -> None:
     """LOG-6, LOG-7, LOG-9: read's and read_backward's stated postconditions hold."""
     offset = data.draw(st.integers(state.log_start_offset, state.log_end_offset))
-    args = {"state": state, "offset": offset, "max_records": max_records, "max_bytes": max_bytes}
+    args = {"state": state, "offset": offset, "max_records": max_records, "max_bytes": max_bytes,
+            "up_to_high_watermark": False}
     assert_postconditions(model.read, model.read(state, offset, max_records, max_bytes), **args)
     if offset < state.log_end_offset:
         result = model.read_backward(state, offset, max_records, max_bytes)
@@ -722,3 +728,276 @@ def test_contract_checker_reports_a_broken_postcondition(tmp_path: Path) -> None
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "broken_contract_module.py" in completed.stdout
     assert "1 counterexamples or contract errors" in completed.stdout
+
+
+# --- spec/replication-log.md: leader epochs, follower appends, the high watermark -----------------
+
+
+def epoch_log() -> ModelLog:
+    """Epoch 1 appends 0..1 and 2, epoch 3 appends 3..4: cache ((1, 0), (3, 3)), end 5."""
+    log = ModelLog()
+    log.become_leader(1)
+    log.append([rec(), rec()])
+    log.append([rec()])
+    log.become_leader(3)
+    log.append([rec(), rec()])
+    return log
+
+
+def test_appends_are_stamped_with_the_leader_epoch() -> None:
+    """EPOCH-2: every batch carries the epoch it was appended under, -1 before any."""
+    log = ModelLog()
+    log.append([rec()])
+    log.become_leader(2)
+    log.append([rec()])
+    assert [b.partition_leader_epoch for b in log.state.batches] == [-1, 2]
+
+
+def test_epoch_entry_is_assigned_at_the_first_append_of_an_epoch() -> None:
+    """EPOCH-4: become_leader alone adds nothing; the first batch of the epoch does."""
+    log = ModelLog()
+    log.append([rec()])
+    log.become_leader(1)
+    assert log.epoch_entries() == ()
+    log.append([rec(), rec()])
+    log.append([rec()])
+    assert log.epoch_entries() == ((1, 1),)
+    log.become_leader(4)
+    log.become_leader(4)
+    log.append([rec()])
+    assert log.epoch_entries() == ((1, 1), (4, 4))
+    assert log.leader_epoch == 4
+
+
+@pytest.mark.parametrize("epoch", [0, 2])
+def test_become_leader_refuses_a_lower_epoch(epoch: int) -> None:
+    """EPOCH-1: an epoch below the current one is fenced and changes nothing."""
+    log = epoch_log()
+    before = log.state
+    with pytest.raises(FencedLeaderEpoch):
+        log.become_leader(epoch)
+    assert log.state is before
+
+
+@pytest.mark.parametrize("epoch", [-1, 1 << 31, True, "3", 2.0])
+def test_become_leader_refuses_a_non_epoch(epoch: object) -> None:
+    """EPOCH-1: an epoch must be an int in 0 .. 2**31 - 1."""
+    with pytest.raises(InvalidArgument):
+        ModelLog().become_leader(epoch)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("epoch", "expected"),
+    [(-1, (-1, -1)), (0, (0, 0)), (1, (1, 3)), (2, (1, 3)), (3, (3, 5)), (4, (-1, -1)),
+     (9, (-1, -1))],
+)
+def test_end_offset_for_epoch(epoch: int, expected: tuple[int, int]) -> None:
+    """EPOCH-8: the largest epoch <= the one asked and where the next epoch starts, or the end;
+    an epoch older than the cache gets the first start, one newer than the cache UNDEFINED."""
+    assert epoch_log().end_offset_for_epoch(epoch) == expected
+
+
+def test_end_offset_for_epoch_on_an_empty_cache() -> None:
+    """EPOCH-8: no entries answers UNDEFINED (-1, -1) whatever the epoch."""
+    log = log_of(3)
+    assert log.end_offset_for_epoch(0) == (-1, -1)
+    assert log.end_offset_for_epoch(5) == (-1, -1)
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"), [(5, ((1, 0), (3, 3))), (3, ((1, 0),)), (2, ((1, 0),)), (0, ())]
+)
+def test_truncate_drops_entries_from_the_offset_up(
+    offset: int, expected: tuple[tuple[int, int], ...]
+) -> None:
+    """EPOCH-5: truncate(offset) drops every entry starting at or above offset."""
+    log = epoch_log()
+    log.truncate(offset)
+    assert log.epoch_entries() == expected
+    assert log.leader_epoch == 3
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [(1, ((1, 1), (3, 3))), (3, ((3, 3),)), (4, ((3, 4),)), (5, ())],
+)
+def test_delete_records_below_moves_the_latest_entry_below_to_the_start(
+    offset: int, expected: tuple[tuple[int, int], ...]
+) -> None:
+    """EPOCH-6: entries below the new start go, except the latest, moved up to it."""
+    log = epoch_log()
+    log.delete_records_below(offset)
+    assert log.epoch_entries() == expected
+
+
+def test_a_replicated_batch_keeps_its_offsets_and_epoch() -> None:
+    """FOLLOW-1, FOLLOW-2: base offset and epoch come from the batch; leader_epoch stays."""
+    log = ModelLog()
+    result = log.append_replicated(encode_batch(0, [A, B], partition_leader_epoch=7))
+    assert result == AppendResult(0, 1)
+    assert log.epoch_entries() == ((7, 0),)
+    assert log.leader_epoch == -1
+    assert [r.record for r in log.read(0)] == [A, B]
+    log.append_replicated(encode_batch(2, [C], partition_leader_epoch=7))
+    log.append_replicated(encode_batch(3, [D], partition_leader_epoch=9))
+    assert log.epoch_entries() == ((7, 0), (9, 3))
+
+
+@pytest.mark.parametrize("base", [0, 4, 6])
+def test_a_replicated_batch_must_start_at_log_end(base: int) -> None:
+    """FOLLOW-1: a batch that does not start at log_end_offset is refused, changing nothing."""
+    log = log_of(5)
+    before = log.state
+    with pytest.raises(UnexpectedAppendOffset):
+        log.append_replicated(encode_batch(base, [A]))
+    assert log.state is before
+
+
+def test_a_replicated_batch_must_not_go_back_in_epoch() -> None:
+    """FOLLOW-1: a batch with an epoch below the latest cached one is refused."""
+    log = epoch_log()
+    with pytest.raises(InvalidRecord):
+        log.append_replicated(encode_batch(5, [A], partition_leader_epoch=2))
+    log.append_replicated(encode_batch(5, [A], partition_leader_epoch=-1))
+    assert log.epoch_entries() == ((1, 0), (3, 3))
+
+
+def test_a_damaged_replicated_batch_is_refused() -> None:
+    """FOLLOW-1: a bad CRC raises a DecodeError; trailing bytes raise InvalidRecord."""
+    data = bytearray(encode_batch(0, [A]))
+    log = ModelLog()
+    with pytest.raises(InvalidRecord):
+        log.append_replicated(bytes(data) + b"\x00")
+    data[-1] ^= 0xFF
+    with pytest.raises(DecodeError):
+        log.append_replicated(bytes(data))
+    assert log.log_end_offset == 0
+
+
+def test_a_superseded_leader_cannot_append() -> None:
+    """EPOCH-2: once the log holds a newer epoch's batches, the old leader is fenced."""
+    log = ModelLog()
+    log.become_leader(1)
+    log.append_replicated(encode_batch(0, [A], partition_leader_epoch=2))
+    with pytest.raises(FencedLeaderEpoch):
+        log.append([B])
+    with pytest.raises(FencedLeaderEpoch):
+        log.become_leader(1)
+    log.become_leader(2)
+    assert log.append([B]) == AppendResult(1, 1)
+
+
+def test_single_node_high_watermark_follows_the_end() -> None:
+    """HWM-2: by default the high watermark is log_end_offset and cannot be moved by hand."""
+    log = log_of(2, 1)
+    assert log.high_watermark == 3
+    with pytest.raises(InvalidArgument):
+        log.advance_high_watermark(2)
+
+
+def test_replica_high_watermark_moves_only_up_to_the_end() -> None:
+    """HWM-3, HWM-4: explicit high watermark: starts at log start, up only, lowered by truncate."""
+    log = ModelLog(model.empty_log(high_watermark_follows_end=False))
+    log.append([rec(), rec()])
+    log.append([rec()])
+    assert log.high_watermark == 0
+    log.advance_high_watermark(3)
+    with pytest.raises(OffsetOutOfRange):
+        log.advance_high_watermark(2)
+    with pytest.raises(OffsetOutOfRange):
+        log.advance_high_watermark(4)
+    log.truncate(2)
+    assert log.high_watermark == 2
+    log.append([rec()])
+    assert log.high_watermark == 2
+
+
+def test_replica_cannot_delete_records_above_its_high_watermark() -> None:
+    """HWM-4: delete_records_below never passes the high watermark."""
+    log = ModelLog(model.empty_log(high_watermark_follows_end=False))
+    log.append([rec(), rec(), rec()])
+    log.advance_high_watermark(1)
+    with pytest.raises(OffsetOutOfRange):
+        log.delete_records_below(2)
+    log.delete_records_below(1)
+    assert (log.log_start_offset, log.high_watermark) == (1, 1)
+
+
+def test_reads_can_stop_at_the_high_watermark() -> None:
+    """HWM-5: with up_to_high_watermark only records below it are read, even mid-batch."""
+    log = ModelLog(model.empty_log(high_watermark_follows_end=False))
+    log.append([rec(b"0"), rec(b"1"), rec(b"2")])
+    log.append([rec(b"3")])
+    log.advance_high_watermark(2)
+    assert offsets(log.read(0, up_to_high_watermark=True)) == [0, 1]
+    assert offsets(log.read(1, up_to_high_watermark=True, max_records=5)) == [1]
+    assert log.read(2, up_to_high_watermark=True) == []
+    assert log.read(4, up_to_high_watermark=True) == []
+    assert offsets(log.read(0)) == [0, 1, 2, 3]
+    with pytest.raises(OffsetOutOfRange):
+        log.read(5, up_to_high_watermark=True)
+
+
+def test_reopen_takes_the_latest_cached_epoch() -> None:
+    """EPOCH-11: leader_epoch is not kept by itself: after reopen it is the latest cached."""
+    log = epoch_log()
+    log.become_leader(6)
+    log.reopen()
+    assert log.leader_epoch == 3
+    log.truncate(0)
+    log.reopen()
+    assert log.leader_epoch == -1
+
+
+@st.composite
+def epoch_caches(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    """A strictly increasing cache of (epoch, start_offset) entries."""
+    epochs = draw(st.lists(st.integers(0, 20), unique=True, max_size=6).map(sorted))
+    starts = draw(
+        st.lists(st.integers(0, 40), unique=True, min_size=len(epochs), max_size=len(epochs))
+    )
+    return tuple(zip(epochs, sorted(starts), strict=True))
+
+
+@given(entries=epoch_caches(), data=st.data())
+def test_epoch_cache_contracts_hold(entries: tuple[tuple[int, int], ...], data: st.DataObject) -> None:
+    """EPOCH-4..8: the epoch cache functions' stated postconditions hold on drawn caches."""
+    end = data.draw(st.integers(max((s for _, s in entries), default=-1) + 1, 50))
+    epoch = data.draw(st.integers(-1, 25))
+    offset = data.draw(st.integers(0, 50))
+    start = data.draw(st.integers(0, end))
+    assert_postconditions(epochs.epochs_after_append,
+                          epochs.epochs_after_append(entries, epoch, end),
+                          entries=entries, epoch=epoch, base_offset=end)
+    assert_postconditions(epochs.epochs_truncated, epochs.epochs_truncated(entries, offset),
+                          entries=entries, offset=offset)
+    assert_postconditions(epochs.epochs_from_start, epochs.epochs_from_start(entries, start, end),
+                          entries=entries, log_start_offset=start, log_end_offset=end)
+    assert_postconditions(epochs.end_offset_for_epoch, epochs.end_offset_for_epoch(entries, end, epoch),
+                          entries=entries, log_end_offset=end, epoch=epoch)
+
+
+@given(state=log_states(), data=st.data(), records=batches(large_value_max=0))
+def test_replication_contracts_hold(
+    state: LogState, data: st.DataObject, records: list[Record]
+) -> None:
+    """EPOCH-1, EPOCH-8, FOLLOW-2, HWM-3: the replication operations' postconditions hold."""
+    epoch = data.draw(st.integers(0, 5))
+    led = model.become_leader(state, epoch)
+    assert_postconditions(model.become_leader, led, state=state, epoch=epoch)
+    batch = encode_batch(state.log_end_offset, records, partition_leader_epoch=epoch)
+    result = model.append_replicated(led, batch)
+    assert_postconditions(model.append_replicated, result, state=led, batch=batch)
+    grown = result[0]
+    asked = data.draw(st.integers(-1, 6))
+    answer = model.end_offset_for_epoch(grown, asked)
+    assert_postconditions(model.end_offset_for_epoch, answer, state=grown, epoch=asked)
+    replica = LogState(grown.log_start_offset, grown.batches, grown.leader_epoch, grown.epochs,
+                       grown.log_start_offset)
+    target = data.draw(st.integers(replica.log_start_offset, replica.log_end_offset))
+    moved = model.advance_high_watermark(replica, target)
+    assert_postconditions(model.advance_high_watermark, moved, state=replica, offset=target)
+    point = data.draw(st.sampled_from(model.batch_boundaries(moved)))
+    cut = model.truncate(moved, point)
+    assert_postconditions(model.truncate, cut, state=moved, offset=point)
+    assert_postconditions(model.reopen, model.reopen(cut), state=cut)
