@@ -6,10 +6,10 @@ import os
 import shutil
 import tempfile
 
-from flyq.api import LogInterface
+from flyq.api import AppendResult, LogInterface
 from flyq.impl import LogConfig, OsFileLayer, PartitionLog
 from flyq.impl.filelayer import FileHandle, FileLock, MappedFile
-from tests.property.log_machine import LogHarness, make_log_machine
+from flyq.testing import FailingFsyncLayer, LogHarness, make_log_machine
 
 
 class _KillableFileLayer(OsFileLayer):
@@ -67,12 +67,13 @@ class DiskLogHarness:
         self.config = LogConfig(**settings)
         self.now = 1_000_000
         self.layer = _KillableFileLayer()
+        self.faults = FailingFsyncLayer(self.layer)
 
     def _clock(self) -> int:
         return self.now
 
     def open(self) -> LogInterface:
-        return PartitionLog.open(self.directory, self.config, file_layer=self.layer,
+        return PartitionLog.open(self.directory, self.config, file_layer=self.faults,
                                  clock=self._clock)
 
     def close(self, log: LogInterface) -> None:
@@ -81,6 +82,22 @@ class DiskLogHarness:
 
     def crash(self, log: LogInterface) -> None:
         self.layer.kill()
+
+    def append_encoded(self, log: LogInterface, batch: bytes) -> AppendResult:
+        assert isinstance(log, PartitionLog)
+        return log.append_encoded(batch)
+
+    def read_raw(self, log: LogInterface, offset: int, max_bytes: int) -> bytes:
+        assert isinstance(log, PartitionLog)
+        return log.read_raw(offset, max_bytes)
+
+    def fail_next_fsync(self) -> bool:
+        self.faults.fail_next_fsync()
+        return True
+
+    def durable_offset(self, log: LogInterface) -> int:
+        assert isinstance(log, PartitionLog)
+        return log.durable_offset
 
     def flush(self, log: LogInterface) -> None:
         assert isinstance(log, PartitionLog)
@@ -116,6 +133,7 @@ class DiskLogHarness:
         return problems
 
     def cleanup(self) -> None:
+        assert not self.faults.armed, "an injected fsync failure was never taken"
         self.layer.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
 
