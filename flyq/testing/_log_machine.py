@@ -70,11 +70,12 @@ class LogHarness(Protocol):
         """Move the harness's clock forward (age-based rolls, time-based flushes, retention)."""
         ...
 
-    def apply_retention(self, log: LogInterface) -> int | None:
-        """Run one retention pass at the harness's clock and return the new `log_start_offset`,
-        or None if the implementation has no retention. The harness checks what only it can see
-        (e.g. that the new start is a segment base, RET-3); the machine then applies
-        `delete_records_below` of the returned offset to the model (RET-2)."""
+    def apply_retention(self, log: LogInterface, now_ms: int | None = None) -> int | None:
+        """Run one retention pass at `now_ms` (None: the harness's clock) and return the new
+        `log_start_offset`, or None if the implementation has no retention. The harness checks
+        what only it can see (which segments RET-1 deletes, that the new start is a segment base,
+        RET-3); the machine then applies `delete_records_below` of the returned offset to the
+        model (RET-2)."""
         ...
 
     def append_encoded(self, log: LogInterface, batch: bytes) -> AppendResult:
@@ -147,12 +148,14 @@ def make_log_machine(
         def __init__(self) -> None:
             super().__init__()
             self.model = ModelLog()
+            self.settings: dict[str, int | None] = {}
             self.harness: LogHarness | None = None
             self.log: LogInterface | None = None
 
         @initialize(settings=_settings())
         def open_log(self, settings: dict[str, int | None]) -> None:
             """Start from an empty log with sizes small enough to roll often (SEG-2)."""
+            self.settings = settings
             self.harness = harness_factory(settings)
             self.log = self.harness.open()
 
@@ -297,9 +300,29 @@ def make_log_machine(
         def apply_retention(self) -> None:
             """RET-2: retention is delete_records_below of the start it reports; nothing at or
             above it is lost (every read agrees afterwards)."""
+            self._retention(None)
+
+        @rule(data=st.data(), delta=st.sampled_from([-1, 0, 1]))
+        def apply_retention_at_a_boundary(self, data: st.DataObject, delta: int) -> None:
+            """RET-1, RET-2: a retention run at `t + retention_ms + delta` for a stored timestamp
+            `t`, where "strictly older than now - retention_ms" decides."""
+            retention_ms = self.settings.get("retention_ms")
+            # The newest timestamp of the oldest segment is one of the running maxima over the
+            # batches, oldest first: few values, so the boundary is hit often.
+            running: list[int] = []
+            for batch in self.model.state.batches:
+                newest_here = max(record.timestamp for record in batch.records)
+                if not running or newest_here > running[-1]:
+                    running.append(newest_here)
+            if retention_ms is None or not running:
+                return
+            newest = data.draw(st.sampled_from(running), label="boundary timestamp")
+            self._retention(newest + retention_ms + delta)
+
+        def _retention(self, now_ms: int | None) -> None:
             assert self.harness is not None and self.log is not None
             before = self.model.log_start_offset
-            new_start = self.harness.apply_retention(self.log)
+            new_start = self.harness.apply_retention(self.log, now_ms)
             if new_start is None:
                 return
             assert before <= new_start <= self.model.log_end_offset, (before, new_start)

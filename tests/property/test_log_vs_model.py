@@ -7,7 +7,9 @@ import shutil
 import tempfile
 
 from flyq.api import AppendResult, LogInterface
-from flyq.impl import LogConfig, OsFileLayer, PartitionLog
+from flyq.codec.record_batch import iter_batch_headers
+from flyq.codec.segment_name import LOG_SUFFIX, segment_name
+from flyq.impl import LogConfig, OsFileLayer, PartitionLog, SegmentInfo
 from flyq.impl.filelayer import FileHandle, FileLock, MappedFile
 from flyq.testing import FailingFsyncLayer, LogHarness, make_log_machine
 
@@ -107,11 +109,16 @@ class DiskLogHarness:
     def advance_clock(self, milliseconds: int) -> None:
         self.now += milliseconds
 
-    def apply_retention(self, log: LogInterface) -> int | None:
+    def apply_retention(self, log: LogInterface, now_ms: int | None = None) -> int | None:
         assert isinstance(log, PartitionLog)
+        now = self.now if now_ms is None else now_ms
         before = log.segments
-        result = log.apply_retention()
+        expected_deleted = self._retention_by_rule(before, now)
+        result = log.apply_retention(now)
         after = log.segments
+        assert result.segments_deleted == expected_deleted, (
+            f"RET-1 deletes {expected_deleted} segments, retention deleted "
+            f"{result.segments_deleted}")
         assert result.log_start_offset == log.log_start_offset
         # RET-1: whole sealed segments, oldest first; the active one stays.
         assert before[result.segments_deleted:] == after
@@ -121,9 +128,31 @@ class DiskLogHarness:
             # RET-3: the new start is the first kept segment's base.
             assert result.log_start_offset == after[0].base_offset
         # RET-4: at the same clock, a second run deletes nothing.
-        again = log.apply_retention()
+        again = log.apply_retention(now)
         assert (again.segments_deleted, again.log_start_offset) == (0, result.log_start_offset)
         return result.log_start_offset
+
+    def _newest_timestamp(self, base_offset: int) -> int:
+        """The largest record timestamp in a segment, read from its `.log` by the codec."""
+        with open(os.path.join(self.directory, segment_name(base_offset, LOG_SUFFIX)),
+                  "rb") as handle:
+            data = handle.read()
+        return max((header.max_timestamp for _, header in iter_batch_headers(data)), default=-1)
+
+    def _retention_by_rule(self, segments: list[SegmentInfo], now: int) -> int:
+        """How many segments RET-1 deletes, worked out from the segment files and the config."""
+        retention_ms, retention_bytes = self.config.retention_ms, self.config.retention_bytes
+        remaining = sum(segment.size for segment in segments)
+        deleted = 0
+        for segment in segments[:-1]:
+            expired = (retention_ms is not None
+                       and self._newest_timestamp(segment.base_offset) < now - retention_ms)
+            surplus = retention_bytes is not None and remaining - segment.size >= retention_bytes
+            if not (expired or surplus):
+                break
+            remaining -= segment.size
+            deleted += 1
+        return deleted
 
     def problems(self, log: LogInterface) -> list[str]:
         assert isinstance(log, PartitionLog)
