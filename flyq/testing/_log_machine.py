@@ -92,6 +92,10 @@ class LogHarness(Protocol):
         harness cannot inject the fault (the machine then skips the rule)."""
         ...
 
+    def cancel_fsync_failure(self) -> None:
+        """Withdraw a failure `fail_next_fsync` armed that no fsync took."""
+        ...
+
     def durable_offset(self, log: LogInterface) -> int:
         """The log's `durable_offset` (DUR-1)."""
         ...
@@ -362,6 +366,36 @@ def make_log_machine(
             harness.close(log)
             self.log = None
             self.log = harness.open()
+            self._whole_log_agrees()
+
+        @rule(records=batches(max_size=3, large_value_max=0))
+        def append_when_fsync_fails(self, records: list[Record]) -> None:
+            """DUR-1, recovery.md §1.3: an append whose fsync fails (a roll sealing the active
+            segment, or the flush policy) raises `StorageError`, leaves `durable_offset` where it
+            was and fails the log; a reopen holds the model's records, plus the batch if it was
+            written before the fsync. An append that fsyncs nothing is an ordinary append."""
+            assert self.harness is not None and self.log is not None
+            harness, log = self.harness, self.log
+            if not harness.fail_next_fsync():
+                return
+            before = harness.durable_offset(log)
+            old_end = self.model.log_end_offset
+            expected = _outcome(lambda: self.model.append(records))
+            actual = _outcome(lambda: log.append(records))
+            if actual == expected:
+                harness.cancel_fsync_failure()
+                return
+            assert expected[0] == "ok", f"model: {expected!r}\nimpl:  {actual!r}"
+            assert actual == ("error", "StorageError"), f"model: {expected!r}\nimpl:  {actual!r}"
+            assert harness.durable_offset(log) == before, (
+                f"durable_offset moved from {before} to {harness.durable_offset(log)} though "
+                "the fsync failed")
+            assert _outcome(lambda: log.append(records)) == ("error", "LogClosed")
+            harness.close(log)
+            self.log = None
+            self.log = harness.open()
+            if self.log.log_end_offset == old_end:
+                self.model.truncate(old_end)
             self._whole_log_agrees()
 
         @rule(milliseconds=st.sampled_from([1, 60, 2000]))

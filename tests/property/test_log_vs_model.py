@@ -97,6 +97,9 @@ class DiskLogHarness:
         self.faults.fail_next_fsync()
         return True
 
+    def cancel_fsync_failure(self) -> None:
+        self.faults.disarm()
+
     def durable_offset(self, log: LogInterface) -> int:
         assert isinstance(log, PartitionLog)
         return log.durable_offset
