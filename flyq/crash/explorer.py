@@ -188,7 +188,9 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
                     for state in crash_states(layer, point, mode, rng=rng,
                                               torn_lengths=settings.torn_lengths,
                                               subset_budget=settings.subset_budget):
-                        digest = state.digest()
+                        # The same disk under stronger promises is a new case (a later crash
+                        # point may promise more of it than the first did).
+                        digest = f"{state.digest()} {expected!r}"
                         if digest in seen:
                             continue
                         seen.add(digest)
@@ -223,7 +225,7 @@ def _explore_recovery(state: CrashState, workload: Workload, expected: Expectati
             for second in crash_states(recovery, point, mode, rng=rng,
                                        torn_lengths=settings.torn_lengths,
                                        subset_budget=settings.subset_budget):
-                digest = second.digest()
+                digest = f"{second.digest()} {expected!r}"
                 if digest in seen:
                     continue
                 seen.add(digest)
@@ -266,11 +268,12 @@ def explore_topics(settings: ExplorationSettings, *,
                 report.workloads += 1
                 for point in _crash_points(layer):
                     allowed = topic_states_at(workload, layer.history, point)
+                    promised = repr(allowed)
                     for mode in settings.modes:
                         for state in crash_states(layer, point, mode, rng=rng,
                                                   torn_lengths=settings.torn_lengths,
                                                   subset_budget=settings.subset_budget):
-                            digest = state.digest()
+                            digest = f"{state.digest()} {promised}"
                             if digest in seen:
                                 continue
                             seen.add(digest)

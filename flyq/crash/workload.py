@@ -45,7 +45,8 @@ START_ACKNOWLEDGED = "start_acknowledged"
 @attrs.frozen
 class Workload:
     """Steps: ("append", batch index), ("flush",), ("reopen",), ("delete_below", offset),
-    ("fail_fsync",): a flush whose fsync fails, then a reopen."""
+    ("fail_fsync",): a flush whose fsync fails; ("fail_next_fsync",): whatever fsyncs next (a
+    roll, a flush, a close) fails. A failed log is reopened."""
 
     seed: int
     config: LogConfig
@@ -109,6 +110,8 @@ def make_workload(seed: int, size: int) -> Workload:
             steps.append(("delete_below", rng.randrange(1, appended)))
         elif 0.36 <= roll < 0.42:
             steps.append(("fail_fsync", 0))
+        elif 0.42 <= roll < 0.48:
+            steps.append(("fail_next_fsync", 0))
     return Workload(seed, config, tuple(batches), tuple(steps))
 
 
@@ -126,16 +129,25 @@ def open_log(layer: FileLayer, config: LogConfig, policy: RecoveryPolicy | None 
 def run_workload(workload: Workload, layer: RecordingFileLayer,
                  policy: RecoveryPolicy | None = None,
                  wrap: Callable[[RecordingFileLayer], FileLayer] | None = None) -> None:
-    """Run the workload's steps, marking in the history what each acknowledged."""
+    """Run the workload's steps, marking in the history what each acknowledged.
+
+    A step whose fsync was made to fail (`fail_fsync`, `fail_next_fsync`) leaves a failed log:
+    what it still reports as durable is marked like any other promise, it is closed and reopened,
+    and an append or prefix deletion that the failure stopped is done again, so the records keep
+    the offsets `planned_records` gives them.
+    """
     faults = FailingFsyncLayer(wrap(layer) if wrap is not None else layer)
     target: FileLayer = faults
     log = open_log(target, workload.config, policy)
     start_requested = 0
-    for kind, argument in workload.steps:
+    ends = workload.batch_ends()
+
+    def run_step(kind: str, argument: int) -> None:
+        nonlocal log, start_requested
         if kind == "append":
-            batch = workload.batches[argument]
-            layer.mark(APPEND_STARTED, log.log_end_offset + len(batch))
-            log.append(list(batch))
+            layer.mark(APPEND_STARTED, ends[argument + 1])
+            if log.log_end_offset < ends[argument + 1]:
+                log.append(list(workload.batches[argument]))
         elif kind == "flush":
             log.flush()
         elif kind == "reopen":
@@ -148,16 +160,25 @@ def run_workload(workload: Workload, layer: RecordingFileLayer,
             layer.mark(START_ACKNOWLEDGED, log.log_start_offset)
         elif kind == "fail_fsync":
             faults.fail_next_fsync()
-            try:
-                log.flush()
-            except StorageError:
-                # What the failed log still reports as durable is a promise like any other.
-                layer.mark(DURABLE, log.durable_offset)
-                log.close()
-                log = open_log(target, workload.config, policy)
-            else:
-                raise AssertionError("a flush did not fsync the log")
+            log.flush()
+            raise AssertionError("a flush did not fsync the log")
+        elif kind == "fail_next_fsync":
+            faults.fail_next_fsync()
+
+    for kind, argument in workload.steps:
+        taken = faults.failures
+        try:
+            run_step(kind, argument)
+        except StorageError:
+            if faults.failures == taken:
+                raise
+            layer.mark(DURABLE, log.durable_offset)
+            log.close()
+            log = open_log(target, workload.config, policy)
+            if kind in ("append", "delete_below"):
+                run_step(kind, argument)
         layer.mark(DURABLE, log.durable_offset)
+    faults.disarm()
     log.close()
     layer.mark(DURABLE, log.log_end_offset)
 
