@@ -20,7 +20,18 @@ Running the log machine against another implementation::
         def __init__(self, settings: dict[str, int | None]) -> None:
             self.settings = settings  # segment_bytes, retention_ms, ... (None: off)
         def open(self): return MyLog.open(self.settings)
-        ...
+        def close(self, log): log.close()
+        def crash(self, log): ...            # drop the log as a killed process would
+        def flush(self, log): log.flush()
+        def advance_clock(self, milliseconds): ...
+        def apply_retention(self, log, now_ms=None): return None  # no retention
+        def append_encoded(self, log, batch): return log.append_encoded(batch)
+        def read_raw(self, log, offset, max_bytes): return log.read_raw(offset, max_bytes)
+        def fail_next_fsync(self): return False  # cannot inject disk faults
+        def cancel_fsync_failure(self): pass
+        def durable_offset(self, log): return log.durable_offset
+        def problems(self, log): return []
+        def cleanup(self): ...
 
     TestMyLogAgreesWithModel = make_log_machine(MyHarness).TestCase
 
