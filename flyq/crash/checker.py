@@ -13,15 +13,23 @@ from functools import partial
 
 from flyq.api import LogInterface
 from flyq.codec.record_batch import iter_batch_headers
-from flyq.crash.workload import Expectations, Workload, open_log
+from flyq.crash.workload import (
+    TOPIC_NAMES,
+    Expectations,
+    TopicState,
+    Workload,
+    open_log,
+    open_topic_store,
+)
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import OsFileLayer
 from flyq.impl.log import PartitionLog
 from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.topic import TopicStore, partition_directory
 from flyq.model import ModelLog
 from flyq.records import Record
 
-__all__ = ["check_recovered_log"]
+__all__ = ["check_recovered_log", "check_recovered_topics"]
 
 
 def _outcome(call: Callable[[], object]) -> object:
@@ -140,3 +148,59 @@ def check_recovered_log(directory: str, workload: Workload, expected: Expectatio
     finally:
         log.close()
     return problems
+
+
+def _topic_problems(store: TopicStore, state: TopicState) -> list[str]:
+    """How the topics in `store` differ from the committed topics `state`."""
+    listed = store.list()
+    if listed != sorted(state):
+        return [f"topics listed are {listed}, expected {sorted(state)}"]
+    problems = []
+    for name, expected in sorted(state.items()):
+        try:
+            found = store.metadata(name)
+        except FlyQError as exc:
+            problems.append(f"topic {name!r} is listed but unreadable: {type(exc).__name__}: "
+                            f"{exc}")
+            continue
+        if found != expected:
+            problems.append(f"topic {name!r} is {found!r}, expected {expected!r}")
+            continue
+        directory = os.path.join(store.data_dir, name)
+        for partition in range(found.partitions):
+            if not os.path.isdir(partition_directory(directory, name, partition)):
+                problems.append(f"topic {name!r} has no directory for partition {partition}")
+        if problems:
+            continue
+        try:
+            with store.open(name) as topic:
+                for partition in range(topic.partitions):
+                    log = topic.partition(partition)
+                    if (log.log_start_offset, log.log_end_offset) != (0, 0):
+                        problems.append(f"partition {partition} of {name!r} is not empty")
+        except FlyQError as exc:
+            problems.append(f"topic {name!r} does not open: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def check_recovered_topics(data_dir: str, allowed: list[TopicState]) -> list[str]:
+    """List how the topics in `data_dir` break TOPIC-1/TOPIC-4 after a crash: the committed
+    topics must be exactly one of the `allowed` states, each listed topic complete and readable,
+    and a topic absent from it creatable again (the residue of a half-done create is cleared)."""
+    store = open_topic_store(OsFileLayer(), data_dir)
+    try:
+        attempts = [_topic_problems(store, state) for state in allowed]
+    except FlyQError as exc:
+        return [f"listing topics failed: {type(exc).__name__}: {exc}"]
+    if all(attempts):
+        return [f"matches no allowed state: {'; or: '.join('; '.join(a) for a in attempts)}"]
+    for name in TOPIC_NAMES:
+        if name in store.list():
+            continue
+        try:
+            store.create(name, 1)
+            if name not in store.list():
+                return [f"topic {name!r} created after the crash is not listed"]
+        except FlyQError as exc:
+            return [f"creating {name!r} after the crash failed: {type(exc).__name__}: {exc}"]
+    return []

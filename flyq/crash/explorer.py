@@ -11,28 +11,32 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from flyq.crash.checker import check_recovered_log
+from flyq.crash.checker import check_recovered_log, check_recovered_topics
 from flyq.crash.disk import MODES, CrashState, crash_states
 from flyq.crash.recording import MARK, RecordingFileLayer
 from flyq.crash.workload import (
     DISK_ROOT,
     LOG_DIRECTORY,
+    TOPICS_DIRECTORY,
     Expectations,
     Workload,
     expectations_at,
+    make_topic_workload,
     make_workload,
     open_log,
+    run_topic_workload,
     run_workload,
+    topic_states_at,
 )
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import FileLayer
 from flyq.impl.recovery_policy import RecoveryPolicy
 
-__all__ = ["ExplorationReport", "ExplorationSettings", "Violation", "explore"]
+__all__ = ["ExplorationReport", "ExplorationSettings", "Violation", "explore", "explore_topics"]
 
 
 @attrs.frozen
@@ -130,10 +134,22 @@ def _recover_recording(state: CrashState, workload: Workload,
     return layer
 
 
+def _seeded_workloads(settings: ExplorationSettings) -> Iterator[Workload]:
+    """Round robin over sizes, smallest first in each round: a bounded run still reaches the
+    larger workloads, and a broken recovery is first seen on the smallest that shows it."""
+    for number in range(settings.workloads_per_size):
+        for size in settings.workload_sizes:
+            yield make_workload(settings.seed * 1_000_003 + size * 1009 + number, size)
+
+
 def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = None,
             wrap: Callable[[RecordingFileLayer], FileLayer] | None = None,
-            progress: Callable[[int], None] | None = None) -> ExplorationReport:
-    """Explore crash states until `settings.max_states` distinct disks have been checked."""
+            progress: Callable[[int], None] | None = None,
+            workloads: Iterable[Workload] | None = None) -> ExplorationReport:
+    """Explore crash states until `settings.max_states` distinct disks have been checked.
+
+    The workloads are the seeded ones of `settings`, or `workloads` when given.
+    """
     report = ExplorationReport()
     seen: set[str] = set()
     rng = random.Random(settings.seed)
@@ -162,35 +178,33 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
         return False
 
     try:
-        # Round robin over sizes, smallest first in each round: a bounded run still reaches the
-        # larger workloads, and a broken recovery is first seen on the smallest that shows it.
-        for number in range(settings.workloads_per_size):
-            for size in settings.workload_sizes:
-                workload = make_workload(settings.seed * 1_000_003 + size * 1009 + number, size)
-                layer = _record(workload, policy, wrap)
-                report.workloads += 1
-                states_seen_here = 0
-                for point in _crash_points(layer):
-                    expected = expectations_at(layer.history, point)
-                    for mode in settings.modes:
-                        for state in crash_states(layer, point, mode, rng=rng,
-                                                  torn_lengths=settings.torn_lengths,
-                                                  subset_budget=settings.subset_budget):
-                            digest = state.digest()
-                            if digest in seen:
-                                continue
-                            seen.add(digest)
-                            report.states[mode] += 1
-                            states_seen_here += 1
-                            if check(state, workload, expected, None):
-                                return report
-                            if (settings.recovery_crash_every
-                                    and states_seen_here % settings.recovery_crash_every == 0
-                                    and _explore_recovery(state, workload, expected, settings,
-                                                          rng, seen, report, check, policy)):
-                                return report
-                            if report.distinct_states >= settings.max_states:
-                                return report
+        for workload in (_seeded_workloads(settings) if workloads is None else workloads):
+            layer = _record(workload, policy, wrap)
+            report.workloads += 1
+            states_seen_here = 0
+            for point in _crash_points(layer):
+                expected = expectations_at(layer.history, point)
+                for mode in settings.modes:
+                    for state in crash_states(layer, point, mode, rng=rng,
+                                              torn_lengths=settings.torn_lengths,
+                                              subset_budget=settings.subset_budget):
+                        # The same disk under stronger promises is a new case (a later crash
+                        # point may promise more of it than the first did).
+                        digest = f"{state.digest()} {expected!r}"
+                        if digest in seen:
+                            continue
+                        seen.add(digest)
+                        report.states[mode] += 1
+                        states_seen_here += 1
+                        if check(state, workload, expected, None):
+                            return report
+                        if (settings.recovery_crash_every
+                                and states_seen_here % settings.recovery_crash_every == 0
+                                and _explore_recovery(state, workload, expected, settings,
+                                                      rng, seen, report, check, policy)):
+                            return report
+                        if report.distinct_states >= settings.max_states:
+                            return report
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -211,7 +225,7 @@ def _explore_recovery(state: CrashState, workload: Workload, expected: Expectati
             for second in crash_states(recovery, point, mode, rng=rng,
                                        torn_lengths=settings.torn_lengths,
                                        subset_budget=settings.subset_budget):
-                digest = second.digest()
+                digest = f"{second.digest()} {expected!r}"
                 if digest in seen:
                     continue
                 seen.add(digest)
@@ -227,3 +241,61 @@ def _explore_recovery(state: CrashState, workload: Workload, expected: Expectati
                 if budget <= 0:
                     return False
     return False
+
+
+def explore_topics(settings: ExplorationSettings, *,
+                   wrap: Callable[[RecordingFileLayer], FileLayer] | None = None,
+                   progress: Callable[[int], None] | None = None) -> ExplorationReport:
+    """Explore crash states of topic create, alter and delete (TOPIC-1, TOPIC-4).
+
+    Workloads come from `make_topic_workload` with the same seeds and rounds as `explore`; every
+    crash point in every mode is materialised and checked by `check_recovered_topics`, until
+    `settings.max_states` distinct disks. No crash during recovery: opening a topic store
+    writes nothing.
+    """
+    report = ExplorationReport()
+    seen: set[str] = set()
+    rng = random.Random(settings.seed)
+    scratch = tempfile.mkdtemp(prefix="flyq-crash-topics-",
+                               dir=settings.scratch_dir or _default_scratch())
+    try:
+        for number in range(settings.workloads_per_size):
+            for size in settings.workload_sizes:
+                workload = make_topic_workload(
+                    settings.seed * 1_000_003 + size * 1009 + number, size)
+                layer = RecordingFileLayer(directories={DISK_ROOT})
+                run_topic_workload(workload, layer, wrap)
+                report.workloads += 1
+                for point in _crash_points(layer):
+                    allowed = topic_states_at(workload, layer.history, point)
+                    promised = repr(allowed)
+                    for mode in settings.modes:
+                        for state in crash_states(layer, point, mode, rng=rng,
+                                                  torn_lengths=settings.torn_lengths,
+                                                  subset_budget=settings.subset_budget):
+                            digest = f"{state.digest()} {promised}"
+                            if digest in seen:
+                                continue
+                            seen.add(digest)
+                            report.states[mode] += 1
+                            root = os.path.join(scratch, str(report.recoveries))
+                            try:
+                                state.materialise(DISK_ROOT, root)
+                                problems = check_recovered_topics(
+                                    root + TOPICS_DIRECTORY[len(DISK_ROOT):], allowed)
+                            finally:
+                                shutil.rmtree(root, ignore_errors=True)
+                            report.recoveries += 1
+                            if progress is not None:
+                                progress(1)
+                            if problems:
+                                report.violations.append(Violation(
+                                    workload.seed, workload.describe(), state.mode,
+                                    state.crash_point, state.choice, None, tuple(problems)))
+                                if settings.stop_at_first_violation:
+                                    return report
+                            if report.distinct_states >= settings.max_states:
+                                return report
+        return report
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""Deliberately broken recoveries: proof that the harness can fail (spec/crash-model.md, CM-9).
+"""Deliberately broken recoveries: proof that the harness can fail (spec/crash-model.md, CM-9);
+and `FailingFsyncLayer`, the disk fault (a failed fsync) that the explorer and the lockstep machine
+inject.
 
 Each variant is switched in through a seam the log already has, a `RecoveryPolicy` or a wrapper
 around the file layer, never by editing FlyQ's source. The crash suite asserts the explorer
@@ -7,17 +9,20 @@ reports every one of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import os
+from collections.abc import Callable, Sequence
 
 import attrs
 
 from flyq.codec.record_batch import BatchHeader
 from flyq.crash.recording import RecordingFileLayer
-from flyq.impl.filelayer import FileHandle, FileLayer, FileLock
+from flyq.errors import StorageError
+from flyq.impl.filelayer import FileHandle, FileLayer, FileLock, MappedFile
 from flyq.impl.recovery_policy import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 
-__all__ = ["BROKEN_VARIANTS", "BrokenVariant", "NoDirectoryFsync"]
+__all__ = ["BROKEN_VARIANTS", "BrokenVariant", "FailingFsyncLayer", "NoDirectoryFsync"]
 
 
 class SkipCrcCheck(RecoveryPolicy):
@@ -103,3 +108,102 @@ BROKEN_VARIANTS: tuple[BrokenVariant, ...] = (
     BrokenVariant("treat a zero-filled tail as valid", policy=ZeroTailIsValid()),
     BrokenVariant("forget directory fsyncs", wrap=NoDirectoryFsync),
 )
+
+
+class _FailingFsyncHandle:
+    """A handle whose `fsync` consults its layer before reaching the real one."""
+
+    def __init__(self, inner: FileHandle, layer: FailingFsyncLayer) -> None:
+        self._inner = inner
+        self._layer = layer
+
+    @property
+    def path(self) -> str:
+        return self._inner.path
+
+    def size(self) -> int:
+        return self._inner.size()
+
+    def pread(self, size: int, position: int) -> bytes:
+        return self._inner.pread(size, position)
+
+    def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
+        self._inner.pwrite(data, position)
+
+    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
+        self._inner.pwritev(buffers, position)
+
+    def truncate(self, size: int) -> None:
+        self._inner.truncate(size)
+
+    def fsync(self) -> None:
+        self._layer.check_fsync(self._inner.path)
+        self._inner.fsync()
+
+    def map(self) -> MappedFile:
+        return self._inner.map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class FailingFsyncLayer:
+    """A file layer whose next fdatasync can be told to fail once, as a disk reporting EIO does.
+
+    The failed fsync raises `StorageError` (an `OSError(EIO)` as its cause) and never reaches the
+    layer underneath, so on a recording layer it makes nothing durable (spec/crash-model.md §1.1).
+    Everything else passes straight through.
+    """
+
+    def __init__(self, inner: FileLayer) -> None:
+        self._inner = inner
+        self._armed = False
+        self.failures = 0
+
+    def fail_next_fsync(self) -> None:
+        """Make the next `FileHandle.fsync` through this layer fail (once)."""
+        self._armed = True
+
+    @property
+    def armed(self) -> bool:
+        """Whether a failure is still waiting for its fsync."""
+        return self._armed
+
+    def disarm(self) -> None:
+        """Cancel a failure that no fsync took."""
+        self._armed = False
+
+    def check_fsync(self, path: str) -> None:
+        """Raise the armed failure for an fsync of `path`, if there is one."""
+        if self._armed:
+            self._armed = False
+            self.failures += 1
+            cause = OSError(errno.EIO, os.strerror(errno.EIO))
+            raise StorageError(f"fdatasync ({cause.strerror})", path) from cause
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        return _FailingFsyncHandle(self._inner.open(path, create=create), self)
+
+    def exists(self, path: str) -> bool:
+        return self._inner.exists(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        return self._inner.list_dir(path)
+
+    def make_dirs(self, path: str) -> None:
+        self._inner.make_dirs(path)
+
+    def rename(self, source: str, target: str) -> None:
+        self._inner.rename(source, target)
+
+    def remove(self, path: str) -> None:
+        self._inner.remove(path)
+
+    def remove_tree(self, path: str) -> None:
+        self._inner.remove_tree(path)
+
+    def fsync_dir(self, path: str) -> None:
+        self._inner.fsync_dir(path)
+
+    def lock(self, path: str) -> FileLock:
+        return self._inner.lock(path)

@@ -621,14 +621,13 @@ class PartitionLog:
                                                          "log_end_offset < 2**63 (LOG-13)")
         parts, header = self._stamped(parts, header, replicated)
         now = self._clock()
-        try:
+        with self._guarded():
             self._maybe_roll(header, now)
+            # The epoch entry is made durable before the batch it names (Kafka's order): a crash
+            # in between leaves an entry at the log end, which open cuts (EPOCH-9, EPOCH-10).
+            self._replica.appended(header.partition_leader_epoch, header.base_offset)
             self._active.append(parts, header)
-        except StorageError as exc:
-            self._fail(exc)
-            raise
         self._log_end = header.next_offset
-        self._replica.appended(header.partition_leader_epoch, header.base_offset)
         self._unflushed_records += header.records_count
         flush_messages, flush_ms = self.config.flush_messages, self.config.flush_ms
         if (flush_messages is not None and self._unflushed_records >= flush_messages) or (

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
-from flyq.crash import BROKEN_VARIANTS, BrokenVariant, ExplorationSettings, explore
+from flyq.crash import (
+    BROKEN_VARIANTS,
+    BrokenVariant,
+    ExplorationSettings,
+    FailingFsyncLayer,
+    RecordingFileLayer,
+    explore,
+)
+from flyq.errors import StorageError
 
 pytestmark = pytest.mark.crash
 
@@ -32,3 +42,21 @@ def test_every_variant_is_listed() -> None:
         "treat a zero-filled tail as valid",
         "forget directory fsyncs",
     }
+
+
+def test_failing_fsync_layer_fails_once_and_makes_nothing_durable() -> None:
+    """The injected fault: the armed fsync raises StorageError (an EIO cause), records no fsync
+    on the recording layer (nothing became durable), and the next fsync works again."""
+    recording = RecordingFileLayer(directories={"/disk"})
+    layer = FailingFsyncLayer(recording)
+    handle = layer.open("/disk/file", create=True)
+    handle.pwrite(b"data", 0)
+    layer.fail_next_fsync()
+    with pytest.raises(StorageError, match="fdatasync") as failure:
+        handle.fsync()
+    assert isinstance(failure.value.__cause__, OSError)
+    assert failure.value.__cause__.errno == errno.EIO
+    assert [op.kind for op in recording.history] == ["create", "write"]
+    assert (layer.failures, layer.armed) == (1, False)
+    handle.fsync()
+    assert [op.kind for op in recording.history] == ["create", "write", "fsync"]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
 
-from flyq.api import LogInterface
-from flyq.impl import LogConfig, OsFileLayer, PartitionLog
+from flyq.api import AppendResult, LogInterface
+from flyq.codec.record_batch import iter_batch_headers
+from flyq.codec.segment_name import LOG_SUFFIX, segment_name
+from flyq.impl import LogConfig, OsFileLayer, PartitionLog, SegmentInfo
 from flyq.impl.filelayer import FileHandle, FileLock, MappedFile
-from tests.property.log_machine import LogHarness, make_log_machine
+from flyq.testing import FailingFsyncLayer, LogHarness, make_log_machine
 
 
 class _KillableFileLayer(OsFileLayer):
@@ -69,12 +72,13 @@ class DiskLogHarness:
         self.config = LogConfig(**config)
         self.now = 1_000_000
         self.layer = _KillableFileLayer()
+        self.faults = FailingFsyncLayer(self.layer)
 
     def _clock(self) -> int:
         return self.now
 
     def open(self) -> LogInterface:
-        return PartitionLog.open(self.directory, self.config, file_layer=self.layer,
+        return PartitionLog.open(self.directory, self.config, file_layer=self.faults,
                                  clock=self._clock,
                                  high_watermark_follows_end=self.high_watermark_follows_end)
 
@@ -85,6 +89,25 @@ class DiskLogHarness:
     def crash(self, log: LogInterface) -> None:
         self.layer.kill()
 
+    def append_encoded(self, log: LogInterface, batch: bytes) -> AppendResult:
+        assert isinstance(log, PartitionLog)
+        return log.append_encoded(batch)
+
+    def read_raw(self, log: LogInterface, offset: int, max_bytes: int) -> bytes:
+        assert isinstance(log, PartitionLog)
+        return log.read_raw(offset, max_bytes)
+
+    def fail_next_fsync(self) -> bool:
+        self.faults.fail_next_fsync()
+        return True
+
+    def cancel_fsync_failure(self) -> None:
+        self.faults.disarm()
+
+    def durable_offset(self, log: LogInterface) -> int:
+        assert isinstance(log, PartitionLog)
+        return log.durable_offset
+
     def flush(self, log: LogInterface) -> None:
         assert isinstance(log, PartitionLog)
         log.flush()
@@ -93,11 +116,16 @@ class DiskLogHarness:
     def advance_clock(self, milliseconds: int) -> None:
         self.now += milliseconds
 
-    def apply_retention(self, log: LogInterface) -> int | None:
+    def apply_retention(self, log: LogInterface, now_ms: int | None = None) -> int | None:
         assert isinstance(log, PartitionLog)
+        now = self.now if now_ms is None else now_ms
         before = log.segments
-        result = log.apply_retention()
+        expected_deleted = self._retention_by_rule(before, now, log.high_watermark)
+        result = log.apply_retention(now)
         after = log.segments
+        assert result.segments_deleted == expected_deleted, (
+            f"RET-1 deletes {expected_deleted} segments, retention deleted "
+            f"{result.segments_deleted}")
         assert result.log_start_offset == log.log_start_offset
         # RET-1: whole sealed segments, oldest first; the active one stays.
         assert before[result.segments_deleted:] == after
@@ -107,9 +135,34 @@ class DiskLogHarness:
             # RET-3: the new start is the first kept segment's base.
             assert result.log_start_offset == after[0].base_offset
         # RET-4: at the same clock, a second run deletes nothing.
-        again = log.apply_retention()
+        again = log.apply_retention(now)
         assert (again.segments_deleted, again.log_start_offset) == (0, result.log_start_offset)
         return result.log_start_offset
+
+    def _newest_timestamp(self, base_offset: int) -> int:
+        """The largest record timestamp in a segment, read from its `.log` by the codec."""
+        with open(os.path.join(self.directory, segment_name(base_offset, LOG_SUFFIX)),
+                  "rb") as handle:
+            data = handle.read()
+        return max((header.max_timestamp for _, header in iter_batch_headers(data)), default=-1)
+
+    def _retention_by_rule(self, segments: list[SegmentInfo], now: int,
+                           high_watermark: int) -> int:
+        """How many segments RET-1 deletes, worked out from the segment files and the config."""
+        retention_ms, retention_bytes = self.config.retention_ms, self.config.retention_bytes
+        remaining = sum(segment.size for segment in segments)
+        deleted = 0
+        for segment, following in itertools.pairwise(segments):
+            if following.base_offset > high_watermark:
+                break
+            expired = (retention_ms is not None
+                       and self._newest_timestamp(segment.base_offset) < now - retention_ms)
+            surplus = retention_bytes is not None and remaining - segment.size >= retention_bytes
+            if not (expired or surplus):
+                break
+            remaining -= segment.size
+            deleted += 1
+        return deleted
 
     def problems(self, log: LogInterface) -> list[str]:
         assert isinstance(log, PartitionLog)
@@ -119,6 +172,7 @@ class DiskLogHarness:
         return problems
 
     def cleanup(self) -> None:
+        assert not self.faults.armed, "an injected fsync failure was never taken"
         self.layer.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
 
