@@ -15,7 +15,8 @@ module is below the target.
 Usage: python scripts/mutation.py [MODULE_OR_SHARD ...] [--max-children N] [--target 0.85]
        [--fresh] [--limit N]
   MODULE_OR_SHARD: a module path (flyq/impl/topic.py) or a shard name (topic); default all.
-  --limit N: test only the first N mutants of each module (a sample to time a shard).
+  --limit N: test only N mutants of each module, spread over its functions (a sample to time
+             a shard; its score is not the module's).
 """
 
 from __future__ import annotations
@@ -75,11 +76,12 @@ def _strings(value: object) -> Iterable[str]:
     return [str(item) for item in value]
 
 
-def _fingerprint(modules: Sequence[str], tests: Sequence[str]) -> str:
-    digest = hashlib.sha256(json.dumps([modules, tests]).encode())
+def _fingerprint(pyproject: str) -> str:
+    """What a shard's results depend on: its settings and every copied file but this script."""
+    digest = hashlib.sha256(pyproject.encode())
     for top in COPIED:
         for path in sorted((ROOT / top).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and "__pycache__" not in path.parts and path != Path(__file__).resolve():
                 digest.update(str(path.relative_to(ROOT)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -95,14 +97,9 @@ def _shard_pyproject(common: Mapping[str, object], modules: Sequence[str],
             skipping = line.startswith("[tool.mutmut")
         if not skipping:
             kept.append(line)
-    table = {
-        "source_paths": list(_strings(common["source_paths"])),
-        "also_copy": list(_strings(common["also_copy"])),
-        "pytest_add_cli_args": list(_strings(common["pytest_add_cli_args"])),
-        "only_mutate": list(modules),
-        "pytest_add_cli_args_test_selection": list(tests),
-    }
-    # JSON string arrays are valid TOML arrays of basic strings.
+    table = {key: value for key, value in common.items() if key != "shards"}
+    table |= {"only_mutate": list(modules), "pytest_add_cli_args_test_selection": list(tests)}
+    # JSON numbers, booleans and arrays of plain strings are valid TOML.
     kept += ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     return "\n".join(kept) + "\n"
 
@@ -111,7 +108,8 @@ def prepare(name: str, common: Mapping[str, object], modules: Sequence[str],
             tests: Sequence[str], *, fresh: bool) -> Path:
     """Lay out build/mutation/NAME for one run, keeping results only if nothing changed."""
     directory = WORK / name
-    fingerprint = _fingerprint(modules, tests)
+    pyproject = _shard_pyproject(common, modules, tests)
+    fingerprint = _fingerprint(pyproject)
     stamp = directory / "fingerprint"
     if fresh or not stamp.exists() or stamp.read_text() != fingerprint:
         shutil.rmtree(directory, ignore_errors=True)
@@ -120,7 +118,7 @@ def prepare(name: str, common: Mapping[str, object], modules: Sequence[str],
         shutil.rmtree(directory / top, ignore_errors=True)
         shutil.copytree(ROOT / top, directory / top,
                         ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
-    (directory / "pyproject.toml").write_text(_shard_pyproject(common, modules, tests))
+    (directory / "pyproject.toml").write_text(pyproject)
     stamp.write_text(fingerprint)
     return directory
 
@@ -169,8 +167,10 @@ def report(module: str, found: Mapping[str, str], seconds: float, target: float)
     killed = sum(1 for s in considered.values() if s in KILLED)
     score = killed / len(considered) if considered else 0.0
     print(f"\n== {module}: {dict(sorted(counts.items()))}")
+    per_mutant = seconds / len(considered) if considered else 0.0
     print(f"score: {killed}/{len(considered)} = {score:.1%} (target {target:.0%}); "
-          f"shard wall time {seconds:.0f} s")
+          f"shard wall time {seconds:.0f} s, {per_mutant:.2f} s per mutant tested "
+          "(exact only on a fresh run)")
     by_function: dict[str, list[str]] = collections.defaultdict(list)
     for mutant, status in considered.items():
         if status not in KILLED:
@@ -191,7 +191,7 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.85)
     parser.add_argument("--fresh", action="store_true", help="discard earlier results")
     parser.add_argument("--limit", type=int, default=None,
-                        help="test only the first N mutants of each module")
+                        help="test only N mutants of each module, spread over its functions")
     args = parser.parse_args()
     settings = load_settings()
     shards = settings["shards"]
@@ -208,13 +208,18 @@ def main() -> int:
         print(f"\n### shard {name}: {', '.join(modules)} against {', '.join(tests)}", flush=True)
         names: list[str] = []
         if args.limit is not None:
-            # Generate the mutants without testing any, then pick the first N per module.
+            # Generate the mutants (mutmut refuses the pattern that matches none, after generating
+            # them), then pick N per module spread evenly over its functions.
             _mutmut(directory, ["run", "--max-children", str(args.max_children), "none.x_none*"],
                     env, capture=True)
+            found = statuses(directory, env)
             for module in modules:
-                ordered = sorted((m for m in statuses(directory, env) if module_of(m) == module),
+                ordered = sorted((m for m in found if module_of(m) == module),
                                  key=lambda m: (function_of(m), _mutant_number(m)))
-                names += ordered[: args.limit]
+                step = max(1, len(ordered) // args.limit)
+                names += ordered[::step][: args.limit]
+            if not names:
+                raise SystemExit(f"no mutants generated for {', '.join(modules)}")
         started = time.monotonic()
         run = _mutmut(directory, ["run", "--max-children", str(args.max_children), *names], env)
         seconds = time.monotonic() - started
