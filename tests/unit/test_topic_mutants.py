@@ -16,8 +16,10 @@ import pytest
 from flyq.errors import (
     CorruptCheckpoint,
     InvalidArgument,
+    InvalidConfig,
     InvalidPartition,
     InvalidTopicName,
+    LogClosed,
     OffsetOutOfRange,
     StorageError,
 )
@@ -247,3 +249,25 @@ def test_close_closes_every_log_and_raises_the_first_failure(tmp_path: Path) -> 
     for log in logs:
         with pytest.raises(Exception, match="closed"):
             log.append(unkeyed(1))
+
+
+def test_closed_topic_error_names_the_topic(tmp_path: Path) -> None:
+    """TOPIC-3: a closed topic refuses partition and append with LogClosed naming the topic."""
+    store = TopicStore(str(tmp_path))
+    store.create("orders", 1)
+    topic = store.open("orders")
+    topic.close()
+    with pytest.raises(LogClosed, match="'orders'"):
+        topic.partition(0)
+    with pytest.raises(LogClosed, match="'orders'"):
+        topic.append(unkeyed(1))
+
+
+def test_alter_unknown_key_names_key_value_and_the_known_keys(tmp_path: Path) -> None:
+    """TOPIC-4: alter refuses an unknown key with InvalidConfig naming it, its value and the keys."""
+    store = TopicStore(str(tmp_path))
+    store.create("t", 1)
+    with pytest.raises(InvalidConfig) as caught:
+        store.alter("t", {"colour": 3})
+    assert (caught.value.key, caught.value.value) == ("colour", 3)
+    assert "segment_bytes, " in str(caught.value)
