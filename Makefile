@@ -42,9 +42,12 @@ crash: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
+# Mutation testing, one shard per module group ([tool.mutmut.shards.*] in pyproject.toml), e.g.
+# `make mutation MUTATE="flyq/impl/topic.py --max-children 1"`; by default every shard.
+MUTATE ?=
 mutation: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,mutation]'
-	$(BIN)/python scripts/mutation.py
+	$(BIN)/python scripts/mutation.py $(MUTATE)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants

@@ -3,11 +3,27 @@
 Every error FlyQ raises on purpose is a `FlyQError`. Subclasses name what was wrong and carry where it
 was (topic, partition, offset, file, byte position) as attributes as well as in the message, so callers
 can act on them without parsing text.
+
+Every FlyQError class also has its Kafka protocol error: the numeric code a broker puts on the wire,
+Kafka's name for it, and whether a Kafka client retries it. They come from one explicit table,
+`ERROR_TABLE` at the end of this module (normative copy: spec/errors.md). An error's entry is that of
+the nearest class in its method resolution order that the table lists, so a subclass defined
+elsewhere inherits its base's code; `FlyQError` itself is listed, so every error has one.
+`exc.kafka_error`, `exc.code` and `exc.retriable` read it, as does `kafka_error(exc_or_class)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import attrs
+
 __all__ = [
+    "ERROR_TABLE",
+    "KafkaError",
+    "kafka_error",
+    "FencedLeaderEpoch",
+    "UnexpectedAppendOffset",
     "ChecksumMismatch",
     "CorruptRecordBatch",
     "CorruptIndex",
@@ -39,8 +55,44 @@ __all__ = [
 ]
 
 
+@attrs.frozen
+class KafkaError:
+    """A Kafka protocol error: its code on the wire, its name in Kafka's protocol guide, and
+    whether Kafka marks it retriable (a client may send the same request again and succeed)."""
+
+    code: int
+    name: str
+    retriable: bool
+
+
+def kafka_error(error: BaseException | type[BaseException]) -> KafkaError:
+    """The Kafka error of a FlyQ error (or class): the entry in `ERROR_TABLE` of the nearest class
+    in its method resolution order. Anything that is not a FlyQError is UNKNOWN_SERVER_ERROR."""
+    cls = error if isinstance(error, type) else type(error)
+    for base in cls.__mro__:
+        entry = ERROR_TABLE.get(base)
+        if entry is not None:
+            return entry
+    return UNKNOWN_SERVER_ERROR
+
+
 class FlyQError(Exception):
     """Root of every error FlyQ raises on purpose."""
+
+    @property
+    def kafka_error(self) -> KafkaError:
+        """This error's Kafka protocol error (see `kafka_error`)."""
+        return kafka_error(self)
+
+    @property
+    def code(self) -> int:
+        """The Kafka error code a broker answers with for this error."""
+        return kafka_error(self).code
+
+    @property
+    def retriable(self) -> bool:
+        """Whether a Kafka client retries a request that failed with this error."""
+        return kafka_error(self).retriable
 
     def __reduce__(self) -> tuple[object, ...]:
         # Subclasses take keyword arguments, not the message: rebuild from message and attributes
@@ -326,4 +378,70 @@ class UnexpectedAppendOffset(FlyQError):
         self.log_end_offset = log_end_offset
 
 
-__all__ += ["FencedLeaderEpoch", "UnexpectedAppendOffset"]
+# --- Kafka protocol errors (spec/errors.md) -------------------------------------------------------
+# Codes, names and retriable flags as Kafka's protocol guide lists them; each is checked against an
+# independent Kafka client library by tests/unit/test_errors.py.
+
+UNKNOWN_SERVER_ERROR = KafkaError(-1, "UNKNOWN_SERVER_ERROR", retriable=False)
+OFFSET_OUT_OF_RANGE = KafkaError(1, "OFFSET_OUT_OF_RANGE", retriable=False)
+CORRUPT_MESSAGE = KafkaError(2, "CORRUPT_MESSAGE", retriable=True)
+UNKNOWN_TOPIC_OR_PARTITION = KafkaError(3, "UNKNOWN_TOPIC_OR_PARTITION", retriable=True)
+NOT_LEADER_OR_FOLLOWER = KafkaError(6, "NOT_LEADER_OR_FOLLOWER", retriable=True)
+MESSAGE_TOO_LARGE = KafkaError(10, "MESSAGE_TOO_LARGE", retriable=False)
+OFFSET_METADATA_TOO_LARGE = KafkaError(12, "OFFSET_METADATA_TOO_LARGE", retriable=False)
+COORDINATOR_NOT_AVAILABLE = KafkaError(15, "COORDINATOR_NOT_AVAILABLE", retriable=True)
+INVALID_TOPIC_EXCEPTION = KafkaError(17, "INVALID_TOPIC_EXCEPTION", retriable=False)
+INVALID_GROUP_ID = KafkaError(24, "INVALID_GROUP_ID", retriable=False)
+TOPIC_ALREADY_EXISTS = KafkaError(36, "TOPIC_ALREADY_EXISTS", retriable=False)
+INVALID_CONFIG = KafkaError(40, "INVALID_CONFIG", retriable=False)
+INVALID_REQUEST = KafkaError(42, "INVALID_REQUEST", retriable=False)
+KAFKA_STORAGE_ERROR = KafkaError(56, "KAFKA_STORAGE_ERROR", retriable=True)
+GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
+FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
+INVALID_RECORD = KafkaError(87, "INVALID_RECORD", retriable=False)
+
+# Every class of this module, with why it maps where it does when Kafka has no exact equivalent.
+# Closed by its owner (LogClosed, OffsetStoreClosed: this broker no longer serves the partition or
+# group, another may) and broken from outside (LogFailed, StorageError: the disk failed) differ.
+ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
+    # The root: an error with no closer entry is the server's fault, as Kafka treats one.
+    FlyQError: UNKNOWN_SERVER_ERROR,
+    # Bytes from a peer (a protocol frame) that do not parse; batches and files have their own.
+    DecodeError: INVALID_REQUEST,
+    CorruptRecordBatch: CORRUPT_MESSAGE,
+    ChecksumMismatch: CORRUPT_MESSAGE,
+    # A damaged file in the data directory: the disk, not the request, is at fault.
+    CorruptIndex: KAFKA_STORAGE_ERROR,
+    CorruptCheckpoint: KAFKA_STORAGE_ERROR,
+    InvalidRecord: INVALID_RECORD,
+    EmptyBatch: INVALID_RECORD,
+    RecordTooLarge: MESSAGE_TOO_LARGE,
+    OffsetOutOfRange: OFFSET_OUT_OF_RANGE,
+    # Only the broker's own truncation raises it (never a client's offset): a server fault.
+    InvalidOffset: UNKNOWN_SERVER_ERROR,
+    # A request field out of range that no more specific check caught.
+    InvalidArgument: INVALID_REQUEST,
+    # Closed by its owner (shutdown, topic deleted): the client refreshes metadata and retries.
+    LogClosed: NOT_LEADER_OR_FOLLOWER,
+    # A broker holds its directory for life: a lock conflict is a deployment fault, not retriable.
+    DirectoryLocked: UNKNOWN_SERVER_ERROR,
+    StorageError: KAFKA_STORAGE_ERROR,
+    CorruptSegment: KAFKA_STORAGE_ERROR,
+    InvalidTopicName: INVALID_TOPIC_EXCEPTION,
+    TopicAlreadyExists: TOPIC_ALREADY_EXISTS,
+    UnknownTopic: UNKNOWN_TOPIC_OR_PARTITION,
+    # Kafka answers a partition the topic does not have as an unknown topic-partition.
+    InvalidPartition: UNKNOWN_TOPIC_OR_PARTITION,
+    InvalidConfig: INVALID_CONFIG,
+    InvalidGroupId: INVALID_GROUP_ID,
+    UnknownGroup: GROUP_ID_NOT_FOUND,
+    OffsetMetadataTooLarge: OFFSET_METADATA_TOO_LARGE,
+    CorruptOffsetsFile: KAFKA_STORAGE_ERROR,
+    MissingOffsetsFile: KAFKA_STORAGE_ERROR,
+    # Closed by its owner: Kafka's coordinator answers this while it is not active (shutdown).
+    OffsetStoreClosed: COORDINATOR_NOT_AVAILABLE,
+    LogFailed: KAFKA_STORAGE_ERROR,
+    FencedLeaderEpoch: FENCED_LEADER_EPOCH,
+    # A follower's own fault (its fetch position is wrong); Kafka has no code for it either.
+    UnexpectedAppendOffset: UNKNOWN_SERVER_ERROR,
+}
