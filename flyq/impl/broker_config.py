@@ -18,12 +18,12 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 
 import attrs
 
+from flyq.broker.layout import CONFIG_FILE, config_path
 from flyq.errors import FlyQError, InvalidConfig
 from flyq.impl.config import LogConfig
 
@@ -36,7 +36,6 @@ __all__ = [
     "parse_broker_config",
 ]
 
-CONFIG_FILE = "flyq.toml"
 CONFIG_ENV = "FLYQ_CONFIG"
 _LOG_TABLE = "log"
 _LOG_KEYS = tuple(field.name for field in attrs.fields(LogConfig))
@@ -57,7 +56,7 @@ class InvalidBrokerConfig(InvalidConfig):
 
 def default_path(data_dir: str) -> str:
     """Where the broker configuration file of `data_dir` lives."""
-    return os.path.join(data_dir, CONFIG_FILE)
+    return config_path(data_dir)
 
 
 def load_broker_config(data_dir: str, path: str | None = None) -> LogConfig:

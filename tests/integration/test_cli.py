@@ -327,7 +327,60 @@ def test_errors_are_one_line_without_traceback(
     tmp_path: Path, args: tuple[str, ...], expected: str
 ) -> None:
     """Unknown topics, bad names and bad settings exit 1 with a clear one-line message."""
+    (tmp_path / "data").mkdir()
     assert fails(*args, data_dir=tmp_path / "data").startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("topic", "list"), ("consume", "t"), ("groups", "list"), ("health",), ("retention", "run")],
+)
+def test_a_mistyped_data_dir_is_an_error_naming_it(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """BRK-1: a data directory that does not exist is named in the error, not read as empty."""
+    missing = tmp_path / "typo"
+    message = fails(*args, data_dir=missing)
+    assert f"data directory '{missing}' does not exist" in message
+    assert not missing.exists()
+
+
+def test_reserved_names_are_not_topics(tmp_path: Path) -> None:
+    """BRK-1: `flyq.toml` cannot be created or deleted as a topic; the config file survives."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "flyq.toml").write_text("[log]\n")
+    for command in ("create", "delete"):
+        message = fails("topic", command, "flyq.toml", data_dir=data_dir)
+        assert "invalid topic name 'flyq.toml': is reserved" in message
+    assert (data_dir / "flyq.toml").read_text() == "[log]\n"
+
+
+def test_data_dir_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    """--data-dir works before the subcommand and after it; the one after wins."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run("--data-dir", str(first), "topic", "create", "a").returncode == 0
+    ok("topic", "create", "b", data_dir=second)
+    assert run("--data-dir", str(first), "topic", "list").stdout.decode().split() == ["a"]
+    result = run("--data-dir", str(first), "topic", "list", "--data-dir", str(second))
+    assert result.stdout.decode().split() == ["b"]
+
+
+def test_version() -> None:
+    """`flyq --version` prints the package version."""
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == "flyq 0.1.0"
+
+
+def test_crash_explorer_is_its_own_program_and_not_imported_by_the_cli() -> None:
+    """`python -m flyq.crash` runs the explorer; `flyq` neither lists nor imports it."""
+    explorer = run("--states", "20", "--workloads-per-size", "1", module="flyq.crash")
+    assert explorer.returncode == 0, explorer.stderr.decode()
+    assert "python -m flyq.crash --seed" in explorer.stdout.decode()
+    assert "crash-test" not in run("--help").stdout.decode()
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "flyq", "--help"],
+                             capture_output=True, env=environment, check=True)
+    assert b"flyq.crash" not in imports.stderr
 
 
 def test_produce_to_a_missing_partition_fails_cleanly(tmp_path: Path) -> None:
