@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flyq.broker import Broker, NoCommittedOffset, ReadSpan
+from flyq.broker import Broker, NoCommittedOffset, ReadSpan, ScheduleSettings
 from flyq.broker._broker import DataDirectoryNotFound
 from flyq.broker.layout import (
     CONFIG_FILE,
@@ -177,7 +177,7 @@ def test_produce_errors_name_topic_and_partition(tmp_path: Path) -> None:
         batch = encode_batch(0, [Record(value=b"a", timestamp=1)])
         with pytest.raises(UnknownTopic, match="'nope'"):
             broker.produce("nope", 0, batch)
-        with pytest.raises(InvalidPartition, match="0..1; partition 2"):
+        with pytest.raises(InvalidPartition, match=r"0\.\.1; partition 2"):
             broker.produce("t", 2, batch)
         with pytest.raises(InvalidArgument, match="partition"):
             broker.produce("t", True, batch)  # type: ignore[arg-type]
@@ -345,7 +345,7 @@ def test_group_start_offsets_reset_policies(tmp_path: Path) -> None:
         broker.produce_records("t", [Record(value=b"v", timestamp=1)] * 3)
         assert broker.group_start_offsets("g", "t", [0], "earliest") == {0: 0}
         assert broker.group_start_offsets("g", "t", [0], "latest") == {0: 3}
-        with pytest.raises(NoCommittedOffset, match="t-0.*valid offsets are \\[0, 3\\]"):
+        with pytest.raises(NoCommittedOffset, match=r"t-0.*valid offsets are \[0, 3\]"):
             broker.group_start_offsets("g", "t", [0], "error")
         broker.commit_offsets("g", {("t", 0): 2})
         assert broker.group_start_offsets("g", "t", [0], "error") == {0: 2}
@@ -393,8 +393,6 @@ def test_tick_flushes_by_flush_ms(tmp_path: Path) -> None:
 def test_tick_runs_retention_every_retention_check_ms(tmp_path: Path) -> None:
     """BRK-7: retention runs on a partition with a limit once retention_check_ms passed."""
     clock = FakeClock()
-    from flyq.broker import ScheduleSettings
-
     schedule = ScheduleSettings(retention_check_ms=1000)
     with Broker.open(str(tmp_path / "d"), create=True, clock=clock, schedule=schedule) as broker:
         broker.create_topic("t", 1, {"segment_bytes": 200, "retention_bytes": 200})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -16,6 +17,8 @@ from flyq.errors import InvalidPartition, StorageError, UnknownTopic
 from flyq.impl.filelayer import FileHandle, OsFileLayer
 from flyq.impl.log import PartitionLog
 from flyq.records import Record
+
+_T = TypeVar("_T")
 
 
 class _Handle:
@@ -72,6 +75,15 @@ class WatchingLayer(OsFileLayer):
             self.writers.setdefault(directory, set()).add(threading.get_ident())
 
 
+def _run_gated(scenario: Coroutine[Any, Any, _T], layer: WatchingLayer) -> _T:
+    """Run `scenario`; whatever happens, open the gate so no partition thread stays parked."""
+    try:
+        return asyncio.run(scenario)
+    finally:
+        if layer.gate is not None:
+            layer.gate.set()
+
+
 def _batch(value: bytes) -> bytes:
     return encode_batch(0, [Record(value=value, timestamp=1)])
 
@@ -115,7 +127,7 @@ def test_group_commit_shares_fsyncs_and_every_result_is_durable(tmp_path: Path) 
         assert threading.get_ident() not in layer.fsync_threads
         await broker.close()
 
-    asyncio.run(scenario())
+    _run_gated(scenario(), layer)
 
 
 def test_one_writer_thread_per_partition(tmp_path: Path) -> None:
@@ -160,7 +172,7 @@ def test_a_failed_group_fsync_fails_every_produce_it_covered(tmp_path: Path) -> 
         await broker.close()
         return list(outcomes)
 
-    outcomes = asyncio.run(scenario())
+    outcomes = _run_gated(scenario(), layer)
     assert len(outcomes) == 3
     assert all(isinstance(outcome, StorageError) for outcome in outcomes)
 
