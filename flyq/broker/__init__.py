@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flyq.broker._async import AsyncBroker
     from flyq.broker._broker import (
+        DEFAULT_BATCH_BYTES,
+        DEFAULT_BATCH_RECORDS,
+        EARLIEST_TIMESTAMP,
+        LATEST_TIMESTAMP,
         Broker,
+        DataDirectoryNotFound,
         FetchResult,
         GroupPartitionLag,
         ListOffsetsResult,
@@ -28,8 +33,13 @@ if TYPE_CHECKING:
     from flyq.broker._schedule import Duty, ScheduleSettings
 
 __all__ = [
+    "DEFAULT_BATCH_BYTES",
+    "DEFAULT_BATCH_RECORDS",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
     "AsyncBroker",
     "Broker",
+    "DataDirectoryNotFound",
     "Duty",
     "FetchResult",
     "GroupPartitionLag",

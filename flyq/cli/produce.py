@@ -9,8 +9,7 @@ from typing import BinaryIO
 
 import click
 
-from flyq.broker import ProduceResult
-from flyq.broker._broker import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS
+from flyq.broker import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, ProduceResult
 from flyq.cli._root import cli, data_dir_option, open_broker
 from flyq.records import Header, Record
 

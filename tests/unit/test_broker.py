@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from flyq.broker import Broker, NoCommittedOffset, ReadSpan, ScheduleSettings
-from flyq.broker._broker import DataDirectoryNotFound
+from flyq.broker import (
+    Broker,
+    DataDirectoryNotFound,
+    NoCommittedOffset,
+    ReadSpan,
+    ScheduleSettings,
+)
 from flyq.broker.layout import (
     CONFIG_FILE,
     GROUPS_DIRECTORY,
