@@ -111,7 +111,7 @@ def test_offsets_and_topics_share_one_name_rule() -> None:
 
 
 def test_topic_lifecycle(tmp_path: Path) -> None:
-    """create/list/describe/alter/delete as Kafka's admin APIs: errors name the topic."""
+    """BRK-9, TOPIC-1: create/list/describe/alter/delete; errors name the topic, refusals change nothing."""
     with _broker(tmp_path) as broker:
         created = broker.create_topic("t", 2, {"segment_bytes": 4096})
         assert (created.partitions, created.config.segment_bytes) == (2, 4096)
@@ -163,7 +163,7 @@ def test_alter_applies_to_the_open_logs_at_once(tmp_path: Path) -> None:
 
 
 def test_produce_encoded_batch_rewrites_the_base_offset(tmp_path: Path) -> None:
-    """produce appends an encoded batch at the log end and reports base and log start offsets."""
+    """BRK-5: produce appends an encoded batch at the log end; durable means fsynced on return."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t")
         first = broker.produce("t", 0, encode_batch(77, [Record(value=b"a", timestamp=5)]))
@@ -176,7 +176,7 @@ def test_produce_encoded_batch_rewrites_the_base_offset(tmp_path: Path) -> None:
 
 
 def test_produce_errors_name_topic_and_partition(tmp_path: Path) -> None:
-    """Unknown topics and partitions are refused with the name and the valid range."""
+    """BRK-9: unknown topics and partitions are refused with the name and the valid range."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t", 2)
         batch = encode_batch(0, [Record(value=b"a", timestamp=1)])
@@ -209,8 +209,8 @@ def test_produce_records_partitions_like_kafka(tmp_path: Path) -> None:
 
 
 def test_produce_stream_batches_and_keeps_records_before_a_failure(tmp_path: Path) -> None:
-    """produce_stream appends batches of at most batch_records; a failing source still gets the
-    records taken before it appended."""
+    """BRK-4: produce_stream appends batches of at most batch_records; a failing source still gets
+    the records taken before it appended."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t")
         results = list(broker.produce_stream(
@@ -235,7 +235,7 @@ def test_produce_stream_batches_and_keeps_records_before_a_failure(tmp_path: Pat
 
 
 def test_fetch_returns_raw_batches_and_watermarks(tmp_path: Path) -> None:
-    """fetch gives whole stored batches from the one holding the offset, plus the offsets."""
+    """LOG-5, BRK-9: fetch gives whole stored batches from the one holding the offset, plus offsets."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t")
         for value in (b"a", b"b", b"c"):
@@ -252,7 +252,7 @@ def test_fetch_returns_raw_batches_and_watermarks(tmp_path: Path) -> None:
 
 
 def test_decoded_reads_forward_backward_tail_timestamp(tmp_path: Path) -> None:
-    """plan_read/read_span: forward, backward, tail N and from a timestamp, with limits."""
+    """LOG-5, LOG-7, LOG-8: plan_read/read_span forward, backward, tail N, from a timestamp."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t")
         broker.produce_records("t", [Record(value=b"%d" % i, timestamp=100 * i) for i in range(5)])
@@ -276,7 +276,7 @@ def test_decoded_reads_forward_backward_tail_timestamp(tmp_path: Path) -> None:
 
 
 def test_list_offsets_earliest_latest_and_timestamp(tmp_path: Path) -> None:
-    """ListOffsets: -2 is the log start, -1 the log end, a time the first record at or after it."""
+    """LOG-8: ListOffsets -2 is the log start, -1 the log end, a time the first record at/after it."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t")
         broker.produce_records("t", [Record(value=b"v", timestamp=t) for t in (10, 20, 30)])
@@ -293,7 +293,7 @@ def test_list_offsets_earliest_latest_and_timestamp(tmp_path: Path) -> None:
 
 
 def test_commit_fetch_describe_delete_group(tmp_path: Path) -> None:
-    """GRP-3/GRP-4 through the Broker: commits are durable, lag is high_watermark - committed."""
+    """BRK-8, GRP-3, GRP-4: commits are durable, lag is high_watermark - committed."""
     data = str(tmp_path / "data")
     with Broker.open(data, create=True) as broker:
         broker.create_topic("t", 2)
@@ -321,7 +321,7 @@ def test_commit_fetch_describe_delete_group(tmp_path: Path) -> None:
 
 
 def test_reset_offsets_targets(tmp_path: Path) -> None:
-    """reset_offsets: to-offset (checked against the range first), earliest, latest, timestamp."""
+    """BRK-8: reset_offsets to-offset (checked against the range first), earliest, latest, time."""
     with _broker(tmp_path) as broker:
         broker.create_topic("t", 2)
         for partition in (0, 1):
@@ -362,7 +362,7 @@ def test_group_start_offsets_reset_policies(tmp_path: Path) -> None:
 
 
 def test_retention_and_health_over_all_topics(tmp_path: Path) -> None:
-    """run_retention and health cover every partition of every topic, or one topic."""
+    """RET-1, HLT-1..3: run_retention and health cover every partition of every topic, or one."""
     with _broker(tmp_path) as broker:
         broker.create_topic("a", 1, {"segment_bytes": 200, "retention_bytes": 200})
         broker.create_topic("b", 2)
@@ -431,7 +431,7 @@ def test_tick_flushes_offsets_written_without_durable(tmp_path: Path) -> None:
 
 
 def test_close_is_clean_and_idempotent(tmp_path: Path) -> None:
-    """close shuts every log cleanly (the next open needs no recovery); a closed broker refuses."""
+    """BRK-10: close shuts every log cleanly (no recovery at the next open); closed refuses."""
     data = str(tmp_path / "d")
     broker = Broker.open(data, create=True)
     broker.create_topic("t")

@@ -178,7 +178,7 @@ def test_a_failed_group_fsync_fails_every_produce_it_covered(tmp_path: Path) -> 
 
 
 def test_errors_reach_the_caller(tmp_path: Path) -> None:
-    """Unknown topics and partitions raise from the awaited call, naming them."""
+    """BRK-9: unknown topics and partitions raise from the awaited call, naming them."""
     async def scenario() -> None:
         broker = await _open(tmp_path, WatchingLayer())
         with pytest.raises(UnknownTopic, match="'nope'"):
@@ -191,7 +191,7 @@ def test_errors_reach_the_caller(tmp_path: Path) -> None:
 
 
 def test_admin_fetch_and_group_operations(tmp_path: Path) -> None:
-    """The async facade's topic, fetch, offsets, group, retention and health calls agree with the
+    """BRK-2, BRK-3: the async facade's topic, fetch, offsets, group, retention and health calls agree with the
     synchronous Broker reading the same directory afterwards."""
     async def scenario() -> None:
         broker = await _open(tmp_path, WatchingLayer())
