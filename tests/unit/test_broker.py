@@ -111,7 +111,7 @@ def test_offsets_and_topics_share_one_name_rule() -> None:
 
 
 def test_topic_lifecycle(tmp_path: Path) -> None:
-    """BRK-9, TOPIC-1: create/list/describe/alter/delete; errors name the topic, refusals change nothing."""
+    """BRK-9, TOPIC-1: create/list/describe/alter/delete; errors name the topic."""
     with _broker(tmp_path) as broker:
         created = broker.create_topic("t", 2, {"segment_bytes": 4096})
         assert (created.partitions, created.config.segment_bytes) == (2, 4096)

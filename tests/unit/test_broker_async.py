@@ -191,8 +191,8 @@ def test_errors_reach_the_caller(tmp_path: Path) -> None:
 
 
 def test_admin_fetch_and_group_operations(tmp_path: Path) -> None:
-    """BRK-2, BRK-3: the async facade's topic, fetch, offsets, group, retention and health calls agree with the
-    synchronous Broker reading the same directory afterwards."""
+    """BRK-2, BRK-3: the async topic, fetch, offsets, group, retention and health calls agree
+    with the synchronous Broker reading the same directory afterwards."""
     async def scenario() -> None:
         broker = await _open(tmp_path, WatchingLayer())
         await broker.produce_records("t", [Record(value=b"v", timestamp=5)] * 3, partition=1)
