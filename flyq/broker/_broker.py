@@ -396,6 +396,7 @@ class Broker:
         """Close and drop `topic`'s open logs and cached metadata."""
         with self._registry_lock:
             self._metadata.pop(topic, None)
+            self._round_robin_started.discard(topic)
             doomed = [key for key in self._partitions if key[0] == topic]
             states = [self._partitions.pop(key) for key in doomed]
         for state in states:

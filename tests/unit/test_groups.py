@@ -312,6 +312,22 @@ def test_dirty_and_flush() -> None:
     assert len(layer.history) == after
 
 
+def test_dirty_since_dates_the_oldest_unflushed_change() -> None:
+    """GRP-7: dirty_since_ms is the clock at the first change after a flush, None when clean."""
+    now = {"ms": 500}
+    layer = RecordingFileLayer(directories={"/disk"})
+    store = OffsetStore.open("/disk/groups", file_layer=layer, clock=lambda: now["ms"])
+    assert store.dirty_since_ms is None
+    store.commit("g", "t", 0, 1)
+    now["ms"] = 900
+    store.commit("g", "t", 0, 2)
+    assert store.dirty_since_ms == 500
+    store.flush()
+    assert store.dirty_since_ms is None
+    store.delete_group("g")
+    assert store.dirty_since_ms == 900
+
+
 def test_durable_commit_is_on_disk_when_it_returns() -> None:
     """GRP-6: a durable commit returns after fsync of the file and of the directory."""
     layer = RecordingFileLayer(directories={"/disk"})
