@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         PartitionStatus,
         ProduceResult,
         ReadSpan,
+        ResetTarget,
     )
     from flyq.broker._schedule import Duty, ScheduleSettings
 
@@ -50,6 +51,7 @@ __all__ = [
     "PartitionStatus",
     "ProduceResult",
     "ReadSpan",
+    "ResetTarget",
     "ScheduleSettings",
 ]
 

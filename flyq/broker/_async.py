@@ -27,9 +27,12 @@ from flyq.broker._broker import (
     FetchResult,
     GroupPartitionLag,
     ListOffsetsResult,
+    OffsetChange,
     PartitionRetention,
     PartitionStatus,
     ProduceResult,
+    ResetPolicy,
+    ResetTarget,
 )
 from flyq.broker._schedule import Duty
 from flyq.codec.offsets import CommittedOffset
@@ -285,6 +288,33 @@ class AsyncBroker:
             rows.append(GroupPartitionLag(topic, partition, value.offset, start, end,
                                           high_watermark, high_watermark - value.offset))
         return tuple(rows)
+
+    async def reset_offsets(
+        self, group: str, topic: str, *, partition: int | None = None,
+        to_offset: int | None = None, to_earliest: bool = False, to_latest: bool = False,
+        to_timestamp: int | None = None,
+    ) -> tuple[OffsetChange, ...]:
+        """`Broker.reset_offsets`: each target found on its partition's thread, all checked
+        before the commit on the admin thread."""
+        target = ResetTarget.choose(to_offset=to_offset, to_earliest=to_earliest,
+                                    to_latest=to_latest, to_timestamp=to_timestamp)
+        numbers = await self._on_admin(self.broker.reset_partitions, topic, partition)
+        offsets = await asyncio.gather(*(
+            self._on_partition(topic, number, self.broker.reset_target, topic, number, target)
+            for number in numbers))
+        return await self._on_admin(self.broker.apply_reset, group, topic,
+                                    dict(zip(numbers, offsets, strict=True)))
+
+    async def group_start_offsets(self, group: str, topic: str, partitions: Iterable[int],
+                                  reset: ResetPolicy = "earliest") -> dict[int, int]:
+        """`Broker.group_start_offsets`, each partition's start found on its own thread."""
+        numbers = list(partitions)
+        committed = await self.fetch_offsets(group, [(topic, number) for number in numbers])
+        starts = await asyncio.gather(*(
+            self._on_partition(topic, number, self.broker.group_start, group, topic, number,
+                               committed[(topic, number)], reset)
+            for number in numbers))
+        return dict(zip(numbers, starts, strict=True))
 
     def _log_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
         log = self.broker.log(topic, partition)

@@ -60,6 +60,7 @@ __all__ = [
     "ProduceResult",
     "ReadSpan",
     "ResetPolicy",
+    "ResetTarget",
 ]
 
 # Kafka's ListOffsets sentinel timestamps.
@@ -171,6 +172,26 @@ class GroupPartitionLag:
     log_end_offset: int | None
     high_watermark: int | None
     lag: int | None
+
+
+@attrs.frozen
+class ResetTarget:
+    """Where `reset_offsets` moves a group: exactly one of the four is set."""
+
+    to_offset: int | None = None
+    to_earliest: bool = False
+    to_latest: bool = False
+    to_timestamp: int | None = None
+
+    @classmethod
+    def choose(cls, *, to_offset: int | None = None, to_earliest: bool = False,
+               to_latest: bool = False, to_timestamp: int | None = None) -> ResetTarget:
+        """The target; `InvalidArgument` unless exactly one is given."""
+        chosen = [to_offset is not None, to_earliest, to_latest, to_timestamp is not None]
+        if sum(chosen) != 1:
+            raise InvalidArgument("target", chosen, "exactly one of to_offset, to_earliest, "
+                                  "to_latest, to_timestamp")
+        return cls(to_offset, to_earliest, to_latest, to_timestamp)
 
 
 @attrs.frozen
@@ -814,40 +835,49 @@ class Broker:
         log end offset). Every target is checked before any commit, so a refused reset changes
         nothing.
         """
-        chosen = [to_offset is not None, to_earliest, to_latest, to_timestamp is not None]
-        if sum(chosen) != 1:
-            raise InvalidArgument("target", chosen, "exactly one of to_offset, to_earliest, "
-                                  "to_latest, to_timestamp")
-        metadata = self.metadata(topic)
-        if partition is not None and not 0 <= partition < metadata.partitions:
-            raise InvalidPartition(topic, partition, metadata.partitions)
-        numbers = range(metadata.partitions) if partition is None else [partition]
-        targets: dict[int, int] = {}
-        for number in numbers:
-            log = self.log(topic, number)
-            start_offset, end_offset = log.log_start_offset, log.log_end_offset
-            if to_offset is not None:
-                if not start_offset <= to_offset <= end_offset:
-                    raise OffsetOutOfRange(
-                        to_offset, log_start_offset=start_offset, log_end_offset=end_offset,
-                        valid="a committed offset lies in [log_start_offset, log_end_offset]",
-                        topic=topic, partition=number)
-                targets[number] = to_offset
-            elif to_earliest:
-                targets[number] = start_offset
-            elif to_latest:
-                targets[number] = end_offset
-            else:
-                assert to_timestamp is not None
-                found = log.offset_for_timestamp(to_timestamp)
-                targets[number] = end_offset if found is None else found
+        target = ResetTarget.choose(to_offset=to_offset, to_earliest=to_earliest,
+                                    to_latest=to_latest, to_timestamp=to_timestamp)
+        numbers = self.reset_partitions(topic, partition)
+        targets = {number: self.reset_target(topic, number, target) for number in numbers}
+        return self.apply_reset(group, topic, targets)
+
+    def reset_partitions(self, topic: str, partition: int | None) -> list[int]:
+        """The partitions a reset of `topic` covers: `partition`, or all of them."""
+        if partition is not None:
+            self.check_partition(topic, partition)
+            return [partition]
+        return list(range(self.metadata(topic).partitions))
+
+    def reset_target(self, topic: str, partition: int, target: ResetTarget) -> int:
+        """The offset `target` names in `topic`-`partition`; `OffsetOutOfRange` for a `to_offset`
+        outside [log_start_offset, log_end_offset]. Reads only that partition's log."""
+        log = self.log(topic, partition)
+        start_offset, end_offset = log.log_start_offset, log.log_end_offset
+        if target.to_offset is not None:
+            if not start_offset <= target.to_offset <= end_offset:
+                raise OffsetOutOfRange(
+                    target.to_offset, log_start_offset=start_offset, log_end_offset=end_offset,
+                    valid="a committed offset lies in [log_start_offset, log_end_offset]",
+                    topic=topic, partition=partition)
+            return target.to_offset
+        if target.to_earliest:
+            return start_offset
+        if target.to_latest:
+            return end_offset
+        assert target.to_timestamp is not None
+        found = log.offset_for_timestamp(target.to_timestamp)
+        return end_offset if found is None else found
+
+    def apply_reset(self, group: str, topic: str,
+                    targets: Mapping[int, int]) -> tuple[OffsetChange, ...]:
+        """Commit `targets` (partition -> offset) for `group` on `topic`, durably; the changes."""
         old = self.fetch_offsets(group, [(topic, number) for number in targets])
-        self.commit_offsets(group, {(topic, number): target for number, target in targets.items()})
+        self.commit_offsets(group, {(topic, number): value for number, value in targets.items()})
         changes = []
-        for number, target in targets.items():
+        for number, value in targets.items():
             before = old[(topic, number)]
             changes.append(OffsetChange(topic, number, None if before is None else before.offset,
-                                        target))
+                                        value))
         return tuple(changes)
 
     def group_start_offsets(self, group: str, topic: str, partitions: Iterable[int],
@@ -859,31 +889,33 @@ class Broker:
         `OffsetOutOfRange` for a committed offset outside the range). All are resolved before
         any is returned.
         """
-        if reset not in ("earliest", "latest", "error"):
-            raise InvalidArgument("reset", reset, "'earliest', 'latest' or 'error'")
         numbers = list(partitions)
         committed = self.fetch_offsets(group, [(topic, number) for number in numbers])
-        starts: dict[int, int] = {}
-        for number in numbers:
-            log = self.log(topic, number)
-            start_offset, end_offset = log.log_start_offset, log.log_end_offset
-            value = committed[(topic, number)]
-            if value is not None and start_offset <= value.offset <= end_offset:
-                starts[number] = value.offset
-            elif reset == "earliest":
-                starts[number] = start_offset
-            elif reset == "latest":
-                starts[number] = end_offset
-            else:
-                valid = (f"valid offsets are [{start_offset}, {end_offset}] (log_start_offset, "
-                         "log_end_offset)")
-                if value is None:
-                    raise NoCommittedOffset(group, topic, number, valid)
-                raise OffsetOutOfRange(
-                    value.offset, log_start_offset=start_offset, log_end_offset=end_offset,
-                    valid=f"group {group!r} committed it and the reset policy is error; {valid}",
-                    topic=topic, partition=number)
-        return starts
+        return {number: self.group_start(group, topic, number, committed[(topic, number)], reset)
+                for number in numbers}
+
+    def group_start(self, group: str, topic: str, partition: int,
+                    committed: CommittedOffset | None, reset: ResetPolicy) -> int:
+        """Where `group`, having `committed`, starts reading `topic`-`partition` (GRP-CLI-1).
+        Reads only that partition's log."""
+        if reset not in ("earliest", "latest", "error"):
+            raise InvalidArgument("reset", reset, "'earliest', 'latest' or 'error'")
+        log = self.log(topic, partition)
+        start_offset, end_offset = log.log_start_offset, log.log_end_offset
+        if committed is not None and start_offset <= committed.offset <= end_offset:
+            return committed.offset
+        if reset == "earliest":
+            return start_offset
+        if reset == "latest":
+            return end_offset
+        valid = (f"valid offsets are [{start_offset}, {end_offset}] (log_start_offset, "
+                 "log_end_offset)")
+        if committed is None:
+            raise NoCommittedOffset(group, topic, partition, valid)
+        raise OffsetOutOfRange(
+            committed.offset, log_start_offset=start_offset, log_end_offset=end_offset,
+            valid=f"group {group!r} committed it and the reset policy is error; {valid}",
+            topic=topic, partition=partition)
 
     # --- retention, health, scheduler ---------------------------------------------------------
 

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from flyq.broker import AsyncBroker, Broker, ScheduleSettings
+from flyq.broker import AsyncBroker, Broker, NoCommittedOffset, ScheduleSettings
 from flyq.codec.record_batch import encode_batch
-from flyq.errors import InvalidPartition, StorageError, UnknownTopic
+from flyq.errors import InvalidPartition, OffsetOutOfRange, StorageError, UnknownTopic
 from flyq.impl.filelayer import FileHandle, OsFileLayer
 from flyq.impl.log import PartitionLog
 from flyq.records import Record
@@ -221,6 +221,30 @@ def test_admin_fetch_and_group_operations(tmp_path: Path) -> None:
         assert broker.list_groups() == []
         assert broker.metadata("t").config.segment_ms == 5
         assert broker.list_offsets("t", 1, -1).offset == 3
+
+
+def test_reset_offsets_and_group_starts(tmp_path: Path) -> None:
+    """BRK-8: the async reset checks every target before committing; group starts follow the
+    reset policy, per partition on its own thread."""
+    async def scenario() -> None:
+        broker = await _open(tmp_path, WatchingLayer())
+        for partition in (0, 1):
+            await broker.produce_records("t", [Record(value=b"v", timestamp=t) for t in (1, 2)],
+                                         partition=partition)
+        changes = await broker.reset_offsets("g", "t", to_timestamp=2)
+        assert [(c.partition, c.old_offset, c.new_offset) for c in changes] == [
+            (0, None, 1), (1, None, 1)]
+        with pytest.raises(OffsetOutOfRange, match="out of range in t-[01]"):
+            await broker.reset_offsets("g", "t", to_offset=3)
+        unchanged = await broker.fetch_offsets("g", [("t", 0), ("t", 1)])
+        assert [value.offset for value in unchanged.values() if value] == [1, 1]
+        assert await broker.group_start_offsets("g", "t", [0, 1], "error") == {0: 1, 1: 1}
+        assert await broker.group_start_offsets("new", "t", [1], "latest") == {1: 2}
+        with pytest.raises(NoCommittedOffset, match="t-0"):
+            await broker.group_start_offsets("new", "t", [0], "error")
+        await broker.close()
+
+    asyncio.run(scenario())
 
 
 def test_scheduler_task_flushes_by_flush_ms(tmp_path: Path) -> None:
