@@ -234,7 +234,7 @@ def test_reset_offsets_and_group_starts(tmp_path: Path) -> None:
         changes = await broker.reset_offsets("g", "t", to_timestamp=2)
         assert [(c.partition, c.old_offset, c.new_offset) for c in changes] == [
             (0, None, 1), (1, None, 1)]
-        with pytest.raises(OffsetOutOfRange, match="out of range in t-[01]"):
+        with pytest.raises(OffsetOutOfRange, match=r"out of range in t-[01]"):
             await broker.reset_offsets("g", "t", to_offset=3)
         unchanged = await broker.fetch_offsets("g", [("t", 0), ("t", 1)])
         assert [value.offset for value in unchanged.values() if value] == [1, 1]
