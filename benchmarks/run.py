@@ -13,7 +13,10 @@ Sections (progress goes to stderr, the report to stdout):
   5.   unclean open (object dropped without close) of the same logs, warm and cold page cache.
   6.   peak RSS of appending 256 MiB vs 1 GiB, and of opening/reading the 1 GiB log, each scenario
        in its own child process.
-  7.   cost per record of validating an encoded batch on the produce path (benchmarks/validation.py).
+  7.   the Broker: its produce path against PartitionLog.append_encoded and the disk (1 KiB x 1000,
+       flush on roll), and 8 concurrent durable writers with group commit against 8 separate
+       append+fsync calls (see benchmarks/broker.py).
+  8.   cost per record of validating an encoded batch on the produce path (benchmarks/validation.py).
 The data directory (a fresh temporary directory, on the repository's filesystem by default) is
 removed at the end.
 """
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import append as ap
+from benchmarks import broker as bk
 from benchmarks import scenarios as sc
 from benchmarks import validation as va
 from benchmarks.common import GIB, KIB, MIB, encode_all, make_batches, median
@@ -422,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             case = next(c for c in append_cases(args.quick, 1) if c.target)
             say("  profiling the target append case ...")
             results["append_target_profile"] = ap.profile_target(case, work, case.batches)
+        results["broker"] = bk.run(args.quick, work, say)
         say("3. reads of the 100 B x 1 log left by the append_encoded flush-on-roll case")
         small_batch = len(encode_all(make_batches(100, 1, count=1))[0])
         small_name = "100 B x 1 log"
@@ -437,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"3-6. {size_label(64 * MIB if args.quick else GIB)} logs")
             results["big"] = big_logs(args, work)
-        say("7. batch validation cost per record")
+        say("8. batch validation cost per record")
         results["validation"] = va.run(
             max(va.DEFAULT_BATCHES // QUICK_DIVISOR, 20) if args.quick else va.DEFAULT_BATCHES,
             work=work)
@@ -482,6 +487,7 @@ def render(results: dict[str, Any], why: str) -> str:
     if "append_target_profile" in results:
         parts += ["", "  profile of the target append case (cProfile, by own time):",
                   _indent(results["append_target_profile"], 4)]
+    parts += ["", bk.report(results["broker"])]
     big = results.get("big")
     sections = [results["small_reads"]]
     if big:

@@ -1,4 +1,4 @@
-"""`python -m flyq.demo --data-dir DIR`: what `make run` runs until there is a broker.
+"""`python -m flyq.demo --data-dir DIR`: what `make run` runs, a few calls to the Broker.
 
 Creates the topic `demo` (3 partitions) if it is missing, appends a few keyed records, reads back
 the records it appended and prints each step. It only adds records, so it can run again and again.
@@ -10,8 +10,8 @@ import time
 
 import click
 
+from flyq.broker import LATEST_TIMESTAMP, Broker, ReadSpan
 from flyq.errors import FlyQError
-from flyq.impl.topic import TopicStore
 from flyq.records import Record
 
 __all__ = ["main"]
@@ -29,40 +29,38 @@ _KEYS_AND_VALUES = (
 
 
 def run(data_dir: str) -> None:
-    """The demo itself; raises `FlyQError` if the data directory is unusable."""
-    store = TopicStore(data_dir)
-    if TOPIC in store.list():
-        click.echo(f"Topic {TOPIC!r} already exists in {data_dir}; appending to it.")
-    else:
-        store.create(TOPIC, PARTITIONS)
-        click.echo(f"Created topic {TOPIC!r} with {PARTITIONS} partitions in {data_dir}.")
-    now = time.time_ns() // 1_000_000
-    records = [
-        Record(value=value, key=key, headers=(("source", b"flyq.demo"),), timestamp=now)
-        for key, value in _KEYS_AND_VALUES
-    ]
-    with store.open(TOPIC) as topic:
+    """The demo itself, over the Broker; raises `FlyQError` if the data directory is unusable."""
+    with Broker.open(data_dir, create=True) as broker:
+        if TOPIC in broker.list_topics():
+            click.echo(f"Topic {TOPIC!r} already exists in {data_dir}; appending to it.")
+        else:
+            broker.create_topic(TOPIC, PARTITIONS)
+            click.echo(f"Created topic {TOPIC!r} with {PARTITIONS} partitions in {data_dir}.")
+        now = time.time_ns() // 1_000_000
+        records = [
+            Record(value=value, key=key, headers=(("source", b"flyq.demo"),), timestamp=now)
+            for key, value in _KEYS_AND_VALUES
+        ]
         click.echo(
             f"Producing {len(records)} keyed records; a key always maps to one partition "
             "(Kafka's murmur2 partitioner):"
         )
-        appended = topic.append(records)
-        for partition, result in appended:
+        appended = broker.produce_records(TOPIC, records, durable=True)
+        for result in appended:
             click.echo(
-                f"  partition {partition}: one batch, offsets "
+                f"  partition {result.partition}: one batch, offsets "
                 f"{result.base_offset}..{result.last_offset}"
             )
         click.echo("Reading back what was just appended, partition by partition:")
-        for partition, result in sorted(appended):
-            log = topic.partition(partition)
-            count = result.last_offset - result.base_offset + 1
-            for record in log.read(result.base_offset, max_records=count):
+        for result in sorted(appended, key=lambda result: result.partition):
+            span = ReadSpan(result.base_offset, backward=False)
+            for record in broker.read_span(TOPIC, result.partition, span, result.record_count):
                 key = (record.key or b"").decode()
                 value = (record.value or b"").decode()
-                click.echo(f"  {TOPIC}-{partition} offset {record.offset}: {key} -> {value}")
+                click.echo(f"  {TOPIC}-{result.partition} offset {record.offset}: {key} -> {value}")
         ends = ", ".join(
-            f"{partition}: {topic.partition(partition).log_end_offset}"
-            for partition in range(topic.partitions)
+            f"{partition}: {broker.list_offsets(TOPIC, partition, LATEST_TIMESTAMP).offset}"
+            for partition in range(PARTITIONS)
         )
         click.echo(f"log_end_offset of each partition now: {ends}.")
     click.echo(f"Try: flyq consume {TOPIC} --data-dir {data_dir} --format json")

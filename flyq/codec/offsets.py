@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 import crc32c as _crc32c
 
+from flyq.codec.topic_name import MAX_TOPIC_NAME_LENGTH, validate_topic_name
 from flyq.errors import (
     CorruptOffsetsFile,
     InvalidArgument,
@@ -48,7 +49,6 @@ OFFSETS_VERSION = 1
 # Same limit as topic names (TOPIC-2, Kafka's 249): ids stay printable in one log line and a group
 # id can later name a file or an internal-topic key without a second rule (spec/groups.md §2).
 MAX_GROUP_ID_LENGTH = 249
-MAX_TOPIC_NAME_LENGTH = 249
 MAX_PARTITION = (1 << 31) - 1  # partitions are Kafka int32s
 MAX_OFFSET = (1 << 63) - 1
 MAX_METADATA_BYTES = 4096  # Kafka's offset.metadata.max.bytes default
@@ -106,25 +106,10 @@ def validate_group_id(group: object) -> str:
     return group
 
 
-def _validate_topic(topic: object) -> str:
-    if not isinstance(topic, str):
-        raise InvalidTopicName(repr(topic), f"must be a str, got {type(topic).__name__}")
-    if not topic:
-        raise InvalidTopicName(topic, "must not be empty")
-    if len(topic) > MAX_TOPIC_NAME_LENGTH:
-        raise InvalidTopicName(
-            topic, f"is {len(topic)} characters long, at most {MAX_TOPIC_NAME_LENGTH} are allowed"
-        )
-    index = _surrogate_index(topic)
-    if index is not None:
-        raise InvalidTopicName(topic, f"lone surrogate at index {index} cannot be encoded as UTF-8")
-    return topic
-
-
 def validate_key(group: object, topic: object, partition: object) -> OffsetKey:
     """The key (group, topic, partition), or the error for its first bad part (GRP-2)."""
     group_id = validate_group_id(group)
-    topic_name = _validate_topic(topic)
+    topic_name = validate_topic_name(topic)
     if not _is_int(partition) or not 0 <= partition <= MAX_PARTITION:  # type: ignore[operator]
         raise InvalidArgument("partition", partition, f"an int 0 <= partition <= {MAX_PARTITION}")
     assert isinstance(partition, int)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 from flyq.api import LogInterface
+from flyq.broker.layout import partition_directory
 from flyq.codec.record_batch import iter_batch_headers
 from flyq.crash.workload import (
     TOPIC_NAMES,
@@ -24,8 +25,8 @@ from flyq.crash.workload import (
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import OsFileLayer
 from flyq.impl.log import PartitionLog
-from flyq.impl.recovery_policy import RecoveryPolicy
-from flyq.impl.topic import TopicStore, partition_directory
+from flyq.impl.recovery import RecoveryPolicy
+from flyq.impl.topic import TopicStore
 from flyq.model import ModelLog
 from flyq.records import Record
 
@@ -166,9 +167,8 @@ def _topic_problems(store: TopicStore, state: TopicState) -> list[str]:
         if found != expected:
             problems.append(f"topic {name!r} is {found!r}, expected {expected!r}")
             continue
-        directory = os.path.join(store.data_dir, name)
         for partition in range(found.partitions):
-            if not os.path.isdir(partition_directory(directory, name, partition)):
+            if not os.path.isdir(partition_directory(store.data_dir, name, partition)):
                 problems.append(f"topic {name!r} has no directory for partition {partition}")
         if problems:
             continue

@@ -1,4 +1,4 @@
-"""`flyq crash-test`: explore post-crash disks of the partition log from the command line.
+"""`python -m flyq.crash`: explore post-crash disks of the partition log from the command line.
 
 A thin wrapper over `flyq.crash.explore` (spec/crash-model.md): it explores, optionally proves
 that each deliberately broken recovery is caught (CM-9), and prints a summary table on stdout
@@ -21,7 +21,7 @@ from flyq.crash.disk import MODES
 from flyq.crash.explorer import ExplorationReport, ExplorationSettings, Violation, explore
 from flyq.crash.variants import BROKEN_VARIANTS, BrokenVariant
 
-__all__ = ["crash_test"]
+__all__ = ["crash_test", "main"]
 
 # The explorer's own defaults: three workloads of each size give over 20000 distinct states.
 _DEFAULTS = ExplorationSettings()
@@ -120,7 +120,7 @@ def crash_test(ctx: click.Context, states: int, seed: int, modes: tuple[str, ...
             ]
     elapsed = time.monotonic() - started
 
-    replay = (f"flyq crash-test --seed {seed} --states {states} --modes {','.join(modes)} "
+    replay = (f"python -m flyq.crash --seed {seed} --states {states} --modes {','.join(modes)} "
               f"--workload-sizes {','.join(map(str, workload_sizes))} "
               f"--workloads-per-size {workloads_per_size}" + (" --variants" if variants else ""))
     lines = ["crash-test summary"]
@@ -145,3 +145,9 @@ def crash_test(ctx: click.Context, states: int, seed: int, modes: tuple[str, ...
     click.echo("\n".join(lines))
     if report.violations or any(not r.violations for _, r in variant_reports):
         ctx.exit(1)
+
+
+def main() -> None:
+    """Entry point of `python -m flyq.crash`."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    crash_test.main(prog_name="python -m flyq.crash")

@@ -34,7 +34,7 @@ from flyq.crash.workload import (
 )
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import FileLayer
-from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.recovery import RecoveryPolicy
 
 __all__ = ["ExplorationReport", "ExplorationSettings", "Violation", "explore", "explore_topics"]
 

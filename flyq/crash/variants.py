@@ -19,7 +19,7 @@ from flyq.codec.record_batch import BatchHeader
 from flyq.crash.recording import RecordingFileLayer
 from flyq.errors import StorageError
 from flyq.impl.filelayer import FileHandle, FileLayer, FileLock, MappedFile
-from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.recovery import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 
 __all__ = ["BROKEN_VARIANTS", "BrokenVariant", "FailingFsyncLayer", "NoDirectoryFsync"]

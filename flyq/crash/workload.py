@@ -23,7 +23,7 @@ from flyq.errors import StorageError
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer
 from flyq.impl.log import PartitionLog
-from flyq.impl.recovery_policy import RecoveryPolicy
+from flyq.impl.recovery import RecoveryPolicy
 from flyq.impl.topic import TopicMetadata, TopicStore
 from flyq.records import Record, StoredRecord
 

@@ -18,15 +18,15 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from flyq.broker.layout import CONFIG_FILE, config_path
 from flyq.errors import FlyQError, InvalidConfig
-from flyq.impl.config import LogConfig
+from flyq.impl.config import TEXT_FIELDS, LogConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -37,7 +37,6 @@ __all__ = [
     "parse_broker_config",
 ]
 
-CONFIG_FILE = "flyq.toml"
 CONFIG_ENV = "FLYQ_CONFIG"
 _LOG_TABLE = "log"
 _LOG_KEYS = tuple(field.name for field in attrs.fields(LogConfig))
@@ -58,7 +57,7 @@ class InvalidBrokerConfig(InvalidConfig):
 
 def default_path(data_dir: str) -> str:
     """Where the broker configuration file of `data_dir` lives."""
-    return os.path.join(data_dir, CONFIG_FILE)
+    return config_path(data_dir)
 
 
 def load_broker_config(data_dir: str, path: str | None = None) -> LogConfig:
@@ -106,7 +105,10 @@ def parse_broker_config(data: bytes, *, source: str) -> LogConfig:
             raise InvalidBrokerConfig(
                 source, name, None, f"unknown key; expected one of {', '.join(_LOG_KEYS)}"
             )
-        if isinstance(value, bool) or not isinstance(value, int):
+        if key in TEXT_FIELDS:
+            if not isinstance(value, str):
+                raise InvalidBrokerConfig(source, name, value, "expected a string")
+        elif isinstance(value, bool) or not isinstance(value, int):
             raise InvalidBrokerConfig(source, name, value, "expected an integer")
         values[key] = value
     try:

@@ -7,7 +7,10 @@ import attrs
 from flyq.codec.record_batch import TIMESTAMP_TYPES
 from flyq.errors import InvalidConfig
 
-__all__ = ["LogConfig"]
+__all__ = ["TEXT_FIELDS", "LogConfig"]
+
+# The one field whose value is a word, not an integer: config files and `--config` parse by this.
+TEXT_FIELDS = frozenset({"message_timestamp_type"})
 
 _MAX_SEGMENT_BYTES = (1 << 31) - 1  # index positions are u32; Kafka's limit is int32
 _MIN_INDEX_BYTES = 24  # room for two time-index entries

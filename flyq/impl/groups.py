@@ -121,6 +121,16 @@ class OffsetStore:
         with self._state_lock:
             return self._version != self._flushed_version
 
+    @property
+    def dirty_since_ms(self) -> int | None:
+        """Clock reading at the oldest change no returned flush covered yet; None if clean.
+
+        An owner that schedules flushes itself (the Broker) reads this instead of running the
+        auto-flush thread (GRP-7).
+        """
+        with self._state_lock:
+            return self._dirty_since_ms
+
     def _check_open(self) -> None:
         if self._closed:
             raise OffsetStoreClosed(f"the offset store in {self._directory} is closed")

@@ -1,6 +1,6 @@
 """Topics on disk: a directory of partition logs plus a metadata file.
 
-Layout under the data directory:
+Layout under the data directory (decided by `flyq.broker.layout`):
 
     DATA_DIR/NAME/topic.json       name, partitions, created_ms, config (the LogConfig fields)
     DATA_DIR/NAME/NAME-0/ ...      one PartitionLog directory per partition, like Kafka's
@@ -13,7 +13,9 @@ Rules this module keeps:
   of an interrupted create or delete: it is not listed, `create` clears it, `delete` removes it, and
   `open`/`describe` refuse it with `CorruptCheckpoint` naming the file.
 - TOPIC-2 Names are 1..249 characters from ASCII letters, digits, `.`, `_`, `-`, and not `.` or
-  `..`; so a name is always exactly one path component inside the data directory.
+  `..`; so a name is always exactly one path component inside the data directory
+  (`flyq.codec.topic_name`). Names the data directory reserves (`flyq.toml`) are refused too, and
+  every path comes from `flyq.broker.layout`.
 - TOPIC-3 A record with an explicit partition goes there; otherwise a keyed record goes to
   `partition_for_key(key, n)` (Kafka's murmur2 choice) and a null-key record round robin. One
   `Topic.append` call appends one batch per target partition, each holding that partition's records
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import string
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -39,6 +40,13 @@ from typing import Any
 import attrs
 
 from flyq.api import AppendResult
+from flyq.broker.layout import (
+    TOPIC_METADATA_FILE,
+    check_topic_name,
+    partition_directory,
+    topic_directory,
+)
+from flyq.codec.topic_name import MAX_TOPIC_NAME_LENGTH, validate_topic_name
 from flyq.errors import (
     CorruptCheckpoint,
     EmptyBatch,
@@ -50,6 +58,7 @@ from flyq.errors import (
     TopicAlreadyExists,
     UnknownTopic,
 )
+from flyq.impl.checkpoint_file import replace_file
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, OsFileLayer
 from flyq.impl.log import PartitionLog
@@ -67,37 +76,13 @@ __all__ = [
     "validate_topic_name",
 ]
 
-MAX_TOPIC_NAME_LENGTH = 249  # Kafka's limit: leaves room for "-<partition>" in a 255-byte name
-METADATA_FILE = "topic.json"
+METADATA_FILE = TOPIC_METADATA_FILE
 METADATA_VERSION = 1
-_TEMP_SUFFIX = ".tmp"
-_LEGAL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._-")
 _CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
 
 
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def validate_topic_name(name: str) -> None:
-    """Raise `InvalidTopicName` naming the first rule `name` breaks (TOPIC-2)."""
-    if not isinstance(name, str):
-        raise InvalidTopicName(repr(name), f"must be a str, got {type(name).__name__}")
-    if not name:
-        raise InvalidTopicName(name, "must not be empty")
-    if name in (".", ".."):
-        raise InvalidTopicName(name, "'.' and '..' are not allowed")
-    if len(name) > MAX_TOPIC_NAME_LENGTH:
-        raise InvalidTopicName(
-            name, f"is {len(name)} characters long, at most {MAX_TOPIC_NAME_LENGTH} are allowed"
-        )
-    for index, character in enumerate(name):
-        if character not in _LEGAL_CHARACTERS:
-            raise InvalidTopicName(
-                name,
-                f"character {character!r} at index {index} is not allowed: use only ASCII "
-                "letters, digits, '.', '_' and '-'",
-            )
 
 
 @attrs.frozen
@@ -197,11 +182,6 @@ class TopicDescription:
     partitions: tuple[PartitionDescription, ...]
 
 
-def partition_directory(topic_directory: str, name: str, partition: int) -> str:
-    """Directory of partition `partition` of topic `name`: `<topic dir>/<name>-<partition>`."""
-    return os.path.join(topic_directory, f"{name}-{partition}")
-
-
 class TopicStore:
     """The topics of one data directory: create, list, describe, delete, open."""
 
@@ -219,8 +199,7 @@ class TopicStore:
         self._clock = clock
 
     def _topic_directory(self, name: str) -> str:
-        validate_topic_name(name)
-        return os.path.join(self.data_dir, name)
+        return topic_directory(self.data_dir, name)
 
     def _now_ms(self) -> int:
         return self._clock() if self._clock is not None else _wall_clock_ms()
@@ -247,7 +226,7 @@ class TopicStore:
         layer.make_dirs(directory)
         layer.fsync_dir(self.data_dir)
         for partition in range(partitions):
-            layer.make_dirs(partition_directory(directory, name, partition))
+            layer.make_dirs(partition_directory(self.data_dir, name, partition))
         layer.fsync_dir(directory)
         metadata = TopicMetadata(
             name=name, partitions=partitions, created_ms=self._now_ms(), config=config
@@ -256,19 +235,9 @@ class TopicStore:
         return metadata
 
     def _write_atomically(self, directory: str, file_name: str, data: bytes) -> None:
-        layer = self._layer
-        temp_path = os.path.join(directory, file_name + _TEMP_SUFFIX)
-        handle = layer.open(temp_path, create=True)
-        try:
-            handle.truncate(0)
-            handle.pwrite(data, 0)
-            handle.fsync()
-        finally:
-            handle.close()
-        layer.rename(temp_path, os.path.join(directory, file_name))
-        layer.fsync_dir(directory)
+        replace_file(self._layer, os.path.join(directory, file_name), data)
 
-    def alter(self, name: str, changes: Mapping[str, int | None]) -> TopicMetadata:
+    def alter(self, name: str, changes: Mapping[str, int | str | None]) -> TopicMetadata:
         """Set the `LogConfig` fields in `changes` in topic `name`'s `topic.json` (TOPIC-4).
 
         Raises `InvalidConfig` for an unknown key or a value breaking a rule, changing nothing.
@@ -279,7 +248,7 @@ class TopicStore:
                     key, value, f"unknown key; expected one of {', '.join(_CONFIG_FIELDS)}"
                 )
         metadata = self.metadata(name)
-        # int or None per field; LogConfig's validators check each value and the whole.
+        # Per field an int, None or (TEXT_FIELDS) a word; LogConfig's validators check them all.
         values: dict[str, Any] = attrs.asdict(metadata.config)
         values.update(changes)
         config = LogConfig(**values)
@@ -295,7 +264,7 @@ class TopicStore:
         names = []
         for entry in layer.list_dir(self.data_dir):
             try:
-                validate_topic_name(entry)
+                check_topic_name(entry)
             except InvalidTopicName:
                 continue
             if layer.exists(os.path.join(self.data_dir, entry, METADATA_FILE)):
@@ -422,7 +391,7 @@ class Topic:
         log = self._logs.get(partition)
         if log is None:
             log = PartitionLog.open(
-                partition_directory(self.directory, self.name, partition),
+                partition_directory(os.path.dirname(self.directory), self.name, partition),
                 self.metadata.config,
                 file_layer=self._layer,
                 clock=self._clock,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -327,7 +329,60 @@ def test_errors_are_one_line_without_traceback(
     tmp_path: Path, args: tuple[str, ...], expected: str
 ) -> None:
     """Unknown topics, bad names and bad settings exit 1 with a clear one-line message."""
+    (tmp_path / "data").mkdir()
     assert fails(*args, data_dir=tmp_path / "data").startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("topic", "list"), ("consume", "t"), ("groups", "list"), ("health",), ("retention", "run")],
+)
+def test_a_mistyped_data_dir_is_an_error_naming_it(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """BRK-1: a data directory that does not exist is named in the error, not read as empty."""
+    missing = tmp_path / "typo"
+    message = fails(*args, data_dir=missing)
+    assert f"data directory '{missing}' does not exist" in message
+    assert not missing.exists()
+
+
+def test_reserved_names_are_not_topics(tmp_path: Path) -> None:
+    """BRK-1: `flyq.toml` cannot be created or deleted as a topic; the config file survives."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "flyq.toml").write_text("[log]\n")
+    for command in ("create", "delete"):
+        message = fails("topic", command, "flyq.toml", data_dir=data_dir)
+        assert "invalid topic name 'flyq.toml': is reserved" in message
+    assert (data_dir / "flyq.toml").read_text() == "[log]\n"
+
+
+def test_data_dir_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    """--data-dir works before the subcommand and after it; the one after wins."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run("--data-dir", str(first), "topic", "create", "a").returncode == 0
+    ok("topic", "create", "b", data_dir=second)
+    assert run("--data-dir", str(first), "topic", "list").stdout.decode().split() == ["a"]
+    result = run("--data-dir", str(first), "topic", "list", "--data-dir", str(second))
+    assert result.stdout.decode().split() == ["b"]
+
+
+def test_version() -> None:
+    """`flyq --version` prints the package version."""
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == "flyq 0.1.0"
+
+
+def test_crash_explorer_is_its_own_program_and_not_imported_by_the_cli() -> None:
+    """`python -m flyq.crash` runs the explorer; `flyq` neither lists nor imports it."""
+    explorer = run("--states", "20", "--workloads-per-size", "1", module="flyq.crash")
+    assert explorer.returncode == 0, explorer.stderr.decode()
+    assert "python -m flyq.crash --seed" in explorer.stdout.decode()
+    assert "crash-test" not in run("--help").stdout.decode()
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "flyq", "--help"],
+                             capture_output=True, env=environment, check=True)
+    assert b"flyq.crash" not in imports.stderr
 
 
 def test_produce_to_a_missing_partition_fails_cleanly(tmp_path: Path) -> None:
@@ -732,3 +787,52 @@ def test_health_reports_each_partition(tmp_path: Path) -> None:
     assert all(r["index_check"]["mismatches"] == [] for r in rows)
     text = ok("health", "h", data_dir=tmp_path)
     assert "h-1: opened cleanly" in text
+
+
+def test_log_append_time_topics_stamp_the_broker_clock(tmp_path: Path) -> None:
+    """spec/format.md 1.2: a LogAppendTime topic (from --config or flyq.toml) reads back with the
+    append time, not the producer's timestamp; a CreateTime topic keeps the producer's."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "flyq.toml").write_text('[log]\nmessage_timestamp_type = "LogAppendTime"\n')
+    ok("topic", "create", "stamped", data_dir=data_dir)
+    ok("topic", "create", "kept", "--config", "message_timestamp_type=CreateTime",
+       data_dir=data_dir)
+    assert topic_config(data_dir, "stamped")["message_timestamp_type"] == "LogAppendTime"
+    before = int(time.time() * 1000)
+    for name in ("stamped", "kept"):
+        ok("produce", name, "--value", "v", "--timestamp", "1000", data_dir=data_dir)
+    after = int(time.time() * 1000)
+    [stamped] = json_lines(ok("consume", "stamped", "--format", "json", data_dir=data_dir))
+    [kept] = json_lines(ok("consume", "kept", "--format", "json", data_dir=data_dir))
+    assert before <= stamped["timestamp"] <= after
+    assert kept["timestamp"] == 1000
+    message = fails("topic", "create", "bad", "--config", "message_timestamp_type=Sometimes",
+                    data_dir=data_dir)
+    assert "message_timestamp_type" in message and "Sometimes" in message
+
+
+def test_a_damaged_index_is_rebuilt_and_reported_not_read_short(tmp_path: Path) -> None:
+    """IDX-5: 13 random bytes in the middle of a cleanly closed segment's `.index` do not make a
+    read come back short: consume prints the asked records and exits 0, its stderr and a later
+    `flyq health` say the index was found damaged and rebuilt, and `--verify` then agrees."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "i", data_dir=data_dir)
+    lines = b"".join(b"record-%04d-" % n + b"x" * 880 + b"\n" for n in range(300))
+    ok("produce", "i", "--partition", "0", "--batch-records", "1", data_dir=data_dir, stdin=lines)
+    index = data_dir / "i" / "i-0" / "00000000000000000000.index"
+    damage = random.Random(13).randbytes(13)
+    with index.open("r+b") as handle:
+        handle.seek(index.stat().st_size // 2)
+        handle.write(damage)
+    result = run("consume", "i", "--partition", "0", "--offset", "150", "--max", "3",
+                 "--format", "json", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr.decode()
+    assert [r["offset"] for r in json_lines(result.stdout.decode())] == [150, 151, 152]
+    stderr = result.stderr.decode()
+    assert "WARNING:" in stderr and str(index) in stderr and "rebuilt" in stderr
+    health = ok("health", "i", data_dir=data_dir)
+    assert "found damaged" in health and "rebuilt" in health and str(index) in health
+    rows = json.loads(ok("health", "i", "--verify", "--format", "json", data_dir=data_dir))
+    assert rows[0]["index_check"]["mismatches"] == []
+    assert rows[0]["index_repairs"][-1]["path"] == str(index)

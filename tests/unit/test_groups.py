@@ -44,7 +44,10 @@ from flyq.model.groups import ModelOffsetStore
 # --- strategies -----------------------------------------------------------------------------------
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
-keys = st.tuples(_text, _text, st.integers(0, (1 << 31) - 1))
+# TOPIC-2's alphabet; "." and ".." are the two names it refuses outright.
+_topics = st.text(st.sampled_from("abcXYZ019._-"), min_size=1, max_size=12).filter(
+    lambda name: name not in (".", ".."))
+keys = st.tuples(_text, _topics, st.integers(0, (1 << 31) - 1))
 values = st.builds(CommittedOffset, st.integers(0, (1 << 63) - 1),
                    st.text(st.characters(exclude_categories=("Cs",)), max_size=20))
 offset_maps = st.dictionaries(keys, values, max_size=8)
@@ -177,6 +180,8 @@ BAD_COMMITS = [
     (("g", "", 0, 1, ""), InvalidTopicName),
     (("g", "t" * 250, 0, 1, ""), InvalidTopicName),
     (("g", b"t", 0, 1, ""), InvalidTopicName),
+    (("g", "a/b", 0, 1, ""), InvalidTopicName),
+    (("g", "..", 0, 1, ""), InvalidTopicName),
     (("g", "\udfff", 0, 1, ""), InvalidTopicName),
     (("g", "t", -1, 1, ""), InvalidArgument),
     (("g", "t", 1 << 31, 1, ""), InvalidArgument),
@@ -305,6 +310,22 @@ def test_dirty_and_flush() -> None:
     after = len(layer.history)
     store.flush()
     assert len(layer.history) == after
+
+
+def test_dirty_since_dates_the_oldest_unflushed_change() -> None:
+    """GRP-7: dirty_since_ms is the clock at the first change after a flush, None when clean."""
+    now = {"ms": 500}
+    layer = RecordingFileLayer(directories={"/disk"})
+    store = OffsetStore.open("/disk/groups", file_layer=layer, clock=lambda: now["ms"])
+    assert store.dirty_since_ms is None
+    store.commit("g", "t", 0, 1)
+    now["ms"] = 900
+    store.commit("g", "t", 0, 2)
+    assert store.dirty_since_ms == 500
+    store.flush()
+    assert store.dirty_since_ms is None
+    store.delete_group("g")
+    assert store.dirty_since_ms == 900
 
 
 def test_durable_commit_is_on_disk_when_it_returns() -> None:

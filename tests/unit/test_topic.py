@@ -157,6 +157,21 @@ def test_every_operation_validates_the_name(tmp_path: Path, operation: str) -> N
     assert (tmp_path / "x").exists()
 
 
+def test_reserved_names_are_never_topics(tmp_path: Path) -> None:
+    """TOPIC-2, BRK-1: the config file's name cannot be created, deleted, altered or listed as a
+    topic, so `delete flyq.toml` never removes the broker config file."""
+    data_dir = tmp_path / "data"
+    (data_dir / "flyq.toml").mkdir(parents=True)
+    (data_dir / "flyq.toml" / "topic.json").write_bytes(b"{}")
+    store = TopicStore(str(data_dir))
+    for operation in (lambda: store.create("flyq.toml", 1), lambda: store.delete("flyq.toml"),
+                      lambda: store.alter("flyq.toml", {"segment_ms": 5})):
+        with pytest.raises(InvalidTopicName, match="reserved"):
+            operation()
+    assert store.list() == []
+    assert (data_dir / "flyq.toml" / "topic.json").exists()
+
+
 # --- lifecycle (TOPIC-1) --------------------------------------------------------------------------
 
 

@@ -1,0 +1,74 @@
+"""Every name inside a data directory, decided in this one module (spec/broker.md, BRK-1).
+
+    DATA_DIR/flyq.toml                 broker config file (optional)
+    DATA_DIR/@consumer_offsets/        the consumer-group offset store (spec/groups.md)
+    DATA_DIR/NAME/topic.json           a topic's metadata, its commit point (TOPIC-1)
+    DATA_DIR/NAME/NAME-P/              partition P's log directory, like Kafka's
+
+A topic's directory is its name, so a topic name must never equal a name the data directory
+reserves for itself: `check_topic_name` refuses those on top of the TOPIC-2 character rule. Pure:
+no I/O, only names and path joins.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flyq.codec.topic_name import validate_topic_name
+from flyq.errors import InvalidTopicName
+
+__all__ = [
+    "CONFIG_FILE",
+    "GROUPS_DIRECTORY",
+    "RESERVED_NAMES",
+    "TOPIC_METADATA_FILE",
+    "check_topic_name",
+    "config_path",
+    "groups_directory",
+    "partition_directory",
+    "topic_directory",
+    "topic_metadata_path",
+]
+
+CONFIG_FILE = "flyq.toml"
+# `@` is not a legal topic-name character (TOPIC-2), so this can never be a topic's directory.
+GROUPS_DIRECTORY = "@consumer_offsets"
+TOPIC_METADATA_FILE = "topic.json"
+RESERVED_NAMES = frozenset({CONFIG_FILE, GROUPS_DIRECTORY})
+
+
+def check_topic_name(name: object) -> str:
+    """Return `name` if it may name a topic in a data directory (TOPIC-2 and BRK-1).
+
+    Raises `InvalidTopicName` for a name breaking the character rule or one the data directory
+    reserves (`flyq.toml`): such a topic's directory would be the config file.
+    """
+    checked = validate_topic_name(name)
+    if checked in RESERVED_NAMES:
+        raise InvalidTopicName(checked, "is reserved: the data directory uses that name itself")
+    return checked
+
+
+def topic_directory(data_dir: str, name: str) -> str:
+    """Directory of topic `name`; `InvalidTopicName` for a name that may not be a topic."""
+    return os.path.join(data_dir, check_topic_name(name))
+
+
+def topic_metadata_path(data_dir: str, name: str) -> str:
+    """Path of topic `name`'s `topic.json`."""
+    return os.path.join(topic_directory(data_dir, name), TOPIC_METADATA_FILE)
+
+
+def partition_directory(data_dir: str, name: str, partition: int) -> str:
+    """Directory of partition `partition` of topic `name`: `DATA_DIR/NAME/NAME-P`."""
+    return os.path.join(topic_directory(data_dir, name), f"{name}-{partition}")
+
+
+def groups_directory(data_dir: str) -> str:
+    """Directory of the data directory's consumer-group offset store."""
+    return os.path.join(data_dir, GROUPS_DIRECTORY)
+
+
+def config_path(data_dir: str) -> str:
+    """Where the broker config file of `data_dir` lives."""
+    return os.path.join(data_dir, CONFIG_FILE)

@@ -1,0 +1,141 @@
+"""`flyq topic create|alter|list|describe|delete`: thin over the Broker's topic operations."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+from flyq.broker.layout import check_topic_name
+from flyq.cli._render import format_option, print_json, table
+from flyq.cli._root import cli, data_dir, data_dir_option, open_broker
+from flyq.impl.config import TEXT_FIELDS, LogConfig
+
+__all__ = ["topic"]
+
+_CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
+_PARTITION_COLUMNS = ("partition", "log_start_offset", "high_watermark", "log_end_offset",
+                      "durable_offset", "segments", "size_bytes")
+
+
+def parse_config(pairs: tuple[str, ...]) -> dict[str, int | str | None]:
+    """`--config KEY=VALUE` pairs as LogConfig field -> value; the Broker checks the values."""
+    values: dict[str, int | str | None] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        key = key.strip().replace("-", "_").replace(".", "_")
+        if not equals or key not in _CONFIG_FIELDS:
+            raise click.BadParameter(
+                f"{pair!r}: expected KEY=VALUE with KEY one of {', '.join(_CONFIG_FIELDS)}",
+                param_hint="--config",
+            )
+        if key in TEXT_FIELDS:
+            values[key] = value.strip()
+            continue
+        if value.strip().lower() in ("none", "null", ""):
+            values[key] = None
+            continue
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{pair!r}: {value!r} is not an integer", param_hint="--config"
+            ) from None
+    return values
+
+
+@cli.group()
+def topic() -> None:
+    """Create, list, describe, alter and delete topics."""
+
+
+@topic.command("create")
+@click.argument("name")
+@click.option(
+    "--partitions", type=int, default=1, show_default=True, help="Number of partitions (>= 1)."
+)
+@click.option(
+    "--config",
+    "config_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Log setting, repeatable: segment_bytes, segment_ms, index_interval_bytes, "
+    "index_max_bytes, flush_messages, flush_ms (none to unset), max_batch_bytes, retention_ms, "
+    "retention_bytes. Dotted names (segment.bytes) work too.",
+)
+@data_dir_option
+@click.pass_context
+def topic_create(ctx: click.Context, name: str, partitions: int,
+                 config_pairs: tuple[str, ...]) -> None:
+    """Create topic NAME with empty partitions.
+
+    Its config is the broker config file's [log] table (see `flyq --help`) with --config on top;
+    the result is stored in the topic's topic.json.
+    """
+    check_topic_name(name)  # before the data directory is made for it
+    changes = parse_config(config_pairs)
+    open_broker(ctx, create=True).create_topic(name, partitions, changes)
+    click.echo(f"Created topic {name!r} with {partitions} partition(s) in {data_dir(ctx)}.")
+
+
+@topic.command("alter")
+@click.argument("name")
+@click.option(
+    "--config",
+    "config_pairs",
+    multiple=True,
+    required=True,
+    metavar="KEY=VALUE",
+    help="Log setting to change, repeatable; same keys as `topic create`.",
+)
+@data_dir_option
+@click.pass_context
+def topic_alter(ctx: click.Context, name: str, config_pairs: tuple[str, ...]) -> None:
+    """Change the stored config of topic NAME; it applies when its partition logs next open."""
+    changes = parse_config(config_pairs)
+    config = attrs.asdict(open_broker(ctx).alter_topic_config(name, changes).config)
+    click.echo(f"Altered topic {name!r}: " + " ".join(f"{key}={config[key]}" for key in changes))
+
+
+@topic.command("list")
+@format_option
+@data_dir_option
+@click.pass_context
+def topic_list(ctx: click.Context, output_format: str) -> None:
+    """Print the name of every topic, one per line (json: an array of names)."""
+    names = open_broker(ctx).list_topics()
+    if output_format == "json":
+        print_json(names)
+        return
+    for name in names:
+        click.echo(name)
+
+
+@topic.command("describe")
+@click.argument("name")
+@format_option
+@data_dir_option
+@click.pass_context
+def topic_describe(ctx: click.Context, name: str, output_format: str) -> None:
+    """Show a topic's settings and each partition's offsets and size."""
+    description = open_broker(ctx).describe_topic(name)
+    metadata = description.metadata
+    rows = [attrs.asdict(partition) for partition in description.partitions]
+    if output_format == "json":
+        print_json({"name": metadata.name, "created_ms": metadata.created_ms,
+                    "config": attrs.asdict(metadata.config), "partitions": rows})
+        return
+    click.echo(f"Topic: {metadata.name}  Partitions: {metadata.partitions}  "
+               f"CreatedMs: {metadata.created_ms}")
+    config = attrs.asdict(metadata.config)
+    click.echo("Config: " + " ".join(f"{key}={value}" for key, value in config.items()))
+    table(_PARTITION_COLUMNS, rows)
+
+
+@topic.command("delete")
+@click.argument("name")
+@data_dir_option
+@click.pass_context
+def topic_delete(ctx: click.Context, name: str) -> None:
+    """Delete topic NAME and all its records."""
+    open_broker(ctx).delete_topic(name)
+    click.echo(f"Deleted topic {name!r}.")
