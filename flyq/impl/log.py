@@ -23,7 +23,6 @@ from flyq.api import AppendResult
 from flyq.codec.record_batch import (
     BATCH_HEADER_SIZE,
     LOG_APPEND_TIME,
-    MAX_UNCOMPRESSED_BYTES,
     BatchHeader,
     decode_batch,
     decode_batch_header,
@@ -596,7 +595,8 @@ class PartitionLog:
         written from the caller's buffer: no copy of the records.
         """
         self._check_usable()
-        header = validate_batch(batch, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES,
+        # gzip sections may not decompress past the largest batch this log accepts (gap 5).
+        header = validate_batch(batch, max_uncompressed_bytes=self.config.max_batch_bytes,
                                 source="appended batch")
         if self.config.message_timestamp_type == LOG_APPEND_TIME:
             return self._append_stamped(batch, header)

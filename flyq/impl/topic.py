@@ -60,7 +60,7 @@ from flyq.errors import (
 )
 from flyq.impl.checkpoint_file import replace_file
 from flyq.impl.config import LogConfig
-from flyq.impl.filelayer import FileLayer, OsFileLayer
+from flyq.impl.filelayer import FileLayer, OsFileLayer, make_dirs_durably
 from flyq.impl.log import PartitionLog
 from flyq.impl.partitioner import RoundRobinPartitioner, partition_for_key
 from flyq.records import Record, validate_record
@@ -217,9 +217,7 @@ class TopicStore:
         metadata_path = os.path.join(directory, METADATA_FILE)
         if layer.exists(metadata_path):
             raise TopicAlreadyExists(name)
-        if not layer.exists(self.data_dir):
-            layer.make_dirs(self.data_dir)
-            layer.fsync_dir(os.path.dirname(os.path.abspath(self.data_dir)))
+        make_dirs_durably(layer, self.data_dir)
         if layer.exists(directory):
             # Residue of an interrupted create or delete: nothing in it was ever committed.
             layer.remove_tree(directory)

@@ -18,7 +18,9 @@ Running the log machine against another implementation::
 
     class MyHarness:  # every method of LogHarness
         def __init__(self, settings: dict[str, int | None]) -> None:
-            self.settings = settings  # segment_bytes, retention_ms, ... (None: off)
+            # segment_bytes, retention_ms, ... (None: off); high_watermark_follows_end False
+            # asks for a replica whose high watermark moves only by advance_high_watermark.
+            self.settings = settings
         def open(self): return MyLog.open(self.settings)
         def close(self, log): log.close()
         def crash(self, log): ...            # drop the log as a killed process would
@@ -35,7 +37,10 @@ Running the log machine against another implementation::
 
     TestMyLogAgreesWithModel = make_log_machine(MyHarness).TestCase
 
-pytest collects the `TestCase`; `HYPOTHESIS_PROFILE` and Hypothesis's `settings` bound the run.
+The machine also calls the log's replication operations directly (`become_leader`,
+`append_replicated`, `advance_high_watermark`, `end_offset_for_epoch`, reads with
+`up_to_high_watermark`; spec/replication-log.md). pytest collects the `TestCase`;
+`HYPOTHESIS_PROFILE` and Hypothesis's `settings` bound the run.
 tests/property/test_log_vs_model.py is the harness of FlyQ's own disk log.
 """
 

@@ -386,6 +386,20 @@ def test_append_encoded_stores_nothing_on_failure(tmp_path: Path, data: bytes) -
         assert [r.value for r in log.read(0)] == [b"first"]
 
 
+def test_append_encoded_bounds_gzip_by_the_logs_max_batch_bytes(tmp_path: Path) -> None:
+    """Format 1.4, 1.8 (recovery.md gap 5): a gzip batch that is small on the wire but inflates
+    past the log's `max_batch_bytes` is refused naming the limit; one that fits is stored."""
+    records = simple(0, b"x" * 5000)
+    data = batch(gzip.compress(records, mtime=0), attributes=COMPRESSION_GZIP)
+    assert len(data) < 1000 < len(records)
+    with _open(tmp_path / "small", Clock(1), max_batch_bytes=1000) as log:
+        with pytest.raises(CorruptRecordBatch, match="limit of 1000 bytes"):
+            log.append_encoded(data)
+        assert log.log_end_offset == 0
+    with _open(tmp_path / "large", Clock(1), max_batch_bytes=len(records)) as log:
+        assert log.append_encoded(data).base_offset == 0
+
+
 def test_log_append_time_log_stamps_both_append_paths(tmp_path: Path) -> None:
     """Format 1.8, 1.6: a LogAppendTime log gives every record the clock at its append."""
     clock = Clock(1_000)
