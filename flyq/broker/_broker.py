@@ -531,8 +531,9 @@ class Broker:
     ) -> ProduceResult:
         """Append one already-encoded RecordBatch v2 to `topic`-`partition` (the hot path).
 
-        Its base offset is rewritten; framing and CRC are checked, records are not decoded. With
-        `durable`, returns only after an fsync covered it (BRK-5).
+        Its base offset is rewritten; framing, CRC and every record are validated in one pass
+        without building records (spec/format.md 1.8). With `durable`, returns only after an fsync
+        covered it (BRK-5).
         """
         state = self._partition(topic, partition)
         log = state.log
