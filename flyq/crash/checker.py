@@ -27,7 +27,7 @@ from flyq.crash.workload import (
 )
 from flyq.errors import FlyQError
 from flyq.impl.filelayer import OsFileLayer
-from flyq.impl.leader_epochs import LEADER_EPOCH_CHECKPOINT_FILE
+from flyq.impl.leader_epochs import HIGH_WATERMARK_FILE, LEADER_EPOCH_CHECKPOINT_FILE
 from flyq.impl.log import PartitionLog
 from flyq.impl.recovery import RecoveryPolicy
 from flyq.impl.topic import TopicStore
@@ -162,17 +162,27 @@ def _epoch_problems(log: PartitionLog, state: LogState, when: str) -> list[str]:
 
 
 def _checkpoint_problems(directory: str, state: LogState) -> list[str]:
-    """A cut cache is written back (EPOCH-10): the checkpoint holds the model's cache (or is
-    absent, if the cache was never anything but empty)."""
-    path = os.path.join(directory, LEADER_EPOCH_CHECKPOINT_FILE)
-    flat = tuple(value for entry in state.epochs for value in entry)
-    if not os.path.exists(path):
-        return [] if not flat else [f"{path} is missing; the cache is {state.epochs}"]
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if data != encode_checkpoint(flat):
-        return [f"{path} holds {data.hex()}, not the cut cache {state.epochs} (EPOCH-10)"]
-    return []
+    """What was cut is written back: the epoch checkpoint holds the model's cache (EPOCH-10)
+    and a replica's high-watermark checkpoint its clamped high watermark (HWM-6); a file never
+    needed (an always empty cache, a high watermark never moved or not explicit) is absent."""
+    problems = []
+    files = ((LEADER_EPOCH_CHECKPOINT_FILE, tuple(v for entry in state.epochs for v in entry),
+              not state.epochs, "EPOCH-10"),
+             (HIGH_WATERMARK_FILE, (state.high_watermark,),
+              state.explicit_high_watermark in (None, state.log_start_offset), "HWM-6"))
+    for name, values, may_be_absent, rule in files:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            if not may_be_absent:
+                problems.append(f"{name} is missing; it should hold {values} ({rule})")
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if state.explicit_high_watermark is None and name == HIGH_WATERMARK_FILE:
+            problems.append(f"{name} exists though the high watermark follows the end (HWM-6)")
+        elif data != encode_checkpoint(values):
+            problems.append(f"{name} holds {data.hex()}, not {values} ({rule})")
+    return problems
 
 
 def check_recovered_log(directory: str, workload: Workload, expected: Expectations,
