@@ -2,7 +2,8 @@
 
 The disk is real files in a directory; the log is opened by the real, unmodified recovery code
 through the real file layer (or a recovery policy under test). Every answer is compared with the
-reference model holding the prefix that survived.
+reference model holding the prefix that survived, its epoch cache cut to it and, for a replica,
+its high watermark clamped into it.
 """
 
 from __future__ import annotations

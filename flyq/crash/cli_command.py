@@ -26,7 +26,7 @@ __all__ = ["crash_test", "main"]
 
 # The explorer's own defaults: three workloads of each size give over 20000 distinct states.
 _DEFAULTS = ExplorationSettings()
-_LABEL_WIDTH = 34
+_LABEL_WIDTH = 36
 
 
 def _parse_modes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:

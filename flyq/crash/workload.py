@@ -6,6 +6,11 @@ the history saying what the log had acknowledged: how far it was durable, which 
 it had persisted and which appends had begun. Some flushes are told to fail their fsync (the disk
 reports an error): the log must then report nothing more as durable than before, and is reopened.
 
+Epoch workloads (`make_epoch_workload`) also move leader epochs: a leader that becomes leader and
+appends under rising epochs, or a replica that appends its leaders' batches, advances its high
+watermark and truncates to `end_offset_for_epoch` answers. Each carries the model's state after
+every step, and marks say which step had started and which had returned.
+
 A topic workload does the same for `TopicStore`: creates, alters and deletes of two topics, with
 marks saying which operations had returned.
 """
