@@ -19,10 +19,14 @@ from flyq.crash.explorer import (
 from flyq.crash.recording import Op, RecordingFileLayer
 from flyq.crash.variants import BROKEN_VARIANTS, BrokenVariant, FailingFsyncLayer
 from flyq.crash.workload import (
+    WORKLOAD_KINDS,
     Expectations,
     TopicWorkload,
     Workload,
+    epoch_workload,
     expectations_at,
+    make_epoch_workload,
+    make_seeded_workload,
     make_topic_workload,
     make_workload,
 )
@@ -30,6 +34,7 @@ from flyq.crash.workload import (
 __all__ = [
     "BROKEN_VARIANTS",
     "MODES",
+    "WORKLOAD_KINDS",
     "BrokenVariant",
     "CrashState",
     "Expectations",
@@ -44,9 +49,12 @@ __all__ = [
     "check_recovered_log",
     "check_recovered_topics",
     "crash_states",
+    "epoch_workload",
     "expectations_at",
     "explore",
     "explore_topics",
+    "make_epoch_workload",
+    "make_seeded_workload",
     "make_topic_workload",
     "make_workload",
 ]

@@ -20,12 +20,13 @@ import click
 from flyq.crash.disk import MODES
 from flyq.crash.explorer import ExplorationReport, ExplorationSettings, Violation, explore
 from flyq.crash.variants import BROKEN_VARIANTS, BrokenVariant
+from flyq.crash.workload import WORKLOAD_KINDS
 
 __all__ = ["crash_test", "main"]
 
 # The explorer's own defaults: three workloads of each size give over 20000 distinct states.
 _DEFAULTS = ExplorationSettings()
-_LABEL_WIDTH = 34
+_LABEL_WIDTH = 36
 
 
 def _parse_modes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -45,6 +46,15 @@ def _parse_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     if not sizes or any(size < 1 for size in sizes):
         raise click.BadParameter(f"{value!r}: give comma-separated integers >= 1, e.g. 2,4,7,10")
     return sizes
+
+
+def _parse_kinds(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    kinds = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [kind for kind in kinds if kind not in WORKLOAD_KINDS]
+    if not kinds or unknown:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'}: kinds are "
+                                 f"{', '.join(WORKLOAD_KINDS)}")
+    return kinds
 
 
 @contextmanager
@@ -96,17 +106,23 @@ def _variant_lines(variant: BrokenVariant, report: ExplorationReport) -> list[st
 @click.option("--workloads-per-size", type=click.IntRange(min=1),
               default=_DEFAULTS.workloads_per_size, show_default=True,
               help="Seeded workloads of each size.")
+@click.option("--workload-kinds", default=",".join(WORKLOAD_KINDS), show_default=True,
+              callback=_parse_kinds,
+              help="Workload kinds, taken in turn for each size: plain appends, a leader "
+                   "moving epochs, a replica with an explicit high watermark.")
 @click.option("--variants", is_flag=True,
               help="Also run every deliberately broken recovery and show that it is caught.")
 @click.pass_context
 def crash_test(ctx: click.Context, states: int, seed: int, modes: tuple[str, ...],
-               workload_sizes: tuple[int, ...], workloads_per_size: int, variants: bool) -> None:
+               workload_sizes: tuple[int, ...], workloads_per_size: int,
+               workload_kinds: tuple[str, ...], variants: bool) -> None:
     """Crash the partition log at every operation of seeded workloads, in every crash mode,
     recover each post-crash disk with the real code and check it against the model
     (spec/crash-model.md). Exit code 1 if any promise is broken or any variant is not caught."""
     settings = ExplorationSettings(seed=seed, max_states=states, modes=modes,
                                    workload_sizes=workload_sizes,
-                                   workloads_per_size=workloads_per_size)
+                                   workloads_per_size=workloads_per_size,
+                                   workload_kinds=workload_kinds)
     started = time.monotonic()
     with _quiet_recovery():
         report = _explore_with_bar(settings, "exploring")
@@ -122,7 +138,8 @@ def crash_test(ctx: click.Context, states: int, seed: int, modes: tuple[str, ...
 
     replay = (f"python -m flyq.crash --seed {seed} --states {states} --modes {','.join(modes)} "
               f"--workload-sizes {','.join(map(str, workload_sizes))} "
-              f"--workloads-per-size {workloads_per_size}" + (" --variants" if variants else ""))
+              f"--workloads-per-size {workloads_per_size} "
+              f"--workload-kinds {','.join(workload_kinds)}" + (" --variants" if variants else ""))
     lines = ["crash-test summary"]
     lines.extend(_row(f"crash states explored ({mode})", report.states.get(mode, 0))
                  for mode in modes)
@@ -132,6 +149,8 @@ def crash_test(ctx: click.Context, states: int, seed: int, modes: tuple[str, ...
         lines.append(_row("", f"(fewer than --states {states}: these workloads have no more)"))
     lines.append(_row("recoveries run", report.recoveries))
     lines.append(_row("workloads", report.workloads))
+    lines.extend(_row(f"crash states checked ({kind})", report.states_by_kind.get(kind, 0))
+                 for kind in workload_kinds)
     lines.append(_row("violations", len(report.violations)))
     lines.extend(_violation_lines(report.violations))
     if variants:

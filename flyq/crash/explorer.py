@@ -22,11 +22,12 @@ from flyq.crash.workload import (
     DISK_ROOT,
     LOG_DIRECTORY,
     TOPICS_DIRECTORY,
+    WORKLOAD_KINDS,
     Expectations,
     Workload,
     expectations_at,
+    make_seeded_workload,
     make_topic_workload,
-    make_workload,
     open_log,
     run_topic_workload,
     run_workload,
@@ -68,6 +69,8 @@ class ExplorationReport:
     recoveries: int = 0
     workloads: int = 0
     violations: list[Violation] = attrs.Factory(list)
+    # Distinct disks checked (both kinds) per workload kind.
+    states_by_kind: dict[str, int] = attrs.Factory(dict)
 
     @property
     def distinct_states(self) -> int:
@@ -83,6 +86,8 @@ class ExplorationSettings:
     max_states: int = 1000
     modes: tuple[str, ...] = MODES
     workload_sizes: tuple[int, ...] = (2, 4, 7, 10)
+    # Of each size, a workload of each kind in turn (spec/crash-model.md §4.2).
+    workload_kinds: tuple[str, ...] = WORKLOAD_KINDS
     workloads_per_size: int = 40
     torn_lengths: int | None = 6
     subset_budget: int = 24
@@ -127,7 +132,7 @@ def _recover_recording(state: CrashState, workload: Workload,
     """Run recovery on `state` through a recording layer, to crash it part-way later."""
     layer = RecordingFileLayer(dict(state.files), directories=set(state.directories))
     try:
-        log = open_log(layer, workload.config, policy)
+        log = open_log(layer, workload.config, policy, replica=workload.replica)
     except FlyQError:
         return None
     del log  # recovery done: abandoned, as if the process died right after
@@ -135,11 +140,14 @@ def _recover_recording(state: CrashState, workload: Workload,
 
 
 def _seeded_workloads(settings: ExplorationSettings) -> Iterator[Workload]:
-    """Round robin over sizes, smallest first in each round: a bounded run still reaches the
-    larger workloads, and a broken recovery is first seen on the smallest that shows it."""
+    """Round robin over sizes, smallest first in each round, and over kinds within a size: a
+    bounded run still reaches the larger workloads, and a broken recovery is first seen on the
+    smallest that shows it."""
     for number in range(settings.workloads_per_size):
         for size in settings.workload_sizes:
-            yield make_workload(settings.seed * 1_000_003 + size * 1009 + number, size)
+            for kind in settings.workload_kinds:
+                yield make_seeded_workload(settings.seed * 1_000_003 + size * 1009 + number,
+                                           size, kind)
 
 
 def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = None,
@@ -168,6 +176,7 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
         finally:
             shutil.rmtree(root, ignore_errors=True)
         report.recoveries += 1
+        report.states_by_kind[workload.kind] = report.states_by_kind.get(workload.kind, 0) + 1
         if progress is not None:
             progress(1)
         if problems:
@@ -183,7 +192,7 @@ def explore(settings: ExplorationSettings, *, policy: RecoveryPolicy | None = No
             report.workloads += 1
             states_seen_here = 0
             for point in _crash_points(layer):
-                expected = expectations_at(layer.history, point)
+                expected = expectations_at(layer.history, point, workload)
                 for mode in settings.modes:
                     for state in crash_states(layer, point, mode, rng=rng,
                                               torn_lengths=settings.torn_lengths,

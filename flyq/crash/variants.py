@@ -58,6 +58,14 @@ class ZeroTailIsValid(RecoveryPolicy):
         return result.valid_bytes
 
 
+class KeepEpochCacheUncut(RecoveryPolicy):
+    """Restores the epoch cache as checkpointed, entries past the recovered log end included."""
+
+    def cut_epoch_cache(self, entries: list[tuple[int, int]], log_start_offset: int,
+                        log_end_offset: int) -> list[tuple[int, int]]:
+        return entries
+
+
 class NoDirectoryFsync:
     """A file layer that forgets every directory fsync (e.g. after rolling a segment)."""
 
@@ -107,6 +115,7 @@ BROKEN_VARIANTS: tuple[BrokenVariant, ...] = (
     BrokenVariant("truncate one byte too late", policy=TruncateOneByteLate()),
     BrokenVariant("treat a zero-filled tail as valid", policy=ZeroTailIsValid()),
     BrokenVariant("forget directory fsyncs", wrap=NoDirectoryFsync),
+    BrokenVariant("forget to truncate the epoch cache", policy=KeepEpochCacheUncut()),
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 
 from flyq.codec.checkpoint import decode_checkpoint
 from flyq.codec.record_batch import BatchHeader, iter_batch_headers
@@ -94,11 +95,14 @@ class ReplicaState:
 
     # --- open (EPOCH-10, EPOCH-11, HWM-6) -------------------------------------------------------
 
-    def load(self, log_start_offset: int, log_end_offset: int) -> list[str]:
-        """Restore the cache and high watermark, cut to the recovered log; returns problems."""
+    def load(self, log_start_offset: int, log_end_offset: int,
+             cut: Callable[[list[tuple[int, int]], int, int], list[tuple[int, int]]]
+             = entries_cut_to_log) -> list[str]:
+        """Restore the cache and high watermark, cut to the recovered log by `cut` (the
+        recovery policy's decision); returns problems."""
         problems: list[str] = []
         entries = self._read_entries(problems)
-        self._entries = entries_cut_to_log(entries, log_start_offset, log_end_offset)
+        self._entries = cut(entries, log_start_offset, log_end_offset)
         if self._entries != entries:
             self._write_entries()
         self.leader_epoch = self.latest_epoch
@@ -110,6 +114,10 @@ class ReplicaState:
                 stored = None
             value = stored[0] if stored is not None else log_start_offset
             self._high_watermark = min(max(value, log_start_offset), log_end_offset)
+            if stored is not None and self._high_watermark != value:
+                # Written back: else a later open would clamp the stale value into records
+                # appended since, which were never committed.
+                self._set_high_watermark(self._high_watermark)
         return problems
 
     def _read_entries(self, problems: list[str]) -> list[tuple[int, int]]:

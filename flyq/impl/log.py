@@ -289,7 +289,8 @@ class PartitionLog:
         self._lock = layer.lock(self._path(LOCK_FILE))
         try:
             self._open_locked()
-            self._loaded_replica_state(self._replica.load(self._log_start, self._log_end))
+            self._loaded_replica_state(self._replica.load(
+                self._log_start, self._log_end, self._recovery_policy.cut_epoch_cache))
         except BaseException:
             self._lock.release()
             raise

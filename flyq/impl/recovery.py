@@ -20,6 +20,7 @@ from flyq.codec.segment_name import LOG_SUFFIX, parse_segment_name
 from flyq.errors import CorruptCheckpoint, CorruptSegment, DecodeError
 from flyq.impl.checkpoint_file import TEMP_SUFFIX
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
+from flyq.impl.leader_epochs import entries_cut_to_log
 from flyq.impl.segment import ScanResult, Segment
 
 __all__ = [
@@ -189,6 +190,11 @@ class RecoveryPolicy:
         starts, or None (REC-12); reads its first header and at most one index interval of
         headers at its end."""
         return segment.contiguity_problem(next_base)
+
+    def cut_epoch_cache(self, entries: list[tuple[int, int]], log_start_offset: int,
+                        log_end_offset: int) -> list[tuple[int, int]]:
+        """The restored epoch cache cut to the recovered log (EPOCH-10)."""
+        return entries_cut_to_log(entries, log_start_offset, log_end_offset)
 
 
 @attrs.frozen

@@ -37,8 +37,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("crash states explored")
     for name, report in EXPLORED:
         per_mode = ", ".join(f"{mode} {count}" for mode, count in report.states.items())
+        per_kind = ", ".join(f"{kind} {count}" for kind, count in report.states_by_kind.items())
+        per_kind = f" ({per_kind})" if per_kind else ""
         terminalreporter.write_line(
             f"{name}: {report.distinct_states} distinct post-crash disk states ({per_mode}, "
             f"during recovery {report.recovery_crash_states}); {report.recoveries} recoveries, "
-            f"{report.workloads} workloads, {len(report.violations)} violations"
+            f"{report.workloads} workloads{per_kind}, {len(report.violations)} violations"
         )

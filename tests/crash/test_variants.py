@@ -41,6 +41,7 @@ def test_every_variant_is_listed() -> None:
         "truncate one byte too late",
         "treat a zero-filled tail as valid",
         "forget directory fsyncs",
+        "forget to truncate the epoch cache",
     }
 
 
