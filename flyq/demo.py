@@ -6,11 +6,10 @@ the records it appended and prints each step. It only adds records, so it can ru
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from flyq.broker import LATEST_TIMESTAMP, Broker, ReadSpan
+from flyq.clock import wall_clock_ms
 from flyq.errors import FlyQError
 from flyq.records import Record
 
@@ -36,7 +35,7 @@ def run(data_dir: str) -> None:
         else:
             broker.create_topic(TOPIC, PARTITIONS)
             click.echo(f"Created topic {TOPIC!r} with {PARTITIONS} partitions in {data_dir}.")
-        now = time.time_ns() // 1_000_000
+        now = wall_clock_ms()
         records = [
             Record(value=value, key=key, headers=(("source", b"flyq.demo"),), timestamp=now)
             for key, value in _KEYS_AND_VALUES

@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 
 from flyq.errors import InvalidRecord
+from flyq.values import is_int
 
 __all__ = [
     "INT64_MAX",
@@ -79,7 +80,7 @@ def validate_record(record: Record) -> None:
         raise InvalidRecord(
             f"record value must be bytes or None, got {type(record.value).__name__}"
         )
-    if (isinstance(record.timestamp, bool) or not isinstance(record.timestamp, int)
+    if (not is_int(record.timestamp)
             or not INT64_MIN <= record.timestamp <= INT64_MAX):
         raise InvalidRecord(f"record timestamp {record.timestamp!r} is not a 64-bit integer")
     if record.timestamp < 0:

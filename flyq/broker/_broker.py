@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -22,6 +21,7 @@ import attrs
 
 from flyq.broker import layout
 from flyq.broker._schedule import Duty, PartitionClock, ScheduleSettings, plan_duties
+from flyq.clock import wall_clock_ms
 from flyq.codec.offsets import CommittedOffset, validate_commit
 from flyq.errors import (
     EmptyBatch,
@@ -42,6 +42,7 @@ from flyq.impl.log import PartitionHealth, PartitionLog, RetentionResult
 from flyq.impl.partitioner import RoundRobinPartitioner, partition_for_key
 from flyq.impl.topic import PartitionDescription, TopicDescription, TopicMetadata, TopicStore
 from flyq.records import Record, StoredRecord, validate_record
+from flyq.values import is_int
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
@@ -74,10 +75,6 @@ _READ_CHUNK_RECORDS = 1000
 _CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
 
 ResetPolicy = Literal["earliest", "latest", "error"]
-
-
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class DataDirectoryNotFound(InvalidArgument):
@@ -298,7 +295,7 @@ class Broker:
         return cls(
             data_dir,
             config_path=config_path,
-            clock=clock if clock is not None else _wall_clock_ms,
+            clock=clock if clock is not None else wall_clock_ms,
             file_layer=layer,
             schedule=schedule if schedule is not None else ScheduleSettings(),
         )
@@ -393,7 +390,7 @@ class Broker:
         """Raise `UnknownTopic`, `InvalidTopicName` or `InvalidPartition` unless `topic`-`partition`
         exists. No I/O once the topic's metadata is cached."""
         metadata = self.metadata(topic)
-        if isinstance(partition, bool) or not isinstance(partition, int):
+        if not is_int(partition):
             raise InvalidArgument("partition", partition, f"an integer partition of {topic!r}")
         if not 0 <= partition < metadata.partitions:
             raise InvalidPartition(topic, partition, metadata.partitions)
@@ -614,7 +611,7 @@ class Broker:
         propagates.
         """
         for name, value in (("batch_records", batch_records), ("batch_bytes", batch_bytes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise InvalidArgument(name, value, "an integer >= 1")
         self.metadata(topic)
         pending: list[Record] = []
@@ -732,7 +729,7 @@ class Broker:
         `LATEST_TIMESTAMP` (-1) the log end offset, a timestamp >= 0 the first record whose
         timestamp is at or after it (offset None when there is none, LOG-8)."""
         log = self.log(topic, partition)
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < -2:
+        if not is_int(timestamp) or timestamp < -2:
             raise InvalidArgument("timestamp", timestamp,
                                   f"-2 (earliest), -1 (latest) or milliseconds >= 0, for "
                                   f"{topic}-{partition}")

@@ -12,6 +12,7 @@ from typing import Literal
 import attrs
 
 from flyq.errors import InvalidConfig
+from flyq.values import is_int
 
 __all__ = ["Duty", "PartitionClock", "ScheduleSettings", "plan_duties"]
 
@@ -19,7 +20,7 @@ DutyKind = Literal["flush", "retention", "flush_offsets"]
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise InvalidConfig(attribute.name, value, "must be an integer >= 1")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -11,6 +10,7 @@ import click
 
 from flyq.broker import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, ProduceResult
 from flyq.cli._root import cli, data_dir_option, open_broker
+from flyq.clock import wall_clock_ms
 from flyq.records import Header, Record
 
 __all__ = ["produce"]
@@ -40,10 +40,6 @@ def _stdin_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield line[:-1] if line.endswith(b"\r") else line
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _line_records(stream: BinaryIO, key: bytes | None, separator: bytes | None,
                   headers: tuple[Header, ...], timestamp: int | None) -> Iterator[Record]:
     for number, line in enumerate(_stdin_lines(stream), start=1):
@@ -52,7 +48,7 @@ def _line_records(stream: BinaryIO, key: bytes | None, separator: bytes | None,
             record_key, found, value = line.partition(separator)
             if not found:
                 raise _MissingSeparator(number)
-        stamp = timestamp if timestamp is not None else _now_ms()
+        stamp = timestamp if timestamp is not None else wall_clock_ms()
         yield Record(value=value, key=record_key, headers=headers, timestamp=stamp)
 
 
@@ -124,7 +120,7 @@ def produce(ctx: click.Context, topic_name: str, value: str | None, key: str | N
     broker = open_broker(ctx)
     results: list[ProduceResult] = []
     if value is not None:
-        stamp = timestamp if timestamp is not None else _now_ms()
+        stamp = timestamp if timestamp is not None else wall_clock_ms()
         record = Record(value=value.encode("utf-8"), key=fixed_key, headers=headers,
                         timestamp=stamp)
         results.extend(broker.produce_records(topic_name, [record], partition))

@@ -25,6 +25,7 @@ from flyq.errors import (
     InvalidTopicName,
     OffsetMetadataTooLarge,
 )
+from flyq.values import is_int
 
 __all__ = [
     "HEADER_SIZE",
@@ -78,9 +79,6 @@ class CommittedOffset:
 # --- validation (GRP-2) ---------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _surrogate_index(text: str) -> int | None:
     """Index of the first lone surrogate (which UTF-8 cannot encode), or None."""
@@ -110,9 +108,8 @@ def validate_key(group: object, topic: object, partition: object) -> OffsetKey:
     """The key (group, topic, partition), or the error for its first bad part (GRP-2)."""
     group_id = validate_group_id(group)
     topic_name = validate_topic_name(topic)
-    if not _is_int(partition) or not 0 <= partition <= MAX_PARTITION:  # type: ignore[operator]
+    if not is_int(partition) or not 0 <= partition <= MAX_PARTITION:
         raise InvalidArgument("partition", partition, f"an int 0 <= partition <= {MAX_PARTITION}")
-    assert isinstance(partition, int)
     return group_id, topic_name, partition
 
 
@@ -121,9 +118,8 @@ def validate_commit(
 ) -> tuple[OffsetKey, CommittedOffset]:
     """The key and value of a commit, or the error for its first bad argument (GRP-2)."""
     key = validate_key(group, topic, partition)
-    if not _is_int(offset) or not 0 <= offset <= MAX_OFFSET:  # type: ignore[operator]
+    if not is_int(offset) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidArgument("offset", offset, f"an int 0 <= offset <= {MAX_OFFSET}")
-    assert isinstance(offset, int)
     if not isinstance(metadata, str):
         raise InvalidArgument("metadata", metadata, "a str")
     index = _surrogate_index(metadata)

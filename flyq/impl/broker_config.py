@@ -27,6 +27,7 @@ import attrs
 from flyq.broker.layout import CONFIG_FILE, config_path
 from flyq.errors import FlyQError, InvalidConfig
 from flyq.impl.config import TEXT_FIELDS, LogConfig
+from flyq.values import is_int
 
 __all__ = [
     "CONFIG_ENV",
@@ -108,7 +109,7 @@ def parse_broker_config(data: bytes, *, source: str) -> LogConfig:
         if key in TEXT_FIELDS:
             if not isinstance(value, str):
                 raise InvalidBrokerConfig(source, name, value, "expected a string")
-        elif isinstance(value, bool) or not isinstance(value, int):
+        elif not is_int(value):
             raise InvalidBrokerConfig(source, name, value, "expected an integer")
         values[key] = value
     try:

@@ -6,6 +6,7 @@ import attrs
 
 from flyq.codec.record_batch import TIMESTAMP_TYPES
 from flyq.errors import InvalidConfig
+from flyq.values import is_int
 
 __all__ = ["TEXT_FIELDS", "LogConfig"]
 
@@ -17,14 +18,14 @@ _MIN_INDEX_BYTES = 24  # room for two time-index entries
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise InvalidConfig(attribute.name, value, "must be an integer >= 1")
 
 
 def _optional_positive(
     instance: object, attribute: attrs.Attribute[int | None], value: int | None
 ) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value is not None and (not is_int(value) or value < 1):
         raise InvalidConfig(attribute.name, value, "must be an integer >= 1 or unset")
 
 

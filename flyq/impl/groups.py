@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 
+from flyq.clock import monotonic_ms
 from flyq.codec.offsets import (
     CommittedOffset,
     OffsetKey,
@@ -37,6 +37,7 @@ from flyq.errors import (
 )
 from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_whole_file, replace_file
 from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
+from flyq.values import is_int
 
 __all__ = ["CREATED_MARKER", "LOCK_FILE", "OFFSETS_FILE", "OffsetStore"]
 
@@ -45,10 +46,6 @@ CREATED_MARKER = "created"
 LOCK_FILE = ".lock"
 
 _log = logging.getLogger("flyq.groups")
-
-
-def _wall_clock_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 class OffsetStore:
@@ -94,7 +91,7 @@ class OffsetStore:
         a store whose offsets were lost, and `DirectoryLocked` if another owner has it (GRP-13).
         """
         if auto_flush_ms is not None and (
-                isinstance(auto_flush_ms, bool) or not isinstance(auto_flush_ms, int)
+                not is_int(auto_flush_ms)
                 or auto_flush_ms < 1):
             raise InvalidConfig("auto_flush_ms", auto_flush_ms, "must be None or an int >= 1")
         layer = file_layer if file_layer is not None else OsFileLayer()
@@ -105,7 +102,7 @@ class OffsetStore:
         except BaseException:
             lock.release()
             raise
-        return cls(directory, layer, lock, offsets, clock or _wall_clock_ms, auto_flush_ms,
+        return cls(directory, layer, lock, offsets, clock or monotonic_ms, auto_flush_ms,
                    sleeper)
 
     # --- queries and changes ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from flyq.errors import (
 )
 from flyq.impl.checkpoint_file import read_checkpoint, read_whole_file, write_checkpoint
 from flyq.impl.filelayer import FileLayer
+from flyq.values import is_int
 
 __all__ = [
     "HIGH_WATERMARK_FILE",
@@ -156,7 +157,7 @@ class ReplicaState:
 
     def become_leader(self, epoch: int) -> None:
         """EPOCH-1: a lower epoch than any known is fenced."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < _EPOCH_LIMIT:
+        if not is_int(epoch) or not 0 <= epoch < _EPOCH_LIMIT:
             raise InvalidArgument("epoch", epoch, "a leader epoch: 0 <= epoch < 2**31")
         newest = max(self.leader_epoch, self.latest_epoch)
         if epoch < newest:
@@ -186,7 +187,7 @@ class ReplicaState:
 
     def end_offset_for_epoch(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
         """EPOCH-8: Kafka's OffsetsForLeaderEpoch answer."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int):
+        if not is_int(epoch):
             raise InvalidArgument("epoch", epoch, "an int")
         entries = self._entries
         if not entries or epoch == NO_EPOCH or epoch > entries[-1][0]:
@@ -229,7 +230,7 @@ class ReplicaState:
     def advance_high_watermark(self, offset: int, log_start_offset: int,
                                log_end_offset: int) -> None:
         """HWM-2, HWM-3: up only, to `log_end_offset` at most; checkpointed before returning."""
-        if isinstance(offset, bool) or not isinstance(offset, int):
+        if not is_int(offset):
             raise InvalidArgument("offset", offset, "an int")
         if self.high_watermark_follows_end:
             raise InvalidArgument("advance_high_watermark", offset,

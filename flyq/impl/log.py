@@ -13,13 +13,13 @@ import enum
 import itertools
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
 import attrs
 
 from flyq.api import AppendResult
+from flyq.clock import wall_clock_ms
 from flyq.codec.record_batch import (
     BATCH_HEADER_SIZE,
     LOG_APPEND_TIME,
@@ -70,6 +70,7 @@ from flyq.impl.recovery import (
 )
 from flyq.impl.segment import Segment
 from flyq.records import Record, StoredRecord, payload_size, validate_record
+from flyq.values import is_int
 
 __all__ = [
     "IndexCheck",
@@ -99,10 +100,6 @@ _CLEAN_SHUTDOWN_VALUES = 4
 _U32_MAX = (1 << 32) - 1
 _OFFSET_MAX = (1 << 63) - 1
 _MIB = 1 << 20
-
-
-def _system_clock() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @attrs.frozen
@@ -199,7 +196,7 @@ class PartitionHealth:
 
 
 def _check_limit(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value is not None and (not is_int(value) or value < 1):
         raise InvalidArgument(name, value, "an integer >= 1 or None")
 
 
@@ -220,7 +217,7 @@ def _take(records: Iterator[StoredRecord], max_records: int | None,
 
 
 def _check_offset(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise InvalidArgument(name, value, "an integer offset")
 
 
@@ -270,7 +267,7 @@ class PartitionLog:
         only by `advance_high_watermark` (spec/replication-log.md, HWM-3).
         """
         log = cls(directory, config or LogConfig(), file_layer or OsFileLayer(),
-                  clock or _system_clock, topic, partition, recovery_policy or RecoveryPolicy())
+                  clock or wall_clock_ms, topic, partition, recovery_policy or RecoveryPolicy())
         log._replica.high_watermark_follows_end = high_watermark_follows_end
         log._open()
         return log
@@ -916,7 +913,7 @@ class PartitionLog:
 
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """First offset whose record's timestamp is >= `timestamp`, or None (LOG-8)."""
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        if not is_int(timestamp):
             raise InvalidArgument("timestamp", timestamp, "an integer number of milliseconds")
         self._check_usable()
         if self._log_start == self._log_end:
@@ -1053,7 +1050,7 @@ class PartitionLog:
         """
         self._check_usable()
         now = self._clock() if now_ms is None else now_ms
-        if isinstance(now, bool) or not isinstance(now, int):
+        if not is_int(now):
             raise InvalidArgument("now_ms", now, "an integer number of milliseconds")
         retention_ms, retention_bytes = self.config.retention_ms, self.config.retention_bytes
         sizes = [segment.size for segment in self._segments]

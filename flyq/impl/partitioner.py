@@ -9,6 +9,7 @@ robin, one counter per topic.
 from __future__ import annotations
 
 from flyq.errors import InvalidArgument
+from flyq.values import is_int
 
 __all__ = ["RoundRobinPartitioner", "murmur2", "partition_for_key", "to_positive"]
 
@@ -56,7 +57,7 @@ def to_positive(number: int) -> int:
 
 
 def _check_partitions(partitions: int) -> None:
-    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+    if not is_int(partitions) or partitions < 1:
         raise InvalidArgument("partitions", partitions, "an integer >= 1")
 
 
@@ -76,7 +77,7 @@ class RoundRobinPartitioner:
     """
 
     def __init__(self, start: int = 0) -> None:
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        if not is_int(start) or start < 0:
             raise InvalidArgument("start", start, "an integer >= 0")
         self._start = start
         self._counters: dict[str, int] = {}
@@ -90,6 +91,6 @@ class RoundRobinPartitioner:
 
     def set_next(self, topic: str, partition: int) -> None:
         """Make `partition` the next choice for `topic` (e.g. its least-filled partition)."""
-        if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+        if not is_int(partition) or partition < 0:
             raise InvalidArgument("partition", partition, "an integer >= 0")
         self._counters[topic] = partition

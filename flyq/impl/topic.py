@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -46,6 +45,7 @@ from flyq.broker.layout import (
     partition_directory,
     topic_directory,
 )
+from flyq.clock import wall_clock_ms
 from flyq.codec.topic_name import MAX_TOPIC_NAME_LENGTH, validate_topic_name
 from flyq.errors import (
     CorruptCheckpoint,
@@ -64,6 +64,7 @@ from flyq.impl.filelayer import FileLayer, OsFileLayer, make_dirs_durably
 from flyq.impl.log import PartitionLog
 from flyq.impl.partitioner import RoundRobinPartitioner, partition_for_key
 from flyq.records import Record, validate_record
+from flyq.values import is_int
 
 __all__ = [
     "MAX_TOPIC_NAME_LENGTH",
@@ -79,10 +80,6 @@ __all__ = [
 METADATA_FILE = TOPIC_METADATA_FILE
 METADATA_VERSION = 1
 _CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
-
-
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @attrs.frozen
@@ -156,7 +153,7 @@ def _bad_field(field: str, what: str, source: str) -> CorruptCheckpoint:
 
 def _int_field(document: dict[str, object], field: str, source: str) -> int:
     value = document.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise _bad_field(field, f"is {value!r}, expected an integer", source)
     return value
 
@@ -202,12 +199,12 @@ class TopicStore:
         return topic_directory(self.data_dir, name)
 
     def _now_ms(self) -> int:
-        return self._clock() if self._clock is not None else _wall_clock_ms()
+        return self._clock() if self._clock is not None else wall_clock_ms()
 
     def create(self, name: str, partitions: int, config: LogConfig | None = None) -> TopicMetadata:
         """Create topic `name` with `partitions` empty partition logs (TOPIC-1)."""
         directory = self._topic_directory(name)
-        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        if not is_int(partitions) or partitions < 1:
             raise InvalidArgument("partitions", partitions, "an integer >= 1")
         if config is None:
             config = LogConfig()
@@ -376,7 +373,7 @@ class Topic:
         return self.metadata.partitions
 
     def _check_partition(self, partition: int) -> None:
-        if isinstance(partition, bool) or not isinstance(partition, int):
+        if not is_int(partition):
             raise InvalidArgument("partition", partition, "an integer")
         if not 0 <= partition < self.metadata.partitions:
             raise InvalidPartition(self.name, partition, self.metadata.partitions)

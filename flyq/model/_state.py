@@ -20,7 +20,6 @@ restate the spec in terms of whole states.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeGuard
 
 import attrs
 
@@ -56,6 +55,7 @@ from flyq.model._epochs import (
 )
 from flyq.model._epochs import end_offset_for_epoch as _core_end_offset_for_epoch
 from flyq.records import Record, StoredRecord, payload_size, validate_record
+from flyq.values import is_int
 
 __all__ = [
     "Batch",
@@ -203,23 +203,19 @@ def empty_log(log_start_offset: int = 0, *, high_watermark_follows_end: bool = T
 # --- argument checks ------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    # bool is an int subclass in Python but never a valid offset or limit here.
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _check_limit(name: str, value: object) -> int | None:
     """Return the limit if it is absent or an int >= 1; raise `InvalidArgument` otherwise."""
     if value is None:
         return None
-    if _is_int(value) and value >= 1:
+    if is_int(value) and value >= 1:
         return value
     raise InvalidArgument(name, value, "None or an int >= 1")
 
 
 def _check_int(name: str, value: object) -> int:
     """Return `value` if it is an int (not a bool); raise `InvalidArgument` otherwise."""
-    if _is_int(value):
+    if is_int(value):
         return value
     raise InvalidArgument(name, value, "an int")
 
@@ -340,7 +336,7 @@ def append_replicated(
 
 
 def _check_epoch(value: object) -> int:
-    if _is_int(value) and 0 <= value < EPOCH_LIMIT:
+    if is_int(value) and 0 <= value < EPOCH_LIMIT:
         return value
     raise InvalidArgument("epoch", value, "a leader epoch: 0 <= epoch < 2**31")
 
