@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flyq.codec.checkpoint import encode_checkpoint
-from flyq.codec.record_batch import encode_batch
+from flyq.codec.record_batch import LOG_APPEND_TIME, decode_batch, encode_batch
 from flyq.errors import FencedLeaderEpoch, InvalidArgument, InvalidRecord
 from flyq.impl import LogConfig, PartitionLog
 from flyq.impl.leader_epochs import LEADER_EPOCH_CHECKPOINT_FILE
@@ -124,3 +124,37 @@ def test_open_keeps_only_a_strictly_increasing_checkpoint(
         assert log.epoch_entries() == expected
         damaged = any(LEADER_EPOCH_CHECKPOINT_FILE in p for p in log.recovery_report.problems)
         assert damaged == (expected == ())
+
+
+def test_a_superseded_leader_append_is_fenced_naming_both_epochs(tmp_path: Path) -> None:
+    """EPOCH-2: once the log holds a newer leader's batches, an append as the older leader is
+    FencedLeaderEpoch naming both epochs and the append."""
+    with _open(tmp_path) as log:
+        log.become_leader(2)
+        log.append(_records(1))
+        log.append_replicated(encode_batch(1, _records(1), partition_leader_epoch=5))
+        with pytest.raises(FencedLeaderEpoch) as caught:
+            log.append(_records(1))
+        assert (caught.value.epoch, caught.value.newest_epoch) == (2, 5)
+        assert "append" in str(caught.value)
+        assert log.log_end_offset == 2
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_log_append_time_batches_are_stamped_with_the_leader_epoch(tmp_path: Path,
+                                                                   encoded: bool) -> None:
+    """EPOCH-2: with LogAppendTime the stored batch carries the leader epoch and its records
+    read back whole."""
+    config = LogConfig(message_timestamp_type=LOG_APPEND_TIME)
+    with PartitionLog.open(str(tmp_path), config, clock=Clock()) as log:
+        log.become_leader(7)
+        records = [Record(b"first", key=b"k"), Record(b"second")]
+        if encoded:
+            log.append_encoded(encode_batch(0, records))
+        else:
+            log.append(records)
+        stored = decode_batch(log.read_raw(0, 1 << 20))
+        assert stored.header.partition_leader_epoch == 7
+        assert [(r.key, r.value) for r in log.read(0)] == [(b"k", b"first"), (None, b"second")]
+        assert [(r.record.key, r.record.value) for r in stored.records] == [
+            (b"k", b"first"), (None, b"second")]

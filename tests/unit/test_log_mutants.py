@@ -364,6 +364,24 @@ def test_flush_messages_counts_from_the_last_flush(tmp_path: Path) -> None:
         assert log.durable_offset == 4
 
 
+def test_a_roll_restarts_both_flush_counts(tmp_path: Path) -> None:
+    """DUR-2, SEG-2: a roll flushes, so the record and time counts of the flush policy start
+    again from it."""
+    clock = Clock()
+    config = LogConfig(segment_ms=100, flush_messages=3, flush_ms=150)
+    with PartitionLog.open(str(tmp_path), config, clock=clock) as log:
+        log.append([_sized(b"a")])
+        clock.now += 100
+        log.append([_sized(b"b")])
+        assert [s.base_offset for s in log.segments] == [0, 1]
+        assert log.durable_offset == 1
+        clock.now += 49
+        log.append([_sized(b"c")])
+        assert log.durable_offset == 1
+        log.append([_sized(b"d")])
+        assert log.durable_offset == 4
+
+
 # --- the default clock is wall-clock milliseconds (SEG-2) -----------------------------------------
 
 
