@@ -158,3 +158,18 @@ def test_log_append_time_batches_are_stamped_with_the_leader_epoch(tmp_path: Pat
         assert [(r.key, r.value) for r in log.read(0)] == [(b"k", b"first"), (None, b"second")]
         assert [(r.record.key, r.record.value) for r in stored.records] == [
             (b"k", b"first"), (None, b"second")]
+
+
+def test_truncate_above_the_high_watermark_leaves_it(tmp_path: Path) -> None:
+    """HWM-4: truncate lowers the high watermark only if it was above the offset; below it, the
+    high watermark and its checkpoint stay."""
+    with _open(tmp_path, replica=True) as log:
+        for _ in range(4):
+            log.append(_records(1))
+        log.advance_high_watermark(1)
+        log.truncate(3)
+        assert log.high_watermark == 1
+    with _open(tmp_path, replica=True) as log:
+        assert log.high_watermark == 1
+        log.truncate(0)
+        assert log.high_watermark == 0

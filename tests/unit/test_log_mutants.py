@@ -3,16 +3,21 @@ properties a mutation run showed no other unit test pinned (spec/log.md, spec/re
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from flyq.codec.checkpoint import decode_checkpoint
+from flyq.codec.checkpoint import decode_checkpoint, encode_checkpoint
+from flyq.codec.index_entry import encode_offset_entry
 from flyq.codec.record_batch import encode_batch
 from flyq.errors import (
     FlyQError,
     InvalidArgument,
     InvalidOffset,
+    LogClosed,
     OffsetOutOfRange,
     UnexpectedAppendOffset,
 )
@@ -50,7 +55,7 @@ def _check_invalid_argument(exc: InvalidArgument, name: str, value: object, fact
 
 # --- argument checks: a bool is not an int, and the error names the argument ---------------------
 
-_CALLS = {
+_CALLS: dict[str, tuple[Callable[[PartitionLog, object], object], str, str]] = {
     "read offset": (lambda log, v: log.read(v), "offset", "integer"),
     "read max_records": (lambda log, v: log.read(0, max_records=v), "max_records", ">= 1"),
     "read max_bytes": (lambda log, v: log.read(0, max_bytes=v), "max_bytes", ">= 1"),
@@ -73,7 +78,9 @@ _CALLS = {
 
 
 @pytest.mark.parametrize("call", _CALLS.values(), ids=list(_CALLS))
-def test_a_bool_is_refused_where_an_int_is_expected(tmp_path: Path, call: tuple) -> None:  # type: ignore[type-arg]
+def test_a_bool_is_refused_where_an_int_is_expected(
+    tmp_path: Path, call: tuple[Callable[[PartitionLog, object], object], str, str]
+) -> None:
     """LOG-5, LOG-6: True is not an offset, limit, time or epoch; the error names the argument,
     the value and what was expected."""
     action, name, fact = call
@@ -109,7 +116,7 @@ def test_end_offset_for_epoch_refuses_a_non_int(tmp_path: Path) -> None:
 
 # --- OffsetOutOfRange names the offset, the range and the topic-partition -----------------------
 
-_RANGES = {
+_RANGES: dict[str, tuple[Callable[[PartitionLog], object], int, str]] = {
     "read": (lambda log: log.read(9), 9, "log_start_offset <= offset <= log_end_offset"),
     "read_raw": (lambda log: log.read_raw(9, 100), 9,
                  "log_start_offset <= offset <= log_end_offset"),
@@ -122,7 +129,9 @@ _RANGES = {
 
 
 @pytest.mark.parametrize("call", _RANGES.values(), ids=list(_RANGES))
-def test_out_of_range_errors_name_offset_range_and_partition(tmp_path: Path, call: tuple) -> None:  # type: ignore[type-arg]
+def test_out_of_range_errors_name_offset_range_and_partition(
+    tmp_path: Path, call: tuple[Callable[[PartitionLog], object], int, str]
+) -> None:
     """LOG-5, LOG-7, LOG-10, LOG-11: the error carries the offset, both log bounds, the accepted
     range and the topic-partition."""
     action, offset, valid = call
@@ -222,23 +231,28 @@ def test_read_max_bytes_counts_payload_sizes(tmp_path: Path, max_bytes: int,
 
 def test_truncate_into_an_old_segment_removes_every_later_one(tmp_path: Path) -> None:
     """LOG-10, SEG-1: truncating into the first of several segments leaves that one segment,
-    holding only the records below the offset, on disk and after a reopen."""
+    holding only the records below the offset; appends after it roll and read back as usual."""
     with _open(tmp_path, segment_bytes=300) as log:
         for i in range(12):
-            log.append([Record(b"%d" % i + b"." * 60)])
+            log.append([Record(b"%d" % i + b"." * 60, timestamp=i)])
         log.flush()
         assert len(log.segments) >= 4 and log.segments[1].base_offset > 1
-        first_end = 1
-        log.truncate(first_end)
-        assert log.log_end_offset == first_end
+        log.truncate(1)
+        assert log.log_end_offset == 1
         assert [s.base_offset for s in log.segments] == [0]
-        assert [r.offset for r in log.read(0)] == list(range(first_end))
-        log.append([Record(b"after")])
-        assert log.read(first_end)[0].value == b"after"
-    assert sorted(p.name for p in tmp_path.glob("*.log")) == [f"{0:020d}.log"]
+        assert [r.offset for r in log.read(0)] == [0]
+        assert sorted(p.name for p in tmp_path.glob("*.log")) == [f"{0:020d}.log"]
+        for i in range(1, 12):
+            log.append([Record(b"after %d" % i + b"." * 60, timestamp=100 + i)])
+        assert len(log.segments) >= 4
+        assert [r.offset for r in log.read(0)] == list(range(12))
+        for offset in range(1, 12):
+            assert log.read(offset, max_records=1)[0].value.startswith(b"after %d" % offset)
+            assert log.read_backward(offset, max_records=1)[0].offset == offset
+            assert log.offset_for_timestamp(100 + offset) == offset
     with _open(tmp_path, segment_bytes=300) as log:
-        assert log.log_end_offset == first_end + 1
-        assert [r.value for r in log.read(first_end)] == [b"after"]
+        assert log.log_end_offset == 12
+        assert [r.offset for r in log.read(0)] == list(range(12))
 
 
 # --- delete_records_below at or below the start does nothing (LOG-11) ---------------------------
@@ -387,8 +401,6 @@ def test_a_roll_restarts_both_flush_counts(tmp_path: Path) -> None:
 
 def test_default_clock_is_wall_clock_milliseconds(tmp_path: Path) -> None:
     """SEG-2: without an injected clock, a segment's creation time is the wall clock in ms."""
-    import time
-
     before = time.time_ns() // 1_000_000
     with PartitionLog.open(str(tmp_path)) as log:
         log.append([_sized(b"a")])
@@ -427,8 +439,6 @@ def test_truncate_to_a_start_inside_a_batch_restarts_a_working_log(tmp_path: Pat
 
 def test_health_of_a_closed_log_names_the_directory(tmp_path: Path) -> None:
     """HLT-1: health on a closed log raises LogClosed naming its directory."""
-    from flyq.errors import LogClosed
-
     log = _open(tmp_path)
     log.close()
     with pytest.raises(LogClosed, match=str(tmp_path)):
@@ -449,3 +459,83 @@ def test_index_mismatches_names_each_differing_index(tmp_path: Path) -> None:
         problems = log.index_mismatches()
     assert len(problems) == 2
     assert str(offset_path) in problems[0] and str(time_path) in problems[1]
+
+
+def _damage_second_offset_entry(directory: Path) -> Path:
+    index = directory / f"{0:020d}.index"
+    with open(index, "r+b") as handle:
+        handle.seek(8)
+        handle.write(encode_offset_entry(1, 10**6))
+    return index
+
+
+def test_an_index_repair_is_recorded_and_logged_with_path_and_damage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IDX-5: a damaged index found by a read is rebuilt; the repair and the warning name the
+    index file and what was wrong with it (the entry's byte and its bad position)."""
+    config = LogConfig(index_interval_bytes=1)
+    with PartitionLog.open(str(tmp_path), config, clock=Clock()) as log:
+        for i in range(6):
+            log.append([Record(b"%d" % i)])
+    index = _damage_second_offset_entry(tmp_path)
+    with PartitionLog.open(str(tmp_path), config, clock=Clock()) as log, \
+            caplog.at_level(logging.WARNING, logger="flyq.index"):
+        assert [r.offset for r in log.read(1, max_records=1)] == [1]
+        (repair,) = log.health().index_repairs
+        assert (repair.path, repair.base_offset, repair.at_ms) == (str(index), 0, 5_000)
+        assert "byte 8" in repair.reason and "1000000" in repair.reason
+        (message,) = [m for m in caplog.messages if "rebuilt" in m]
+        assert message.startswith(f"{index}: ") and repair.reason in message
+        assert message.endswith("rebuilt")
+
+
+def test_a_repaired_active_index_keeps_its_room(tmp_path: Path) -> None:
+    """SEG-2, IDX-5: after the active segment's index is rebuilt, appends fill it up to
+    index_max_bytes before a roll, as they would have without the damage."""
+    config = LogConfig(index_interval_bytes=1, index_max_bytes=80)
+    with PartitionLog.open(str(tmp_path), config, clock=Clock()) as log:
+        for i in range(3):
+            log.append([Record(b"%d" % i)])
+    _damage_second_offset_entry(tmp_path)
+    with PartitionLog.open(str(tmp_path), config, clock=Clock()) as log:
+        assert [r.offset for r in log.read(1, max_records=1)] == [1]
+        assert len(log.health().index_repairs) == 1
+        # 10 offset entries fit; the first batch of a segment is no index point (format.md 2.2).
+        for i in range(3, 11):
+            log.append([Record(b"%d" % i)])
+        assert [s.base_offset for s in log.segments] == [0]
+        log.append([Record(b"11")])
+        assert [s.base_offset for s in log.segments] == [0, 11]
+        assert log.index_mismatches() == []
+
+
+
+def test_a_log_far_from_offset_zero_does_not_roll_early(tmp_path: Path) -> None:
+    """SEG-2: only next_offset - base_offset > 2**32 - 1 forces a roll; a log whose offsets
+    start at 2**32 keeps appending into one segment."""
+    start = 1 << 32
+    (tmp_path / "log-start-offset").write_bytes(encode_checkpoint((start,)))
+    with _open(tmp_path) as log:
+        for tag in (b"a", b"b", b"c"):
+            log.append([_sized(tag)])
+        assert [s.base_offset for s in log.segments] == [start]
+        assert [r.offset for r in log.read(start)] == [start, start + 1, start + 2]
+
+
+def test_a_restarted_log_rolls_and_seeks_like_any_other(tmp_path: Path) -> None:
+    """LOG-8, LOG-10, SEG-2: after truncating to a start inside a batch, later rolls work and
+    seeks across the new segments find the smallest offset with timestamp >= t."""
+    with _one_segment_per_append(tmp_path) as log:
+        log.append([_big(10), _big(20), _big(30)])
+        log.delete_records_below(1)
+        log.truncate(1)
+        log.append([_big(70)])
+        log.append([_big(50)])
+        log.append([_big(60)])
+        assert [s.base_offset for s in log.segments] == [1, 2, 3]
+        assert log.offset_for_timestamp(55) == 1
+        assert log.offset_for_timestamp(71) is None
+        log.truncate(2)
+        log.append([_big(80)])
+        assert log.offset_for_timestamp(75) == 2
