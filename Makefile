@@ -50,4 +50,4 @@ mutation: $(STAMP)
 	$(BIN)/python scripts/mutation.py $(MUTATE)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants build/mutation
