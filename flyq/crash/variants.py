@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 
 from flyq.codec.record_batch import BatchHeader
 from flyq.crash.recording import RecordingFileLayer
 from flyq.errors import StorageError
-from flyq.impl.filelayer import FileHandle, FileLayer, FileLock, MappedFile
+from flyq.impl.filelayer import FileHandle, FileLayer, ForwardingFileHandle, ForwardingFileLayer
 from flyq.impl.recovery import RecoveryPolicy
 from flyq.impl.segment import ScanResult, Segment
 
@@ -66,38 +66,11 @@ class KeepEpochCacheUncut(RecoveryPolicy):
         return entries
 
 
-class NoDirectoryFsync:
+class NoDirectoryFsync(ForwardingFileLayer):
     """A file layer that forgets every directory fsync (e.g. after rolling a segment)."""
-
-    def __init__(self, inner: FileLayer) -> None:
-        self._inner = inner
-
-    def open(self, path: str, *, create: bool) -> FileHandle:
-        return self._inner.open(path, create=create)
-
-    def exists(self, path: str) -> bool:
-        return self._inner.exists(path)
-
-    def list_dir(self, path: str) -> list[str]:
-        return self._inner.list_dir(path)
-
-    def make_dirs(self, path: str) -> None:
-        self._inner.make_dirs(path)
-
-    def rename(self, source: str, target: str) -> None:
-        self._inner.rename(source, target)
-
-    def remove(self, path: str) -> None:
-        self._inner.remove(path)
-
-    def remove_tree(self, path: str) -> None:
-        self._inner.remove_tree(path)
 
     def fsync_dir(self, path: str) -> None:
         return None
-
-    def lock(self, path: str) -> FileLock:
-        return self._inner.lock(path)
 
 
 @attrs.frozen
@@ -119,44 +92,19 @@ BROKEN_VARIANTS: tuple[BrokenVariant, ...] = (
 )
 
 
-class _FailingFsyncHandle:
+class _FailingFsyncHandle(ForwardingFileHandle):
     """A handle whose `fsync` consults its layer before reaching the real one."""
 
     def __init__(self, inner: FileHandle, layer: FailingFsyncLayer) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._layer = layer
 
-    @property
-    def path(self) -> str:
-        return self._inner.path
-
-    def size(self) -> int:
-        return self._inner.size()
-
-    def pread(self, size: int, position: int) -> bytes:
-        return self._inner.pread(size, position)
-
-    def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
-        self._inner.pwrite(data, position)
-
-    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
-        self._inner.pwritev(buffers, position)
-
-    def truncate(self, size: int) -> None:
-        self._inner.truncate(size)
-
     def fsync(self) -> None:
-        self._layer.check_fsync(self._inner.path)
-        self._inner.fsync()
-
-    def map(self) -> MappedFile:
-        return self._inner.map()
-
-    def close(self) -> None:
-        self._inner.close()
+        self._layer.check_fsync(self.inner.path)
+        self.inner.fsync()
 
 
-class FailingFsyncLayer:
+class FailingFsyncLayer(ForwardingFileLayer):
     """A file layer whose next fdatasync can be told to fail once, as a disk reporting EIO does.
 
     The failed fsync raises `StorageError` (an `OSError(EIO)` as its cause) and never reaches the
@@ -165,7 +113,7 @@ class FailingFsyncLayer:
     """
 
     def __init__(self, inner: FileLayer) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._armed = False
         self.failures = 0
 
@@ -191,28 +139,4 @@ class FailingFsyncLayer:
             raise StorageError(f"fdatasync ({cause.strerror})", path) from cause
 
     def open(self, path: str, *, create: bool) -> FileHandle:
-        return _FailingFsyncHandle(self._inner.open(path, create=create), self)
-
-    def exists(self, path: str) -> bool:
-        return self._inner.exists(path)
-
-    def list_dir(self, path: str) -> list[str]:
-        return self._inner.list_dir(path)
-
-    def make_dirs(self, path: str) -> None:
-        self._inner.make_dirs(path)
-
-    def rename(self, source: str, target: str) -> None:
-        self._inner.rename(source, target)
-
-    def remove(self, path: str) -> None:
-        self._inner.remove(path)
-
-    def remove_tree(self, path: str) -> None:
-        self._inner.remove_tree(path)
-
-    def fsync_dir(self, path: str) -> None:
-        self._inner.fsync_dir(path)
-
-    def lock(self, path: str) -> FileLock:
-        return self._inner.lock(path)
+        return _FailingFsyncHandle(self.inner.open(path, create=create), self)

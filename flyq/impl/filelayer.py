@@ -17,7 +17,16 @@ from typing import Protocol
 
 from flyq.errors import DirectoryLocked, StorageError
 
-__all__ = ["FileHandle", "FileLayer", "FileLock", "MappedFile", "OsFileLayer", "make_dirs_durably"]
+__all__ = [
+    "FileHandle",
+    "FileLayer",
+    "FileLock",
+    "ForwardingFileHandle",
+    "ForwardingFileLayer",
+    "MappedFile",
+    "OsFileLayer",
+    "make_dirs_durably",
+]
 
 
 class FileHandle(Protocol):
@@ -364,3 +373,91 @@ def make_dirs_durably(layer: FileLayer, path: str) -> None:
     layer.make_dirs(path)
     for directory in reversed(created):
         layer.fsync_dir(os.path.dirname(directory))
+
+
+class ForwardingFileHandle:
+    """A `FileHandle` that passes every call to `inner`. Wrappers that change one operation (a
+    failing fsync, a pause after a write) subclass it and override only that one."""
+
+    def __init__(self, inner: FileHandle) -> None:
+        self.inner = inner
+
+    @property
+    def path(self) -> str:
+        """The wrapped handle's path."""
+        return self.inner.path
+
+    def size(self) -> int:
+        """`inner.size()`."""
+        return self.inner.size()
+
+    def pread(self, size: int, position: int) -> bytes:
+        """`inner.pread(...)`."""
+        return self.inner.pread(size, position)
+
+    def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
+        """`inner.pwrite(...)`."""
+        self.inner.pwrite(data, position)
+
+    def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
+        """`inner.pwritev(...)`."""
+        self.inner.pwritev(buffers, position)
+
+    def truncate(self, size: int) -> None:
+        """`inner.truncate(...)`."""
+        self.inner.truncate(size)
+
+    def fsync(self) -> None:
+        """`inner.fsync()`."""
+        self.inner.fsync()
+
+    def map(self) -> MappedFile:
+        """`inner.map()`."""
+        return self.inner.map()
+
+    def close(self) -> None:
+        """`inner.close()`."""
+        self.inner.close()
+
+
+class ForwardingFileLayer:
+    """A `FileLayer` that passes every call to `inner`; subclasses override what they change."""
+
+    def __init__(self, inner: FileLayer) -> None:
+        self.inner = inner
+
+    def open(self, path: str, *, create: bool) -> FileHandle:
+        """`inner.open(...)`."""
+        return self.inner.open(path, create=create)
+
+    def exists(self, path: str) -> bool:
+        """`inner.exists(...)`."""
+        return self.inner.exists(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        """`inner.list_dir(...)`."""
+        return self.inner.list_dir(path)
+
+    def make_dirs(self, path: str) -> None:
+        """`inner.make_dirs(...)`."""
+        self.inner.make_dirs(path)
+
+    def rename(self, source: str, target: str) -> None:
+        """`inner.rename(...)`."""
+        self.inner.rename(source, target)
+
+    def remove(self, path: str) -> None:
+        """`inner.remove(...)`."""
+        self.inner.remove(path)
+
+    def remove_tree(self, path: str) -> None:
+        """`inner.remove_tree(...)`."""
+        self.inner.remove_tree(path)
+
+    def fsync_dir(self, path: str) -> None:
+        """`inner.fsync_dir(...)`."""
+        self.inner.fsync_dir(path)
+
+    def lock(self, path: str) -> FileLock:
+        """`inner.lock(...)`."""
+        return self.inner.lock(path)

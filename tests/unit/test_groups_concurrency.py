@@ -14,47 +14,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flyq.codec.offsets import CommittedOffset, OffsetKey, decode_offsets
-from flyq.impl.filelayer import FileHandle, FileLayer, MappedFile, OsFileLayer
+from flyq.impl.filelayer import FileHandle, FileLayer, ForwardingFileHandle, OsFileLayer
 from flyq.impl.groups import OFFSETS_FILE, OffsetStore
 
 # Long enough never to expire on a loaded machine; only a broken store ever waits this long.
 WAIT_SECONDS = 30.0
 
 
-class _PausingHandle:
+class _PausingHandle(ForwardingFileHandle):
+    """Tells its layer after every write, so an armed layer can stop the writer there."""
+
     def __init__(self, inner: FileHandle, layer: PausingLayer) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._layer = layer
 
-    @property
-    def path(self) -> str:
-        return self._inner.path
-
-    def size(self) -> int:
-        return self._inner.size()
-
-    def pread(self, size: int, position: int) -> bytes:
-        return self._inner.pread(size, position)
-
     def pwrite(self, data: bytes | bytearray | memoryview, position: int) -> None:
-        self._inner.pwrite(data, position)
-        self._layer.after_write(self._inner.path)
+        self.inner.pwrite(data, position)
+        self._layer.after_write(self.inner.path)
 
     def pwritev(self, buffers: Sequence[bytes | bytearray | memoryview], position: int) -> None:
-        self._inner.pwritev(buffers, position)
-        self._layer.after_write(self._inner.path)
-
-    def truncate(self, size: int) -> None:
-        self._inner.truncate(size)
-
-    def fsync(self) -> None:
-        self._inner.fsync()
-
-    def map(self) -> MappedFile:
-        return self._inner.map()
-
-    def close(self) -> None:
-        self._inner.close()
+        self.inner.pwritev(buffers, position)
+        self._layer.after_write(self.inner.path)
 
 
 class PausingLayer(OsFileLayer):
