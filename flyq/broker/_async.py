@@ -230,6 +230,19 @@ class AsyncBroker:
         await self._release(name)
         return await self._on_admin(self.broker.alter_topic_config, name, changes)
 
+    async def create_partitions(self, name: str, count: int) -> TopicMetadata:
+        """`Broker.create_partitions` on the admin thread."""
+        return await self._on_admin(self.broker.create_partitions, name, count)
+
+    async def cluster_id(self) -> str:
+        """`Broker.cluster_id` on the admin thread."""
+        return await self._on_admin(self.broker.cluster_id)
+
+    async def delete_records(self, topic: str, partition: int, offset: int) -> int:
+        """`Broker.delete_records` on the partition's thread."""
+        return await self._on_partition(topic, partition, self.broker.delete_records, topic,
+                                        partition, offset)
+
     async def list_topics(self) -> list[str]:
         """`Broker.list_topics` on the admin thread."""
         return await self._on_admin(self.broker.list_topics)
@@ -315,6 +328,16 @@ class AsyncBroker:
                                committed[(topic, number)], reset)
             for number in numbers))
         return dict(zip(numbers, starts, strict=True))
+
+    async def log_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
+        """(log_start_offset, log_end_offset, high_watermark) of the partition, on its thread."""
+        return await self._on_partition(topic, partition, self._log_offsets, topic, partition)
+
+    async def topic_metadata(self, name: str) -> TopicMetadata:
+        """`Broker.metadata` (no I/O once cached; else on the admin thread)."""
+        if self.broker.is_cached(name):
+            return self.broker.metadata(name)
+        return await self._on_admin(self.broker.metadata, name)
 
     def _log_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
         log = self.broker.log(topic, partition)

@@ -11,8 +11,11 @@ partition on that partition's one executor thread, BRK-2).
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -24,6 +27,7 @@ from flyq.broker._schedule import Duty, PartitionClock, ScheduleSettings, plan_d
 from flyq.clock import wall_clock_ms
 from flyq.codec.offsets import CommittedOffset, validate_commit
 from flyq.errors import (
+    CorruptCheckpoint,
     EmptyBatch,
     FlyQError,
     InvalidArgument,
@@ -35,6 +39,7 @@ from flyq.errors import (
     UnknownTopic,
 )
 from flyq.impl.broker_config import load_broker_config
+from flyq.impl.checkpoint_file import read_whole_file, replace_file
 from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, OsFileLayer
 from flyq.impl.groups import OffsetStore
@@ -72,6 +77,7 @@ DEFAULT_BATCH_RECORDS = 1000
 DEFAULT_BATCH_BYTES = 1 << 20
 # Most records fetched per read call while reading a span: bounds memory, not output.
 _READ_CHUNK_RECORDS = 1000
+_CLUSTER_ID = re.compile(rb"[A-Za-z0-9_-]{22}")
 _CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
 
 ResetPolicy = Literal["earliest", "latest", "error"]
@@ -513,6 +519,30 @@ class Broker:
         self._forget_topic(name)
         return altered
 
+    def create_partitions(self, name: str, count: int) -> TopicMetadata:
+        """Grow topic `name` to `count` partitions (TOPIC-5, BRK-3; Kafka's CreatePartitions)."""
+        self._check_open()
+        layout.check_topic_name(name)
+        with self._registry_lock:
+            grown = self._topics.add_partitions(name, count)
+            self._metadata[name] = grown
+        return grown
+
+    def cluster_id(self) -> str:
+        """The data directory's cluster id, made on first use (BRK-11)."""
+        self._check_open()
+        path = layout.cluster_id_path(self.data_dir)
+        with self._registry_lock:
+            data = read_whole_file(self._layer, path)
+            if data is None:
+                data = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=")
+                replace_file(self._layer, path, data + b"\n")
+            text = data.strip()
+            if not _CLUSTER_ID.fullmatch(text):
+                raise CorruptCheckpoint("is not a 22-character URL-safe base64 cluster id",
+                                        field="cluster id", position=0, source=path)
+            return text.decode("ascii")
+
     # --- produce ------------------------------------------------------------------------------
 
     def _appended(self, state: _Partition, before_durable: bool) -> None:
@@ -723,6 +753,13 @@ class Broker:
             if remaining is not None:
                 remaining -= len(records)
             offset = records[-1].offset + 1
+
+    def delete_records(self, topic: str, partition: int, offset: int) -> int:
+        """Kafka's DeleteRecords: move `topic`-`partition`'s log start offset up to `offset` (-1:
+        the high watermark) and return the new log start offset (the low watermark, LOG-11)."""
+        log = self.log(topic, partition)
+        log.delete_records_below(log.high_watermark if offset == -1 else offset)
+        return log.log_start_offset
 
     def list_offsets(self, topic: str, partition: int, timestamp: int) -> ListOffsetsResult:
         """Kafka's ListOffsets: `EARLIEST_TIMESTAMP` (-2) gives the log start offset,

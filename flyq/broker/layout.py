@@ -1,6 +1,7 @@
 """Every name inside a data directory, decided in this one module (spec/broker.md, BRK-1).
 
     DATA_DIR/flyq.toml                 broker config file (optional)
+    DATA_DIR/cluster.id                the cluster id Kafka clients see, made on first start
     DATA_DIR/@consumer_offsets/        the consumer-group offset store (spec/groups.md)
     DATA_DIR/NAME/topic.json           a topic's metadata, its commit point (TOPIC-1)
     DATA_DIR/NAME/NAME-P/              partition P's log directory, like Kafka's
@@ -18,11 +19,13 @@ from flyq.codec.topic_name import validate_topic_name
 from flyq.errors import InvalidTopicName
 
 __all__ = [
+    "CLUSTER_ID_FILE",
     "CONFIG_FILE",
     "GROUPS_DIRECTORY",
     "RESERVED_NAMES",
     "TOPIC_METADATA_FILE",
     "check_topic_name",
+    "cluster_id_path",
     "config_path",
     "groups_directory",
     "partition_directory",
@@ -31,17 +34,18 @@ __all__ = [
 ]
 
 CONFIG_FILE = "flyq.toml"
+CLUSTER_ID_FILE = "cluster.id"
 # `@` is not a legal topic-name character (TOPIC-2), so this can never be a topic's directory.
 GROUPS_DIRECTORY = "@consumer_offsets"
 TOPIC_METADATA_FILE = "topic.json"
-RESERVED_NAMES = frozenset({CONFIG_FILE, GROUPS_DIRECTORY})
+RESERVED_NAMES = frozenset({CONFIG_FILE, CLUSTER_ID_FILE, GROUPS_DIRECTORY})
 
 
 def check_topic_name(name: object) -> str:
     """Return `name` if it may name a topic in a data directory (TOPIC-2 and BRK-1).
 
     Raises `InvalidTopicName` for a name breaking the character rule or one the data directory
-    reserves (`flyq.toml`): such a topic's directory would be the config file.
+    reserves (`flyq.toml`, `cluster.id`): such a topic's directory would be the config file.
     """
     checked = validate_topic_name(name)
     if checked in RESERVED_NAMES:
@@ -72,3 +76,8 @@ def groups_directory(data_dir: str) -> str:
 def config_path(data_dir: str) -> str:
     """Where the broker config file of `data_dir` lives."""
     return os.path.join(data_dir, CONFIG_FILE)
+
+
+def cluster_id_path(data_dir: str) -> str:
+    """Where the cluster id of `data_dir` is kept."""
+    return os.path.join(data_dir, CLUSTER_ID_FILE)

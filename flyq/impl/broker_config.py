@@ -9,7 +9,9 @@ Rules this module keeps:
 
 - BCFG-1 The file is optional: with no file, new topics get `LogConfig()`'s defaults. A file named
   explicitly (`path`) must exist.
-- BCFG-2 The only table is `[log]`; its keys are `LogConfig` field names, values TOML integers.
+- BCFG-2 The tables are `[log]` and `[server]`. `[log]` keys are `LogConfig` field names, values
+  TOML integers (or a word for `message_timestamp_type`). `[server]` belongs to the network broker
+  (`flyq.server`, which checks it when `flyq broker` starts); it is skipped here.
   Anything else (an unknown table or key, a value of the wrong type or out of range, a file that is
   not TOML) raises `InvalidBrokerConfig` naming the key and the file: a typo is never ignored.
 - BCFG-3 The file gives defaults only for topics created afterwards; a topic's effective config is
@@ -40,6 +42,7 @@ __all__ = [
 
 CONFIG_ENV = "FLYQ_CONFIG"
 _LOG_TABLE = "log"
+_SERVER_TABLE = "server"
 _LOG_KEYS = tuple(field.name for field in attrs.fields(LogConfig))
 
 
@@ -92,9 +95,10 @@ def parse_broker_config(data: bytes, *, source: str) -> LogConfig:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidBrokerConfig(source, "", None, f"not valid TOML ({exc})") from exc
     for key in document:
-        if key != _LOG_TABLE:
+        if key not in (_LOG_TABLE, _SERVER_TABLE):
             raise InvalidBrokerConfig(
-                source, key, None, f"unknown table or key; the only table is [{_LOG_TABLE}]"
+                source, key, None,
+                f"unknown table or key; the tables are [{_LOG_TABLE}] and [{_SERVER_TABLE}]",
             )
     table = document.get(_LOG_TABLE, {})
     if not isinstance(table, Mapping):

@@ -24,6 +24,8 @@ Rules this module keeps:
   then `topic.json` is replaced atomically as `create` writes it (so a crash leaves the old file or
   the new one). Partition logs read their config when they open, so the new values apply at the
   next open; logs already open keep the old ones.
+- TOPIC-5 `add_partitions` only grows a topic: new partition directories are made and synced
+  before `topic.json` is replaced, so a crash leaves either the old count or the new one.
 
 Every file operation goes through the `FileLayer`, as in the partition log.
 """
@@ -250,6 +252,28 @@ class TopicStore:
         altered = attrs.evolve(metadata, config=config)
         self._write_atomically(self._topic_directory(name), METADATA_FILE, altered.to_json())
         return altered
+
+    def add_partitions(self, name: str, count: int) -> TopicMetadata:
+        """Grow topic `name` to `count` partitions (TOPIC-5, Kafka's CreatePartitions).
+
+        The new partition directories are made and synced first, then `topic.json` is replaced:
+        a crash before the replace leaves empty directories no metadata names, which a later
+        call reuses. Raises `InvalidArgument` unless `count` exceeds the current count.
+        """
+        metadata = self.metadata(name)
+        if not is_int(count) or count <= metadata.partitions:
+            raise InvalidArgument("count", count,
+                                  f"more than the {metadata.partitions} partitions {name!r} has")
+        directory = self._topic_directory(name)
+        layer = self._layer
+        for partition in range(metadata.partitions, count):
+            path = partition_directory(self.data_dir, name, partition)
+            if not layer.exists(path):
+                layer.make_dirs(path)
+        layer.fsync_dir(directory)
+        grown = attrs.evolve(metadata, partitions=count)
+        self._write_atomically(directory, METADATA_FILE, grown.to_json())
+        return grown
 
     def list(self) -> list[str]:
         """Names of the committed topics, sorted."""

@@ -1,0 +1,689 @@
+"""Kafka APIs as calls on the `AsyncBroker`: a decoded request body in, a response body out.
+
+Each handler reads the request's fields by their snake_case names (spec/protocol.md §3) and returns
+a response dict; fields a version lacks are ignored by the encoder, so one handler serves every
+version. Errors raised by the Broker are `FlyQError`s whose Kafka code (flyq/errors.py, one table)
+goes into the response at the level Kafka puts it: per partition, per topic, or per request.
+No storage logic lives here: what a produce, fetch or commit means is the Broker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from flyq.broker import AsyncBroker, ProduceResult
+from flyq.broker.kafka_config import (
+    KAFKA_TOPIC_CONFIGS,
+    describe_topic_config,
+    log_config_changes,
+)
+from flyq.broker.layout import check_topic_name
+from flyq.errors import FlyQError, InvalidConfig, TopicAlreadyExists, UnknownTopic, kafka_error
+from flyq.impl.topic import TopicMetadata
+from flyq.server._settings import ServerSettings
+from flyq.server._watch import AppendWatch
+
+__all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey"]
+
+_log = logging.getLogger("flyq.server")
+
+Body = dict[str, Any]
+
+
+class ApiKey:
+    """Kafka api keys FlyQ serves (spec/protocol.md §5)."""
+
+    PRODUCE = 0
+    FETCH = 1
+    LIST_OFFSETS = 2
+    METADATA = 3
+    OFFSET_COMMIT = 8
+    OFFSET_FETCH = 9
+    FIND_COORDINATOR = 10
+    API_VERSIONS = 18
+    CREATE_TOPICS = 19
+    DELETE_TOPICS = 20
+    DELETE_RECORDS = 21
+    INIT_PRODUCER_ID = 22
+    DESCRIBE_CONFIGS = 32
+    ALTER_CONFIGS = 33
+    CREATE_PARTITIONS = 37
+    INCREMENTAL_ALTER_CONFIGS = 44
+    DESCRIBE_CLUSTER = 60
+
+
+# api key -> (min, max) version advertised in ApiVersions (spec/protocol.md §5 says why each).
+SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
+    ApiKey.PRODUCE: (0, 11),  # v0-2 advertised (librdkafka feature checks), refused if sent
+    ApiKey.FETCH: (4, 12),
+    ApiKey.LIST_OFFSETS: (1, 7),
+    ApiKey.METADATA: (0, 12),
+    ApiKey.OFFSET_COMMIT: (0, 8),
+    ApiKey.OFFSET_FETCH: (0, 8),
+    ApiKey.FIND_COORDINATOR: (0, 4),
+    ApiKey.API_VERSIONS: (0, 3),
+    ApiKey.CREATE_TOPICS: (0, 7),
+    ApiKey.DELETE_TOPICS: (0, 6),
+    ApiKey.DELETE_RECORDS: (0, 2),
+    ApiKey.INIT_PRODUCER_ID: (0, 4),
+    ApiKey.DESCRIBE_CONFIGS: (0, 4),
+    ApiKey.ALTER_CONFIGS: (0, 2),
+    ApiKey.CREATE_PARTITIONS: (0, 3),
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
+    ApiKey.DESCRIBE_CLUSTER: (0, 1),
+}
+
+# Kafka error codes the handlers choose themselves (the rest come from flyq.errors).
+NONE = 0
+OFFSET_OUT_OF_RANGE = 1
+UNKNOWN_TOPIC_OR_PARTITION = 3
+COORDINATOR_NOT_AVAILABLE = 15
+INVALID_REQUIRED_ACKS = 21
+ILLEGAL_GENERATION = 22
+UNSUPPORTED_VERSION = 35
+INVALID_PARTITIONS = 37
+INVALID_REPLICATION_FACTOR = 38
+INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_CONFIG = 40
+INVALID_REQUEST = 42
+INVALID_RECORD = 87
+FETCH_SESSION_ID_NOT_FOUND = 70
+UNKNOWN_TOPIC_ID = 100
+UNKNOWN_SERVER_ERROR = -1
+
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+_OP_SET, _OP_DELETE = 0, 1
+_ACKS = (0, 1, -1)
+_NO_TRANSACTIONS = "transactions are not supported by this broker yet"
+_ONE_NODE = "this broker is a single node: replication factor 1 (or -1 for the default) only"
+
+
+def error_of(exc: BaseException, where: str) -> tuple[int, str]:
+    """(Kafka error code, message) for an exception a handler caught; non-FlyQ errors are logged
+    with their traceback, as they are bugs."""
+    if isinstance(exc, FlyQError):
+        return kafka_error(exc).code, str(exc)
+    _log.error("unexpected error in %s", where, exc_info=exc)
+    return UNKNOWN_SERVER_ERROR, f"unexpected {type(exc).__name__} in {where}"
+
+
+class ApiHandlers:
+    """One handler per api key over one `AsyncBroker`; shared by every connection."""
+
+    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.cluster_id = cluster_id
+        self.watch = AppendWatch()
+        self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
+            ApiKey.PRODUCE: self.produce,
+            ApiKey.FETCH: self.fetch,
+            ApiKey.LIST_OFFSETS: self.list_offsets,
+            ApiKey.METADATA: self.metadata,
+            ApiKey.OFFSET_COMMIT: self.offset_commit,
+            ApiKey.OFFSET_FETCH: self.offset_fetch,
+            ApiKey.FIND_COORDINATOR: self.find_coordinator,
+            ApiKey.API_VERSIONS: self.api_versions,
+            ApiKey.CREATE_TOPICS: self.create_topics,
+            ApiKey.DELETE_TOPICS: self.delete_topics,
+            ApiKey.DELETE_RECORDS: self.delete_records,
+            ApiKey.INIT_PRODUCER_ID: self.init_producer_id,
+            ApiKey.DESCRIBE_CONFIGS: self.describe_configs,
+            ApiKey.ALTER_CONFIGS: self.alter_configs,
+            ApiKey.CREATE_PARTITIONS: self.create_partitions,
+            ApiKey.INCREMENTAL_ALTER_CONFIGS: self.incremental_alter_configs,
+            ApiKey.DESCRIBE_CLUSTER: self.describe_cluster,
+        }
+
+    async def handle(self, api_key: int, version: int, body: Body) -> Body | None:
+        """The response body for one request (None: no response, as for Produce with acks=0)."""
+        return await self._handlers[api_key](version, body)
+
+    # --- cluster --------------------------------------------------------------------------------
+
+    async def api_versions(self, version: int, body: Body) -> Body:
+        """ApiVersions: the ranges of SUPPORTED_VERSIONS."""
+        return {"error_code": NONE, "throttle_time_ms": 0, "api_keys": api_version_entries()}
+
+    def _node(self) -> tuple[int, str, int]:
+        host, port = self.settings.advertised
+        return self.settings.node_id, host, port
+
+    async def describe_cluster(self, version: int, body: Body) -> Body:
+        """DescribeCluster: this one broker, which is also the controller."""
+        node_id, host, port = self._node()
+        return {
+            "error_code": NONE, "cluster_id": self.cluster_id, "controller_id": node_id,
+            "endpoint_type": body.get("endpoint_type", 1),
+            "brokers": [{"broker_id": node_id, "host": host, "port": port, "rack": None}],
+        }
+
+    async def metadata(self, version: int, body: Body) -> Body:
+        """Metadata: this broker leads every partition; unknown topics are created when
+        `auto.create.topics.enable` and the request allows it (v4+, always before v4)."""
+        node_id, host, port = self._node()
+        requested = body.get("topics")
+        if requested is None or (version == 0 and not requested):
+            names = await self.broker.list_topics()
+        else:
+            names = [topic["name"] for topic in requested]
+        allow_create = self.settings.auto_create_topics and (
+            version < 4 or bool(body.get("allow_auto_topic_creation", True)))
+        topics = [await self._topic_metadata(name, allow_create and requested is not None)
+                  for name in names]
+        return {
+            "throttle_time_ms": 0,
+            "brokers": [{"node_id": node_id, "host": host, "port": port, "rack": None}],
+            "cluster_id": self.cluster_id,
+            "controller_id": node_id,
+            "topics": topics,
+        }
+
+    async def _topic_metadata(self, name: str | None, allow_create: bool) -> Body:
+        if name is None:
+            return {"error_code": UNKNOWN_TOPIC_ID, "name": None, "partitions": []}
+        try:
+            try:
+                metadata = await self.broker.topic_metadata(name)
+            except UnknownTopic:
+                if not allow_create:
+                    raise
+                metadata = await self._auto_create(name)
+        except FlyQError as exc:
+            return {"error_code": kafka_error(exc).code, "name": name, "partitions": []}
+        node_id = self.settings.node_id
+        return {
+            "error_code": NONE, "name": name, "is_internal": False,
+            "partitions": [
+                {"error_code": NONE, "partition_index": number, "leader_id": node_id,
+                 "leader_epoch": 0, "replica_nodes": [node_id], "isr_nodes": [node_id],
+                 "offline_replicas": []}
+                for number in range(metadata.partitions)
+            ],
+        }
+
+    async def _auto_create(self, name: str) -> TopicMetadata:
+        try:
+            created = await self.broker.create_topic(name, self.settings.num_partitions)
+        except TopicAlreadyExists:  # another connection created it meanwhile
+            return await self.broker.topic_metadata(name)
+        _log.info("topic %s auto-created with %d partitions", name, created.partitions)
+        return created
+
+    async def find_coordinator(self, version: int, body: Body) -> Body:
+        """FindCoordinator: this broker coordinates every group; transactions are not served."""
+        node_id, host, port = self._node()
+        key_type = body.get("key_type", 0)
+        error, message = ((COORDINATOR_NOT_AVAILABLE, _NO_TRANSACTIONS) if key_type != 0
+                          else (NONE, None))
+        if version < 4:
+            return {"throttle_time_ms": 0, "error_code": error, "error_message": message,
+                    "node_id": node_id if not error else -1, "host": host if not error else "",
+                    "port": port if not error else -1}
+        return {"throttle_time_ms": 0, "coordinators": [
+            {"key": key, "node_id": node_id if not error else -1,
+             "host": host if not error else "", "port": port if not error else -1,
+             "error_code": error, "error_message": message}
+            for key in body.get("coordinator_keys", [])]}
+
+    # --- produce and fetch ----------------------------------------------------------------------
+
+    async def produce(self, version: int, body: Body) -> Body | None:
+        """Produce: each partition's one batch appended by the Broker (validated there, LOG-2);
+        acks=-1 on a topic flushing every message waits for the fsync (group commit)."""
+        acks = body["acks"]
+        if acks not in _ACKS:
+            error: tuple[int, str | None] | None = (
+                INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1, not {acks}")
+        elif body.get("transactional_id") is not None:
+            error = (INVALID_REQUEST, _NO_TRANSACTIONS)
+        else:
+            error = None
+        jobs: list[Awaitable[list[Body]]] = []
+        names: list[str] = []
+        for topic in body["topic_data"]:
+            names.append(topic["name"])
+            jobs.append(self._produce_topic(topic["name"], topic["partition_data"], acks, error))
+        answers = await asyncio.gather(*jobs)
+        if acks == 0:
+            return None
+        return {"throttle_time_ms": 0, "responses": [
+            {"name": name, "partition_responses": partitions}
+            for name, partitions in zip(names, answers, strict=True)]}
+
+    async def _produce_topic(self, topic: str, partitions: Sequence[Body], acks: int,
+                             error: tuple[int, str | None] | None) -> list[Body]:
+        return list(await asyncio.gather(*(
+            self._produce_partition(topic, partition["index"], partition["records"], acks, error)
+            for partition in partitions)))
+
+    async def _produce_partition(self, topic: str, partition: int, records: memoryview | None,
+                                 acks: int, error: tuple[int, str | None] | None) -> Body:
+        answer: Body = {"index": partition, "base_offset": -1, "log_append_time_ms": -1,
+                        "log_start_offset": -1}
+        if error is not None:
+            answer["error_code"], answer["error_message"] = error
+            return answer
+        if records is None:
+            answer["error_code"], answer["error_message"] = INVALID_RECORD, "null records"
+            return answer
+        try:
+            metadata = await self.broker.topic_metadata(topic)
+            durable = acks == -1 and metadata.config.flush_messages == 1
+            result: ProduceResult = await self.broker.produce(topic, partition, records,
+                                                              durable=durable)
+        except Exception as exc:  # noqa: BLE001 - answered per partition
+            answer["error_code"], answer["error_message"] = error_of(
+                exc, f"produce to {topic}-{partition}")
+            return answer
+        self.watch.appended((topic, partition))
+        answer.update(error_code=NONE, base_offset=result.base_offset,
+                      log_append_time_ms=getattr(result, "log_append_time", -1),
+                      log_start_offset=result.log_start_offset)
+        return answer
+
+    async def fetch(self, version: int, body: Body) -> Body:
+        """Fetch with long poll: reads until `min_bytes` are available or `max_wait_ms` passed,
+        woken by appends (FETCH-1..4). Each partition's stored batches are returned as read."""
+        if body.get("session_epoch", -1) > 0 or body.get("session_id", 0) != 0:
+            return {"throttle_time_ms": 0, "error_code": FETCH_SESSION_ID_NOT_FOUND,
+                    "session_id": 0, "responses": []}
+        wanted = [(topic["topic"], partition)
+                  for topic in body["topics"] for partition in topic["partitions"]]
+        keys = tuple((topic, partition["partition"]) for topic, partition in wanted)
+        max_wait = max(body["max_wait_ms"], 0) / 1000
+        min_bytes = body["min_bytes"]
+        deadline = time.monotonic() + max_wait
+        while True:
+            seen = self.watch.snapshot(keys)
+            answers, size, failed = await self._fetch_once(wanted, body.get("max_bytes",
+                                                                            0x7FFFFFFF))
+            remaining = deadline - time.monotonic()
+            if size >= min_bytes or failed or remaining <= 0:
+                break
+            await self.watch.wait(keys, seen, remaining)
+            if time.monotonic() >= deadline and self.watch.snapshot(keys) == seen:
+                break
+        grouped: dict[str, list[Body]] = {}
+        for (topic, _), answer in zip(wanted, answers, strict=True):
+            grouped.setdefault(topic, []).append(answer)
+        return {"throttle_time_ms": 0, "error_code": NONE, "session_id": 0,
+                "responses": [{"topic": topic, "partitions": partitions}
+                              for topic, partitions in grouped.items()]}
+
+    async def _fetch_once(self, wanted: Sequence[tuple[str, Body]],
+                          max_bytes: int) -> tuple[list[Body], int, bool]:
+        """One pass over the partitions in request order; the response limit applies after the
+        first non-empty partition (KIP-74: that one always returns its first batch whole)."""
+        answers: list[Body] = []
+        size = 0
+        failed = False
+        for topic, partition in wanted:
+            number = partition["partition"]
+            offset = partition["fetch_offset"]
+            limit = min(partition["partition_max_bytes"], max(max_bytes - size, 0))
+            answer: Body = {"partition_index": number, "aborted_transactions": None,
+                            "preferred_read_replica": -1, "records": None}
+            try:
+                if limit <= 0 and size > 0:
+                    start, _, high_watermark = await self.broker.log_offsets(topic, number)
+                    data: bytes = b""
+                else:
+                    fetched = await self.broker.fetch(topic, number, offset, max(limit, 1))
+                    data, start, high_watermark = (fetched.records, fetched.log_start_offset,
+                                                   fetched.high_watermark)
+            except Exception as exc:  # noqa: BLE001 - answered per partition
+                code, _ = error_of(exc, f"fetch from {topic}-{number}")
+                answer.update(error_code=code, high_watermark=-1, last_stable_offset=-1,
+                              log_start_offset=-1)
+                if code == OFFSET_OUT_OF_RANGE:
+                    try:
+                        start, _, high_watermark = await self.broker.log_offsets(topic, number)
+                        answer.update(high_watermark=high_watermark,
+                                      last_stable_offset=high_watermark, log_start_offset=start)
+                    except FlyQError:
+                        pass
+                failed = True
+                answers.append(answer)
+                continue
+            size += len(data)
+            answer.update(error_code=NONE, high_watermark=high_watermark,
+                          last_stable_offset=high_watermark, log_start_offset=start,
+                          records=data)
+            answers.append(answer)
+        return answers, size, failed
+
+    async def list_offsets(self, version: int, body: Body) -> Body:
+        """ListOffsets: -2 earliest, -1 latest, else the first offset at or after a timestamp."""
+        topics = []
+        for topic in body["topics"]:
+            partitions = []
+            for partition in topic["partitions"]:
+                number = partition["partition_index"]
+                answer: Body = {"partition_index": number, "timestamp": -1, "offset": -1,
+                                "leader_epoch": 0}
+                try:
+                    found = await self.broker.list_offsets(topic["name"], number,
+                                                           partition["timestamp"])
+                    answer["error_code"] = NONE
+                    if found.offset is not None:
+                        answer["offset"] = found.offset
+                    if found.timestamp is not None:
+                        answer["timestamp"] = found.timestamp
+                except Exception as exc:  # noqa: BLE001 - answered per partition
+                    answer["error_code"], _ = error_of(exc, f"list offsets of {topic['name']}")
+                partitions.append(answer)
+            topics.append({"name": topic["name"], "partitions": partitions})
+        return {"throttle_time_ms": 0, "topics": topics}
+
+    async def delete_records(self, version: int, body: Body) -> Body:
+        """DeleteRecords: each partition's log start offset moves up (-1: to the high watermark)."""
+        topics = []
+        for topic in body["topics"]:
+            partitions = []
+            for partition in topic["partitions"]:
+                number = partition["partition_index"]
+                answer: Body = {"partition_index": number, "low_watermark": -1}
+                try:
+                    answer["low_watermark"] = await self.broker.delete_records(
+                        topic["name"], number, partition["offset"])
+                    answer["error_code"] = NONE
+                except Exception as exc:  # noqa: BLE001 - answered per partition
+                    answer["error_code"], _ = error_of(exc, f"delete records of {topic['name']}")
+                partitions.append(answer)
+            topics.append({"name": topic["name"], "partitions": partitions})
+        return {"throttle_time_ms": 0, "topics": topics}
+
+    async def init_producer_id(self, version: int, body: Body) -> Body:
+        """InitProducerId for idempotent producers (no transactional id): a new producer id with
+        epoch 0, or (v3+, KIP-360) the same id with the next epoch."""
+        if body.get("transactional_id") is not None:
+            return {"throttle_time_ms": 0, "error_code": INVALID_REQUEST, "producer_id": -1,
+                    "producer_epoch": -1}
+        try:
+            producer_id, epoch = await self.broker.init_producer_id(
+                body.get("producer_id", -1), body.get("producer_epoch", -1))
+        except Exception as exc:  # noqa: BLE001 - answered in the response
+            code, _ = error_of(exc, "init producer id")
+            return {"throttle_time_ms": 0, "error_code": code, "producer_id": -1,
+                    "producer_epoch": -1}
+        return {"throttle_time_ms": 0, "error_code": NONE, "producer_id": producer_id,
+                "producer_epoch": epoch}
+
+    # --- consumer offsets (no membership: generation -1, as `assign()` consumers commit) -------
+
+    async def offset_commit(self, version: int, body: Body) -> Body:
+        """OffsetCommit without group membership: generation -1 only (the coordinator of
+        subscribe() groups comes with the group protocol)."""
+        group = body["group_id"]
+        generation = body.get("generation_id_or_member_epoch", -1)
+        results: list[Body] = []
+        by_metadata: dict[str, dict[tuple[str, int], int]] = {}
+        for topic in body["topics"]:
+            partitions = []
+            for partition in topic["partitions"]:
+                key = (topic["name"], partition["partition_index"])
+                partitions.append({"partition_index": key[1], "error_code": NONE})
+                if generation != -1:
+                    partitions[-1]["error_code"] = ILLEGAL_GENERATION
+                    continue
+                metadata = partition.get("committed_metadata") or ""
+                by_metadata.setdefault(metadata, {})[key] = partition["committed_offset"]
+            results.append({"name": topic["name"], "partitions": partitions})
+        errors: dict[tuple[str, int], int] = {}
+        for metadata, offsets in by_metadata.items():
+            try:
+                await self.broker.commit_offsets(group, offsets, metadata=metadata)
+            except Exception:  # noqa: BLE001 - find which partitions are at fault
+                for key, offset in offsets.items():
+                    try:
+                        await self.broker.commit_offsets(group, {key: offset},
+                                                         metadata=metadata)
+                    except Exception as exc:  # noqa: BLE001 - answered per partition
+                        errors[key], _ = error_of(exc, f"offset commit of {group}")
+        for topic in results:
+            for partition in topic["partitions"]:
+                code = errors.get((topic["name"], partition["partition_index"]))
+                if code is not None:
+                    partition["error_code"] = code
+        return {"throttle_time_ms": 0, "topics": results}
+
+    async def offset_fetch(self, version: int, body: Body) -> Body:
+        """OffsetFetch: committed offsets, -1 where none (v8+: several groups at once)."""
+        if version >= 8:
+            groups = []
+            for group in body["groups"]:
+                topics, code = await self._group_offsets(group["group_id"], group.get("topics"),
+                                                         "partition_indexes")
+                groups.append({"group_id": group["group_id"], "topics": topics,
+                               "error_code": code})
+            return {"throttle_time_ms": 0, "groups": groups}
+        topics, code = await self._group_offsets(body["group_id"], body.get("topics"),
+                                                 "partition_indexes")
+        return {"throttle_time_ms": 0, "topics": topics, "error_code": code}
+
+    async def _group_offsets(self, group: str, requested: Iterable[Body] | None,
+                             field: str) -> tuple[list[Body], int]:
+        keys = None if requested is None else [
+            (topic["name"], number) for topic in requested for number in topic[field]]
+        try:
+            committed = await self.broker.fetch_offsets(group, keys)
+        except Exception as exc:  # noqa: BLE001 - answered for the group
+            return [], error_of(exc, f"offset fetch of {group}")[0]
+        topics: dict[str, list[Body]] = {}
+        for (topic, number), value in committed.items():
+            topics.setdefault(topic, []).append({
+                "partition_index": number, "committed_leader_epoch": -1, "error_code": NONE,
+                "committed_offset": -1 if value is None else value.offset,
+                "metadata": "" if value is None else value.metadata,
+            })
+        return [{"name": name, "partitions": partitions}
+                for name, partitions in topics.items()], NONE
+
+    # --- topics and configs ---------------------------------------------------------------------
+
+    async def create_topics(self, version: int, body: Body) -> Body:
+        """CreateTopics, with Kafka's topic config names (CFG-1..4)."""
+        validate_only = bool(body.get("validate_only", False))
+        return {"throttle_time_ms": 0, "topics": [
+            await self._create_topic(topic, validate_only) for topic in body["topics"]]}
+
+    async def _create_topic(self, topic: Body, validate_only: bool) -> Body:
+        name = topic["name"]
+        answer: Body = {"name": name, "num_partitions": -1, "replication_factor": -1,
+                        "configs": None}
+        assignments = topic.get("assignments") or []
+        count = topic["num_partitions"]
+        if count == -1:
+            count = len(assignments) if assignments else self.settings.num_partitions
+        problem: tuple[int, str] | None = None
+        if topic["replication_factor"] not in (-1, 1):
+            problem = (INVALID_REPLICATION_FACTOR, _ONE_NODE)
+        elif assignments and (topic["num_partitions"] != -1 or any(
+                list(entry["broker_ids"]) != [self.settings.node_id] for entry in assignments)):
+            problem = (INVALID_REPLICA_ASSIGNMENT,
+                       f"assignments must name only broker {self.settings.node_id}, with "
+                       "num_partitions -1")
+        elif count < 1:
+            problem = (INVALID_PARTITIONS, f"num_partitions must be >= 1, not {count}")
+        if problem is not None:
+            answer["error_code"], answer["error_message"] = problem
+            return answer
+        try:
+            changes = log_config_changes(
+                (entry["name"], entry["value"]) for entry in topic.get("configs") or [])
+            if validate_only:
+                await self._check_creatable(name)
+                config = None
+            else:
+                created = await self.broker.create_topic(name, count, changes)
+                config = created.config
+                _log.info("topic %s created with %d partitions", name, count)
+        except Exception as exc:  # noqa: BLE001 - answered per topic
+            answer["error_code"], answer["error_message"] = error_of(exc, f"create topic {name}")
+            return answer
+        answer.update(error_code=NONE, error_message=None, num_partitions=count,
+                      replication_factor=1)
+        if config is not None:
+            answer["configs"] = [
+                {"name": entry.name, "value": entry.value, "read_only": False,
+                 "config_source": entry.config_source, "is_sensitive": False}
+                for entry in describe_topic_config(config)]
+        return answer
+
+    async def _check_creatable(self, name: str) -> None:
+        check_topic_name(name)
+        if name in await self.broker.list_topics():
+            raise TopicAlreadyExists(name)
+
+    async def delete_topics(self, version: int, body: Body) -> Body:
+        """DeleteTopics by name (topic ids are not kept: a request by id gets UNKNOWN_TOPIC_ID)."""
+        if version >= 6:
+            names = [topic.get("name") for topic in body["topics"]]
+        else:
+            names = list(body["topic_names"])
+        responses = []
+        for name in names:
+            answer: Body = {"name": name, "error_code": NONE, "error_message": None}
+            if name is None:
+                answer.update(error_code=UNKNOWN_TOPIC_ID,
+                              error_message="this broker deletes topics by name only")
+            else:
+                try:
+                    await self.broker.delete_topic(name)
+                    _log.info("topic %s deleted", name)
+                except Exception as exc:  # noqa: BLE001 - answered per topic
+                    answer["error_code"], answer["error_message"] = error_of(
+                        exc, f"delete topic {name}")
+            responses.append(answer)
+        return {"throttle_time_ms": 0, "responses": responses}
+
+    async def create_partitions(self, version: int, body: Body) -> Body:
+        """CreatePartitions: a topic only grows (TOPIC-5)."""
+        results = []
+        for topic in body["topics"]:
+            name, count = topic["name"], topic["count"]
+            answer: Body = {"name": name, "error_code": NONE, "error_message": None}
+            try:
+                current = (await self.broker.topic_metadata(name)).partitions
+                assignments = topic.get("assignments") or []
+                if count <= current:
+                    answer.update(error_code=INVALID_PARTITIONS, error_message=(
+                        f"topic {name!r} has {current} partitions; the count must grow"))
+                elif any(list(entry["broker_ids"]) != [self.settings.node_id]
+                         for entry in assignments):
+                    answer.update(error_code=INVALID_REPLICA_ASSIGNMENT,
+                                  error_message=f"only broker {self.settings.node_id} exists")
+                elif not body.get("validate_only", False):
+                    await self.broker.create_partitions(name, count)
+                    _log.info("topic %s grown to %d partitions", name, count)
+            except Exception as exc:  # noqa: BLE001 - answered per topic
+                answer["error_code"], answer["error_message"] = error_of(
+                    exc, f"create partitions of {name}")
+            results.append(answer)
+        return {"throttle_time_ms": 0, "results": results}
+
+    async def describe_configs(self, version: int, body: Body) -> Body:
+        """DescribeConfigs of topics (Kafka's names, CFG-5) and of this broker (read-only)."""
+        results = []
+        for resource in body["resources"]:
+            kind, name = resource["resource_type"], resource["resource_name"]
+            keys = resource.get("configuration_keys")
+            answer: Body = {"resource_type": kind, "resource_name": name, "error_code": NONE,
+                            "error_message": None, "configs": []}
+            try:
+                if kind == RESOURCE_TOPIC:
+                    metadata = await self.broker.topic_metadata(name)
+                    answer["configs"] = [
+                        {"name": entry.name, "value": entry.value, "read_only": False,
+                         "is_default": entry.is_default, "config_source": entry.config_source,
+                         "is_sensitive": False, "synonyms": [], "config_type": entry.config_type,
+                         "documentation": None}
+                        for entry in describe_topic_config(metadata.config, keys)]
+                elif kind == RESOURCE_BROKER:
+                    answer["configs"] = [
+                        {"name": key, "value": value, "read_only": True, "is_default": False,
+                         "config_source": 4, "is_sensitive": False, "synonyms": [],
+                         "config_type": 0, "documentation": None}
+                        for key, value in self._broker_configs().items()
+                        if keys is None or key in keys]
+                else:
+                    answer.update(error_code=INVALID_REQUEST,
+                                  error_message=f"resource type {kind} has no configs here")
+            except Exception as exc:  # noqa: BLE001 - answered per resource
+                answer["error_code"], answer["error_message"] = error_of(
+                    exc, f"describe configs of {name}")
+            results.append(answer)
+        return {"throttle_time_ms": 0, "results": results}
+
+    def _broker_configs(self) -> dict[str, str]:
+        settings = self.settings
+        return {
+            "node.id": str(settings.node_id),
+            "auto.create.topics.enable": str(settings.auto_create_topics).lower(),
+            "num.partitions": str(settings.num_partitions),
+            "socket.request.max.bytes": str(settings.socket_request_max_bytes),
+            "max.connections": str(settings.max_connections),
+            "connections.max.idle.ms": str(settings.connections_max_idle_ms),
+        }
+
+    async def alter_configs(self, version: int, body: Body) -> Body:
+        """AlterConfigs: the given set replaces the topic's config (unnamed keys go back to
+        their defaults), as Kafka's non-incremental API does."""
+        def pairs(configs: Sequence[Body]) -> list[tuple[str, str | None]]:
+            given = [(entry["name"], entry["value"]) for entry in configs]
+            named = {name for name, _ in given}
+            return given + [(name, None) for name in KAFKA_TOPIC_CONFIGS if name not in named]
+        return await self._alter(body, pairs)
+
+    async def incremental_alter_configs(self, version: int, body: Body) -> Body:
+        """IncrementalAlterConfigs: SET and DELETE (back to the default); no list configs."""
+        def pairs(configs: Sequence[Body]) -> list[tuple[str, str | None]]:
+            changes: list[tuple[str, str | None]] = []
+            for entry in configs:
+                operation = entry["config_operation"]
+                if operation == _OP_SET:
+                    changes.append((entry["name"], entry["value"]))
+                elif operation == _OP_DELETE:
+                    changes.append((entry["name"], None))
+                else:
+                    raise InvalidConfig(entry["name"], entry["value"],
+                                        f"operation {operation} (APPEND/SUBTRACT) applies to "
+                                        "list configs; FlyQ's topic configs take SET or DELETE")
+            return changes
+        return await self._alter(body, pairs)
+
+    async def _alter(self, body: Body,
+                     pairs: Callable[[Sequence[Body]], list[tuple[str, str | None]]]) -> Body:
+        responses = []
+        for resource in body["resources"]:
+            kind, name = resource["resource_type"], resource["resource_name"]
+            answer: Body = {"resource_type": kind, "resource_name": name, "error_code": NONE,
+                            "error_message": None}
+            try:
+                if kind != RESOURCE_TOPIC:
+                    answer.update(error_code=INVALID_REQUEST, error_message=(
+                        "only topic configs can be altered; broker settings are read at start"))
+                else:
+                    changes = log_config_changes(pairs(resource["configs"]))
+                    await self.broker.topic_metadata(name)
+                    if not body.get("validate_only", False):
+                        await self.broker.alter_topic_config(name, changes)
+                        _log.info("topic %s config altered: %s", name, changes)
+            except Exception as exc:  # noqa: BLE001 - answered per resource
+                answer["error_code"], answer["error_message"] = error_of(
+                    exc, f"alter configs of {name}")
+            responses.append(answer)
+        return {"throttle_time_ms": 0, "responses": responses}
+
+
+def api_version_entries() -> list[Body]:
+    """The `api_keys` of an ApiVersions response."""
+    return [{"api_key": key, "min_version": low, "max_version": high}
+            for key, (low, high) in sorted(SUPPORTED_VERSIONS.items())]
+

@@ -1,0 +1,317 @@
+"""The asyncio network broker: sockets in, `ServerConnection` frames through, `ApiHandlers` calls.
+
+Rules this module keeps (spec/protocol.md §7, SRV-1..7):
+
+- SRV-1 Answers leave a connection in the order its requests arrived (Kafka's rule), while later
+  requests are already being handled; Produce requests of one connection run one after another,
+  so a client's batches for a partition are appended in the order it sent them.
+- SRV-2 Back-pressure: a connection is not read while the request bytes it sent that are not yet
+  answered exceed `max_unanswered_bytes`, or while its socket's send buffer is full.
+- SRV-3 A malformed frame, a frame over `socket.request.max.bytes`, or a request for an api key or
+  version FlyQ does not serve closes that connection only (ApiVersions at an unsupported version is
+  answered with UNSUPPORTED_VERSION and the supported ranges, as Kafka does). Nothing is stored
+  for a request that was not decoded whole.
+- SRV-4 At most `max_connections` connections; one more is closed at once. A connection with
+  nothing in flight for `connections_max_idle_ms` is closed.
+- SRV-5 Stop (SIGTERM/SIGINT): stop accepting, let in-flight requests finish and their answers be
+  written (bounded by a grace period), close the connections, then close the Broker, which flushes
+  and writes the clean-shutdown markers.
+- SRV-6 The event loop never waits on the disk: every Broker call runs on the Broker's executors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from typing import Any
+
+import attrs
+
+from flyq.broker import AsyncBroker
+from flyq.errors import FlyQError
+from flyq.protocol import ServerConnection
+from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey
+from flyq.server._settings import ServerSettings
+
+__all__ = ["BrokerServer"]
+
+_log = logging.getLogger("flyq.server")
+_STOP_GRACE_SECONDS = 10.0
+_IDLE_CHECK_SECONDS = 1.0
+
+
+@attrs.define
+class _InFlight:
+    request: Any
+    task: asyncio.Task[dict[str, Any] | None] | None
+    size: int
+    ready: list[bytes | memoryview] | None = None  # a pre-built answer (ApiVersions fallback)
+
+
+class _ClientConnection(asyncio.Protocol):
+    """One client socket (SRV-1..4)."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        self._server = server
+        self._codec = ServerConnection(SUPPORTED_VERSIONS,
+                                       max_frame_bytes=server.settings.socket_request_max_bytes)
+        self._transport: asyncio.Transport | None = None
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
+        self._unanswered = 0
+        self._reading_paused = False
+        self._writing_paused = False
+        self._closing = False
+        self._last_produce: asyncio.Task[Any] | None = None
+        self.last_active = time.monotonic()
+        self.peer = "?"
+
+    # --- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if not self._server.admit(self):
+            _log.warning("connection from %s refused: max.connections %d reached", self.peer,
+                         self._server.settings.max_connections)
+            transport.abort()
+            return
+        _log.debug("connection from %s", self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._server.forget(self)
+        for entry in self._in_flight:
+            if entry.task is not None:
+                entry.task.cancel()
+        self._in_flight.clear()
+        _log.debug("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._update_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self.last_active = time.monotonic()
+        try:
+            self._codec.receive_data(data)
+            while not self._closing:
+                request = self._codec.next_request()
+                if request is None:
+                    break
+                self._accept(request)
+        except FlyQError as exc:
+            self.close(f"bad request from {self.peer}: {exc}")
+            return
+        self._update_reading()
+
+    def eof_received(self) -> bool | None:
+        # Answer what was asked, then close: a half-closed client still reads.
+        if not self._in_flight:
+            return None
+        self._closing = True
+        return True
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _accept(self, request: Any) -> None:
+        header = request.header
+        size = len(request.frame) if getattr(request, "frame", None) is not None else 0
+        if request.unsupported is not None:
+            if header.api_key == ApiKey.API_VERSIONS:
+                entry = _InFlight(request, None, size,
+                                  ready=self._codec.api_versions_fallback(request))
+                self._in_flight.append(entry)
+                self._unanswered += size
+                self._drain()
+                return
+            self.close(f"closing {self.peer}: {request.unsupported} "
+                       f"(client {header.client_id!r})")
+            return
+        self._server.count_request(header.api_key, header.api_version, header.client_id)
+        coroutine = self._server.handlers.handle(header.api_key, header.api_version,
+                                                 request.body)
+        if header.api_key == ApiKey.PRODUCE:
+            coroutine = self._after(self._last_produce, coroutine)
+        task = asyncio.get_running_loop().create_task(coroutine)
+        if header.api_key == ApiKey.PRODUCE:
+            self._last_produce = task
+        self._in_flight.append(_InFlight(request, task, size))
+        self._unanswered += size
+        task.add_done_callback(self._task_done)
+
+    @staticmethod
+    async def _after(previous: asyncio.Task[Any] | None, coroutine: Any) -> Any:
+        if previous is not None and not previous.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(previous)
+        return await coroutine
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write every answer that is ready, in request order (SRV-1)."""
+        transport = self._transport
+        while self._in_flight and transport is not None:
+            entry = self._in_flight[0]
+            if entry.task is not None and not entry.task.done():
+                break
+            self._in_flight.popleft()
+            self._unanswered -= entry.size
+            if entry.ready is not None:
+                transport.writelines(entry.ready)
+                continue
+            assert entry.task is not None
+            if entry.task.cancelled():
+                continue
+            failure = entry.task.exception()
+            if failure is not None:
+                _log.error("request %s from %s failed", entry.request.header, self.peer,
+                           exc_info=failure)
+                self.close(f"closing {self.peer} after an internal error")
+                return
+            body = entry.task.result()
+            if body is None:
+                continue
+            try:
+                transport.writelines(self._codec.send_response(entry.request, body))
+            except FlyQError as exc:
+                _log.error("cannot encode the answer to %s: %s", entry.request.header, exc)
+                self.close(f"closing {self.peer} after an encoding error")
+                return
+        self.last_active = time.monotonic()
+        if self._closing and not self._in_flight and transport is not None:
+            transport.close()
+            return
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        pause = self._writing_paused or (
+            self._unanswered > self._server.settings.max_unanswered_bytes)
+        if pause and not self._reading_paused:
+            transport.pause_reading()
+            self._reading_paused = True
+        elif not pause and self._reading_paused:
+            transport.resume_reading()
+            self._reading_paused = False
+
+    # --- closing --------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Whether requests are in flight."""
+        return bool(self._in_flight)
+
+    def close(self, reason: str | None = None) -> None:
+        """Close now (SRV-3): pending answers are dropped."""
+        if reason:
+            _log.info("%s", reason)
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def close_when_answered(self) -> None:
+        """Stop reading and close once every in-flight request was answered (SRV-5)."""
+        self._closing = True
+        if self._transport is None:
+            return
+        if not self._in_flight:
+            self._transport.close()
+        elif not self._reading_paused:
+            self._transport.pause_reading()
+            self._reading_paused = True
+
+
+class BrokerServer:
+    """A listening broker over one `AsyncBroker` (SRV-1..7). `await start()`, then `await stop()`."""
+
+    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.handlers = ApiHandlers(broker, settings, cluster_id)
+        self._connections: set[_ClientConnection] = set()
+        self._server: asyncio.Server | None = None
+        self._idle_task: asyncio.Task[None] | None = None
+        # (api_key, version, client_id) -> requests served: what each client used (spec §5).
+        self.versions_seen: collections.Counter[tuple[int, int, str | None]] = (
+            collections.Counter())
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) actually bound (port 0 in the settings picks a free one)."""
+        assert self._server is not None
+        sockname = self._server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    async def start(self) -> None:
+        """Bind and start accepting connections."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _ClientConnection(self),
+                                                self.settings.host, self.settings.port,
+                                                reuse_address=True)
+        self._idle_task = loop.create_task(self._close_idle())
+        if self.settings.port == 0:
+            # A free port was asked for: clients must be told the one bound.
+            self.settings = attrs.evolve(self.settings, port=self.address[1])
+            self.handlers.settings = self.settings
+
+    def admit(self, connection: _ClientConnection) -> bool:
+        """Register a new connection unless `max_connections` are open (SRV-4)."""
+        if len(self._connections) >= self.settings.max_connections:
+            return False
+        self._connections.add(connection)
+        return True
+
+    def forget(self, connection: _ClientConnection) -> None:
+        """A connection closed."""
+        self._connections.discard(connection)
+
+    def count_request(self, api_key: int, version: int, client_id: str | None) -> None:
+        """Remember which api versions clients use (logged at debug, kept for tests)."""
+        key = (api_key, version, client_id)
+        if key not in self.versions_seen:
+            _log.debug("client %r uses api %d v%d", client_id, api_key, version)
+        self.versions_seen[key] += 1
+
+    async def _close_idle(self) -> None:
+        limit = self.settings.connections_max_idle_ms / 1000
+        while True:
+            await asyncio.sleep(min(_IDLE_CHECK_SECONDS, limit))
+            now = time.monotonic()
+            for connection in list(self._connections):
+                if not connection.busy and now - connection.last_active > limit:
+                    connection.close(f"closing idle connection from {connection.peer}")
+
+    async def stop(self) -> None:
+        """SRV-5: stop accepting, answer what is in flight, close connections and the Broker."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._idle_task
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close_when_answered()
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while any(connection.busy for connection in self._connections) and (
+                time.monotonic() < deadline):
+            await asyncio.sleep(0.01)
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await self.broker.close()
