@@ -71,10 +71,11 @@ def connect_hint(host: str, port: int) -> str:
   kcat -b {address} -C -t demo -e           # consume from the start, exit at the end
 
   python - <<'PY'
-  from confluent_kafka import Consumer, Producer
-  Producer({{"bootstrap.servers": "{address}"}}).produce("demo", b"hi from Python").flush()
-  c = Consumer({{"bootstrap.servers": "{address}", "group.id": "g", "auto.offset.reset": "earliest"}})
-  c.assign([__import__("confluent_kafka").TopicPartition("demo", 0, 0)]); print(c.poll(5).value())
+  from confluent_kafka import Consumer, Producer, TopicPartition
+  p = Producer({{"bootstrap.servers": "{address}"}}); p.produce("demo", b"hi"); p.flush()
+  c = Consumer({{"bootstrap.servers": "{address}", "group.id": "demo"}})
+  c.assign([TopicPartition("demo", 0, 0)])
+  print(c.poll(10).value())
   PY
 
 Ctrl-C stops the broker cleanly."""
