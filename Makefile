@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= ./flyq-data
+LISTEN ?= 127.0.0.1:9092
 
 # `make test` is what CI runs: the whole suite with the long parts bounded (200 examples per
 # state machine, 1,000 crash states, a few real kills). `make test-full` and `make crash` run them
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m flyq.demo --data-dir $(DATA_DIR)
+	$(BIN)/flyq broker --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 lint: $(STAMP)
 	$(BIN)/ruff check flyq tests benchmarks scripts

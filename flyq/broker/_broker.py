@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_BATCH_RECORDS",
     "EARLIEST_TIMESTAMP",
     "LATEST_TIMESTAMP",
+    "MAX_TIMESTAMP",
     "Broker",
     "DataDirectoryNotFound",
     "FetchResult",
@@ -70,6 +71,7 @@ __all__ = [
 ]
 
 # Kafka's ListOffsets sentinel timestamps.
+MAX_TIMESTAMP = -3
 EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
 # `produce_stream` batching: most records and most payload bytes per appended batch.
@@ -763,18 +765,20 @@ class Broker:
 
     def list_offsets(self, topic: str, partition: int, timestamp: int) -> ListOffsetsResult:
         """Kafka's ListOffsets: `EARLIEST_TIMESTAMP` (-2) gives the log start offset,
-        `LATEST_TIMESTAMP` (-1) the log end offset, a timestamp >= 0 the first record whose
-        timestamp is at or after it (offset None when there is none, LOG-8)."""
+        `LATEST_TIMESTAMP` (-1) the log end offset, `MAX_TIMESTAMP` (-3) the first record holding
+        the largest timestamp, a timestamp >= 0 the first record whose timestamp is at or after
+        it (offset None when there is none, LOG-8)."""
         log = self.log(topic, partition)
-        if not is_int(timestamp) or timestamp < -2:
+        if not is_int(timestamp) or timestamp < MAX_TIMESTAMP:
             raise InvalidArgument("timestamp", timestamp,
-                                  f"-2 (earliest), -1 (latest) or milliseconds >= 0, for "
-                                  f"{topic}-{partition}")
+                                  f"-3 (max timestamp), -2 (earliest), -1 (latest) or "
+                                  f"milliseconds >= 0, for {topic}-{partition}")
         if timestamp == EARLIEST_TIMESTAMP:
             return ListOffsetsResult(topic, partition, log.log_start_offset, None)
         if timestamp == LATEST_TIMESTAMP:
             return ListOffsetsResult(topic, partition, log.log_end_offset, None)
-        found = log.offset_for_timestamp(timestamp)
+        found = (log.max_timestamp_offset() if timestamp == MAX_TIMESTAMP
+                 else log.offset_for_timestamp(timestamp))
         if found is None:
             return ListOffsetsResult(topic, partition, None, None)
         record = log.read(found, max_records=1)[0]

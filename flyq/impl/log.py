@@ -921,6 +921,17 @@ class PartitionLog:
         with self._guarded():
             return self._offset_for_timestamp(timestamp)
 
+    def max_timestamp_offset(self) -> int | None:
+        """The first offset holding the largest timestamp in the log, or None for an empty log
+        (Kafka's ListOffsets MAX_TIMESTAMP, LOG-8): the first record at or after that timestamp."""
+        self._check_usable()
+        if self._log_start == self._log_end:
+            return None
+        with self._guarded():
+            sealed = self._sealed_maxima()
+            largest = max(self._active.max_timestamp(), sealed[-1] if sealed else NO_TIMESTAMP)
+            return self._offset_for_timestamp(largest)
+
     def _sealed_maxima(self) -> list[int]:
         """Running maximum timestamp of the sealed segments, oldest first (computed on the first
         seek after a change: one time entry and one index stat per sealed segment)."""

@@ -513,21 +513,6 @@ def test_consume_into_a_closed_pipe_exits_quietly(loaded: tuple[Path, str]) -> N
     assert b"BrokenPipeError" not in stderr
 
 
-def test_demo_runs_twice(tmp_path: Path) -> None:
-    """`python -m flyq.demo` creates its topic, then reuses it; both runs exit 0."""
-    data_dir = tmp_path / "data"
-    first = run(data_dir=data_dir, module="flyq.demo")
-    assert first.returncode == 0, first.stderr.decode()
-    assert "Created topic 'demo'" in first.stdout.decode()
-    second = run(data_dir=data_dir, module="flyq.demo")
-    assert second.returncode == 0, second.stderr.decode()
-    assert "already exists" in second.stdout.decode()
-    records = json_lines(ok("consume", "demo", "--format", "json", data_dir=data_dir))
-    assert len(records) == 12
-    for record in records:
-        assert record["partition"] == java_partition(str(record["key"]).encode(), 3)
-
-
 # --- consumer groups (spec/groups.md §7) ----------------------------------------------------------
 
 

@@ -1,0 +1,73 @@
+"""The [server] table of the broker config file and --listen parsing (flyq/server/_settings.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flyq.errors import InvalidArgument, InvalidConfig
+from flyq.impl.broker_config import parse_broker_config
+from flyq.server import ServerSettings, parse_address, server_table
+
+
+def test_kafka_names_as_toml_dotted_keys() -> None:
+    """Kafka's broker config names, written as in server.properties, set the settings."""
+    fields = server_table(b"""
+[server]
+listen = "0.0.0.0:9093"
+advertised = "broker.example:19093"
+auto.create.topics.enable = false
+num.partitions = 3
+socket.request.max.bytes = 1048576
+"max.connections" = 7
+node.id = 2
+""", source="f.toml")
+    settings = ServerSettings(**fields)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9093)
+    assert settings.advertised == ("broker.example", 19093)
+    assert settings.auto_create_topics is False
+    assert (settings.num_partitions, settings.socket_request_max_bytes) == (3, 1048576)
+    assert (settings.max_connections, settings.node_id) == (7, 2)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"[server]\nnum.partition = 3\n", "unknown key"),
+    (b"[server]\nnum.partitions = \"3\"\n", "expected an integer"),
+    (b"[server]\nauto.create.topics.enable = 1\n", "true or false"),
+    (b"[server]\nlisten = \"nohost\"\n", "HOST:PORT"),
+    (b"[server\n", "not a valid TOML"),
+])
+def test_bad_server_tables_name_the_key(text: bytes, message: str) -> None:
+    """An unknown key or a wrong type raises InvalidConfig naming the file."""
+    with pytest.raises(InvalidConfig, match=message) as caught:
+        server_table(text, source="f.toml")
+    assert "f.toml" in str(caught.value)
+
+
+def test_server_table_does_not_disturb_the_log_table() -> None:
+    """BCFG-2: the [log] reader accepts a file that also has a [server] table."""
+    config = parse_broker_config(b"[log]\nsegment_bytes = 4096\n[server]\nnum.partitions = 2\n",
+                                 source="f.toml")
+    assert config.segment_bytes == 4096
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("127.0.0.1:9092", ("127.0.0.1", 9092)),
+    ("[::1]:0", ("::1", 0)),
+    ("localhost:65535", ("localhost", 65535)),
+])
+def test_parse_address(text: str, expected: tuple[str, int]) -> None:
+    """HOST:PORT and [v6]:PORT."""
+    assert parse_address(text, option="--listen") == expected
+
+
+@pytest.mark.parametrize("text", ["9092", ":9092", "host:", "host:70000", "host:port"])
+def test_parse_address_refuses(text: str) -> None:
+    """Anything else names the option."""
+    with pytest.raises(InvalidArgument, match="--listen"):
+        parse_address(text, option="--listen")
+
+
+def test_settings_refuse_nonsense() -> None:
+    """Limits must be >= 1."""
+    with pytest.raises(InvalidConfig, match="num_partitions"):
+        ServerSettings(num_partitions=0)
