@@ -51,7 +51,9 @@ def kafka_classes() -> dict[str, Any]:
     return found
 
 
-def build(struct: Any, fields: tuple[Field, ...], version: int, value: dict[str, Any]) -> dict[str, Any]:
+def build(
+    struct: Any, fields: tuple[Field, ...], version: int, value: dict[str, Any]
+) -> dict[str, Any]:
     """kafka-python keyword arguments for `value`, matching fields by position (kafka-python
     renames a few, e.g. MetadataResponse's authorized_operations)."""
     kwargs: dict[str, Any] = {}
