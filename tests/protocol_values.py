@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from hypothesis import strategies as st
+
 from flyq.protocol import Field
 
 _INT_BITS = {"int8": 7, "int16": 15, "int32": 31, "int64": 63, "uint16": 16}
@@ -84,3 +86,32 @@ def _sample(f: Field, type_name: str, version: int, counter: Iterator[int], n: i
     if type_name == "records":
         return b"opaque-records-" + str(n).encode()
     raise ValueError(type_name)
+
+
+def values(fields: tuple[Field, ...], version: int, flexible: bool) -> Any:
+    """A Hypothesis strategy for any value the schema carries at `version` (all keys present)."""
+    def of(field: Field, type_name: str, nullable: bool) -> Any:
+        if type_name.startswith("[]"):
+            inner = st.lists(of(field, type_name[2:], False), max_size=3)
+            return st.one_of(st.none(), inner) if nullable else inner
+        if type_name == "struct":
+            inner = values(field.fields, version, flexible)
+        elif type_name in _INT_BITS:
+            bits = _INT_BITS[type_name]
+            low = 0 if type_name == "uint16" else -(1 << bits)
+            inner = st.integers(low, (1 << bits) - 1)
+        elif type_name == "float64":
+            inner = st.floats(allow_nan=False)
+        elif type_name == "bool":
+            inner = st.booleans()
+        elif type_name == "uuid":
+            inner = st.uuids()
+        elif type_name == "string":
+            inner = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+        else:
+            inner = st.binary(max_size=12)
+        return st.one_of(st.none(), inner) if nullable else inner
+
+    return st.fixed_dictionaries({
+        f.name: of(f, f.type, f.nullable_in(version)) for f in fields if f.present_in(version)
+    })
