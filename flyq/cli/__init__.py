@@ -2,8 +2,9 @@
 
 `_root` holds the root group and error mapping, `_render` everything printed; `topic`, `produce`,
 `consume`, `groups`, `health` (health and retention), `log` (the offline segment inspector) and
-`broker` (the network broker) register their commands on the root group when imported here. The crash explorer is a separate
-program, `python -m flyq.crash`, so the harness is never imported at CLI start.
+`broker` (the network broker) register their commands on the root group when imported here. The
+crash explorer is a separate program, `python -m flyq.crash`, so the harness is never imported at
+CLI start.
 """
 
 from flyq.cli import broker, consume, groups, health, log, produce, topic

@@ -58,6 +58,7 @@ class Request:
     frame: memoryview
     unsupported: str | None = None
     api: ApiSchema | None = None
+    trailing: int = 0  # bytes after the body's last field, ignored as Kafka does (PROTO-2)
 
     @property
     def expects_response(self) -> bool:
@@ -156,11 +157,8 @@ class ServerConnection:
             why = f"{api.name} version {version} is outside {served[0]}..{served[1]}"
         else:
             body, end = decode_message_from(api.request, version, frame, pos)
-            if end != len(frame):
-                raise ProtocolError(f"{len(frame) - end} bytes left after the last field",
-                                    field="<message>", position=end,
-                                    source=f"{api.name} v{version} request")
-            return Request(header, body, frame, None, api)
+            # Kafka ignores bytes after the last field, and librdkafka sends some (PROTO-2).
+            return Request(header, body, frame, None, api, trailing=len(frame) - end)
         return Request(header, None, frame, why, api)
 
     def _answer(self, request: Request) -> None:

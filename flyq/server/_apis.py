@@ -99,6 +99,7 @@ RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
 _OP_SET, _OP_DELETE = 0, 1
 _ACKS = (0, 1, -1)
+_OLDEST_PRODUCE = 3  # v0-2 are advertised for librdkafka's feature checks, refused if sent
 _NO_TRANSACTIONS = "transactions are not supported by this broker yet"
 _ONE_NODE = "this broker is a single node: replication factor 1 (or -1 for the default) only"
 
@@ -237,8 +238,12 @@ class ApiHandlers:
         """Produce: each partition's one batch appended by the Broker (validated there, LOG-2);
         acks=-1 on a topic flushing every message waits for the fsync (group commit)."""
         acks = body["acks"]
-        if acks not in _ACKS:
+        if version < _OLDEST_PRODUCE:
             error: tuple[int, str | None] | None = (
+                UNSUPPORTED_VERSION, f"Produce v{version} carries message format v0/v1; "
+                f"FlyQ accepts Produce v{_OLDEST_PRODUCE}+ (RecordBatch v2), as Kafka 4 does")
+        elif acks not in _ACKS:
+            error = (
                 INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1, not {acks}")
         elif body.get("transactional_id") is not None:
             error = (INVALID_REQUEST, _NO_TRANSACTIONS)

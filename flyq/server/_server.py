@@ -32,7 +32,7 @@ import attrs
 
 from flyq.broker import AsyncBroker
 from flyq.errors import FlyQError
-from flyq.protocol import ServerConnection
+from flyq.protocol import Request, ServerConnection
 from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey
 from flyq.server._settings import ServerSettings
 
@@ -45,7 +45,7 @@ _IDLE_CHECK_SECONDS = 1.0
 
 @attrs.define
 class _InFlight:
-    request: Any
+    request: Request
     task: asyncio.Task[dict[str, Any] | None] | None
     size: int
     ready: list[bytes | memoryview] | None = None  # a pre-built answer (ApiVersions fallback)
@@ -78,7 +78,7 @@ class _ClientConnection(asyncio.Protocol):
         if not self._server.admit(self):
             _log.warning("connection from %s refused: max.connections %d reached", self.peer,
                          self._server.settings.max_connections)
-            transport.abort()
+            self._transport.abort()
             return
         _log.debug("connection from %s", self.peer)
 
@@ -124,7 +124,7 @@ class _ClientConnection(asyncio.Protocol):
 
     # --- requests -------------------------------------------------------------------------------
 
-    def _accept(self, request: Any) -> None:
+    def _accept(self, request: Request) -> None:
         header = request.header
         size = len(request.frame) if getattr(request, "frame", None) is not None else 0
         if request.unsupported is not None:
@@ -139,6 +139,10 @@ class _ClientConnection(asyncio.Protocol):
                        f"(client {header.client_id!r})")
             return
         self._server.count_request(header.api_key, header.api_version, header.client_id)
+        if request.trailing:
+            _log.debug("%d bytes after the body of %s from %s ignored (as Kafka does)",
+                       request.trailing, header, self.peer)
+        assert request.body is not None  # decoded whenever `unsupported` is None
         coroutine = self._server.handlers.handle(header.api_key, header.api_version,
                                                  request.body)
         if header.api_key == ApiKey.PRODUCE:

@@ -83,7 +83,7 @@ def test_a_damaged_cluster_id_is_refused_not_replaced(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / CLUSTER_ID_FILE).write_bytes(b"not an id\n")
-    with Broker.open(str(data)) as broker, pytest.raises(CorruptCheckpoint, match="cluster.id"):
+    with Broker.open(str(data)) as broker, pytest.raises(CorruptCheckpoint, match=r"cluster\.id"):
         broker.cluster_id()
     assert (data / CLUSTER_ID_FILE).read_bytes() == b"not an id\n"
 

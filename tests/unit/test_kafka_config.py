@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from flyq.broker.kafka_config import describe_topic_config, log_config_changes
@@ -77,5 +78,4 @@ def test_describe_then_set_round_trips() -> None:
     """What describe reports, set back, gives the same config."""
     config = LogConfig(retention_ms=1234, message_timestamp_type="LogAppendTime", flush_ms=5)
     pairs = [(entry.name, entry.value) for entry in describe_topic_config(config)]
-    import attrs
     assert attrs.evolve(LogConfig(), **log_config_changes(pairs)) == config
