@@ -61,7 +61,7 @@ def fetch_body(topic: str, offset: int, *, max_wait_ms: int = 0, min_bytes: int 
 
 def test_spec_table_matches_the_advertised_versions() -> None:
     """The "APIs served" table of spec/protocol.md is SUPPORTED_VERSIONS, row for row."""
-    rows = re.findall(r"^\| (\w+) \| (\d+) \| (\d+)–(\d+) \|", SPEC.read_text(), re.MULTILINE)
+    rows = re.findall(r"^\| (\w+) \| (\d+) \| (\d+)\u2013(\d+) \|", SPEC.read_text(), re.MULTILINE)
     table = {int(key): (int(low), int(high)) for name, key, low, high in rows
              if NAMES.get(name) == int(key)}
     assert len(rows) == len(table) == len(NAMES)
