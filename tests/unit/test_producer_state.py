@@ -3,10 +3,14 @@ model's fold, the snapshot codec, and the Broker's producer ids."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flyq.api import AppendResult
 from flyq.codec.producer_snapshot import (
     decode_producer_snapshot,
     encode_producer_snapshot,
@@ -15,6 +19,7 @@ from flyq.codec.producer_snapshot import (
 )
 from flyq.codec.record_batch import BatchHeader, decode_batch_header, encode_batch
 from flyq.errors import CorruptCheckpoint, InvalidProducerEpoch, InvalidRecord, OutOfOrderSequence
+from flyq.impl import LogConfig, PartitionLog
 from flyq.impl.producer_state import (
     APPEND,
     SEQUENCE_LIMIT,
@@ -284,3 +289,121 @@ def test_snapshot_names() -> None:
     assert parse_snapshot_name("00000000000000000042.log") is None
     assert parse_snapshot_name("00000000000000000042.snapshot.tmp") is None
     assert parse_snapshot_name("42.snapshot") is None
+
+
+# --- the disk log ------------------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 5_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _batch(pid: int, epoch: int, seq: int, count: int = 1) -> bytes:
+    return encode_batch(0, [Record(value=b"v%d" % i, timestamp=1) for i in range(count)],
+                        producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+
+
+def _open(path: Path, clock: Clock | None = None, **config: int | str) -> PartitionLog:
+    return PartitionLog.open(str(path), LogConfig(**config),  # type: ignore[arg-type]
+                             clock=clock or Clock())
+
+
+def _snapshots(path: Path) -> list[int]:
+    return sorted(o for o in map(parse_snapshot_name, os.listdir(path)) if o is not None)
+
+
+def test_log_answers_duplicates_with_original_offsets(tmp_path: Path) -> None:
+    """IDEM-5, IDEM-7: a retried batch is answered with its original offsets and not written."""
+    with _open(tmp_path) as log:
+        first = log.append_encoded(_batch(1, 0, 0, 2))
+        log.append_encoded(_batch(2, 0, 0))
+        again = log.append_encoded(_batch(1, 0, 0, 2))
+        assert (first.duplicate, first.log_append_time) == (False, -1)
+        assert again == AppendResult(0, 1, log_append_time=-1, duplicate=True)
+        assert log.log_end_offset == 3
+        with pytest.raises(OutOfOrderSequence):
+            log.append_encoded(_batch(1, 0, 5))
+        log.append_encoded(_batch(2, 3, 0))
+        with pytest.raises(InvalidProducerEpoch):
+            log.append_encoded(_batch(2, 2, 1))
+        assert log.log_end_offset == 4
+
+
+def test_log_append_time_is_reported(tmp_path: Path) -> None:
+    """IDEM-7, IDEM-5: a LogAppendTime log answers its stamp, also for a duplicate."""
+    clock = Clock()
+    with _open(tmp_path, clock, message_timestamp_type="LogAppendTime") as log:
+        result = log.append_encoded(_batch(1, 0, 0))
+        assert result.log_append_time == 5_000
+        clock.now = 6_000
+        assert log.append([Record(value=b"x", timestamp=1)]).log_append_time == 6_000
+        dup = log.append_encoded(_batch(1, 0, 0))
+        assert (dup.duplicate, dup.log_append_time, dup.base_offset) == (True, 5_000, 0)
+
+
+def _fill(log: PartitionLog) -> list[AppendResult]:
+    return [log.append_encoded(_batch(pid, 0, seq)) for seq in range(6) for pid in (1, 2)]
+
+
+@pytest.mark.parametrize("damage", ["none", "crash", "delete", "corrupt"])
+def test_duplicates_survive_reopen(tmp_path: Path, damage: str) -> None:
+    """IDEM-10, IDEM-11: after a clean or unclean reopen, with snapshots deleted or damaged, the
+    table is the same and a retry of a recent batch is still a duplicate."""
+    log = _open(tmp_path, segment_bytes=300)
+    results = _fill(log)
+    entries = log.producer_entries()
+    if damage == "crash":
+        log.flush()
+        for segment in log._segments:  # drop handles without the clean-shutdown marker
+            segment.close()
+        assert log._lock is not None
+        log._lock.release()
+    else:
+        log.close()
+    assert 1 <= len(_snapshots(tmp_path)) <= 2
+    for offset in _snapshots(tmp_path):
+        path = tmp_path / snapshot_name(offset)
+        if damage == "delete":
+            path.unlink()
+        elif damage == "corrupt":
+            data = bytearray(path.read_bytes())
+            data[20] ^= 1
+            path.write_bytes(bytes(data))
+    with _open(tmp_path, segment_bytes=300) as log:
+        assert log.producer_entries() == entries
+        dup = log.append_encoded(_batch(2, 0, 5))
+        assert dup.duplicate and dup.base_offset == results[-1].base_offset
+        if damage == "corrupt":
+            assert any("snapshot" in p for p in log.recovery_report.problems)
+
+
+def test_truncate_rebuilds_the_table(tmp_path: Path) -> None:
+    """IDEM-9, IDEM-12: after truncation the table is the fold of the batches left; snapshots
+    above the truncation point are deleted."""
+    with _open(tmp_path, segment_bytes=300) as log:
+        results = _fill(log)
+        cut = results[4].base_offset  # producer 1's seq 2
+        log.truncate(cut)
+        assert all(o <= cut for o in _snapshots(tmp_path))
+        entries = dict((pid, e) for pid, _, e in log.producer_entries())
+        assert entries[1][-1][:2] == (1, 1) and entries[2][-1][:2] == (1, 1)
+        assert len(entries[1]) == 2
+        again = log.append_encoded(_batch(1, 0, 2))
+        assert not again.duplicate and again.base_offset == cut
+
+
+def test_retention_drops_producers(tmp_path: Path) -> None:
+    """IDEM-9: a producer whose batches are all below the log start is forgotten."""
+    with _open(tmp_path) as log:
+        log.append_encoded(_batch(1, 0, 0))
+        log.append_encoded(_batch(2, 0, 0))
+        log.delete_records_below(1)
+        assert [pid for pid, _, _ in log.producer_entries()] == [2]
+        with pytest.raises(OutOfOrderSequence):
+            log.append_encoded(_batch(1, 0, 1))
