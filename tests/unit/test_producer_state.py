@@ -4,6 +4,7 @@ model's fold, the snapshot codec, and the Broker's producer ids."""
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flyq.api import AppendResult
+from flyq.broker import Broker
+from flyq.broker._producer_ids import PRODUCER_ID_BLOCK
+from flyq.broker.layout import PRODUCER_IDS_FILE
 from flyq.codec.producer_snapshot import (
     decode_producer_snapshot,
     encode_producer_snapshot,
@@ -18,6 +22,9 @@ from flyq.codec.producer_snapshot import (
     snapshot_name,
 )
 from flyq.codec.record_batch import BatchHeader, decode_batch_header, encode_batch
+from flyq.crash import MODES, RecordingFileLayer, crash_states
+from flyq.crash.recording import MARK
+from flyq.crash.workload import DISK_ROOT
 from flyq.errors import CorruptCheckpoint, InvalidProducerEpoch, InvalidRecord, OutOfOrderSequence
 from flyq.impl import LogConfig, PartitionLog
 from flyq.impl.producer_state import (
@@ -407,3 +414,48 @@ def test_retention_drops_producers(tmp_path: Path) -> None:
         assert [pid for pid, _, _ in log.producer_entries()] == [2]
         with pytest.raises(OutOfOrderSequence):
             log.append_encoded(_batch(1, 0, 1))
+
+
+# --- producer ids -----------------------------------------------------------------------------------
+
+
+def test_init_producer_id_never_repeats_across_reopen(tmp_path: Path) -> None:
+    """IDEM-13: ids are unique across clean reopens; epoch is 0; the block file is reserved."""
+    data = str(tmp_path / "data")
+    seen: list[int] = []
+    for _ in range(3):
+        with Broker.open(data, create=True) as broker:
+            for _ in range(3):
+                producer_id, epoch = broker.init_producer_id()
+                assert epoch == 0
+                seen.append(producer_id)
+    assert len(set(seen)) == len(seen)
+    assert seen[:3] == [0, 1, 2]
+    assert seen[3] == PRODUCER_ID_BLOCK
+    assert os.path.exists(os.path.join(data, PRODUCER_IDS_FILE))
+
+
+def test_init_producer_id_survives_every_crash(tmp_path: Path) -> None:
+    """IDEM-13: on every disk a crash can leave (unsynced work lost in any order), a reopened
+    broker hands out only ids above every id returned before the crash."""
+    layer = RecordingFileLayer(directories={DISK_ROOT})
+    broker = Broker.open(DISK_ROOT + "/data", create=True, file_layer=layer)
+    returned: list[tuple[int, int]] = []  # (history length when returned, id)
+    for _ in range(PRODUCER_ID_BLOCK + 2):
+        producer_id, _ = broker.init_producer_id()
+        returned.append((len(layer.history), producer_id))
+    points = sorted({0, len(layer.history), *(i for i, op in enumerate(layer.history)
+                                                if op.kind != MARK)})
+    rng = random.Random(0)
+    checked = 0
+    for point in points:
+        acknowledged = [pid for at, pid in returned if at <= point]
+        for mode in MODES:
+            for state in crash_states(layer, point, mode, rng=rng, torn_lengths=4):
+                root = tmp_path / f"s{checked}"
+                state.materialise(DISK_ROOT, str(root))
+                with Broker.open(str(root / "data"), create=True) as again:
+                    fresh, _ = again.init_producer_id()
+                assert all(fresh > pid for pid in acknowledged), (point, mode, fresh)
+                checked += 1
+    assert checked > len(points)
