@@ -13,15 +13,26 @@ import attrs
 
 from flyq.records import Record, StoredRecord
 
-__all__ = ["AppendResult", "LogInterface"]
+__all__ = ["AppendResult", "LogInterface", "ProducerEntries"]
+
+# The producer table (IDEM-1): (producer_id, epoch, entries oldest first) by ascending id, each
+# entry (first_seq, last_seq, base_offset, last_offset, timestamp).
+ProducerEntries = tuple[tuple[int, int, tuple[tuple[int, int, int, int, int], ...]], ...]
 
 
 @attrs.frozen
 class AppendResult:
-    """Offsets assigned to an appended batch: `base_offset` .. `last_offset` inclusive."""
+    """Offsets assigned to an appended batch: `base_offset` .. `last_offset` inclusive.
+
+    `duplicate`: the batch was an idempotent producer's retry of a batch the log holds; nothing
+    was written and the offsets are the original's (IDEM-5). `log_append_time`: the timestamp a
+    LogAppendTime log stamped, -1 on a CreateTime log (IDEM-7), as Kafka's Produce response has.
+    """
 
     base_offset: int
     last_offset: int
+    log_append_time: int = -1
+    duplicate: bool = False
 
 
 class LogInterface(Protocol):
@@ -53,6 +64,16 @@ class LogInterface(Protocol):
 
     def append_replicated(self, batch: bytes | bytearray | memoryview) -> AppendResult:
         """Append a leader's encoded batch, keeping its offsets and epoch (FOLLOW-1, FOLLOW-2)."""
+        ...
+
+    def append_encoded(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+        """Append one encoded RecordBatch v2 at the log end; an idempotent producer's batch is
+        checked and deduplicated (IDEM-2..7)."""
+        ...
+
+    def producer_entries(self) -> ProducerEntries:
+        """The producer table: (producer_id, epoch, entries oldest first) by ascending id, each
+        entry (first_seq, last_seq, base_offset, last_offset, timestamp) (IDEM-1)."""
         ...
 
     def become_leader(self, epoch: int) -> None:

@@ -24,6 +24,8 @@ __all__ = [
     "kafka_error",
     "FencedLeaderEpoch",
     "UnexpectedAppendOffset",
+    "InvalidProducerEpoch",
+    "OutOfOrderSequence",
     "ChecksumMismatch",
     "CorruptRecordBatch",
     "CorruptIndex",
@@ -398,6 +400,37 @@ class UnexpectedAppendOffset(FlyQError):
         self.log_end_offset = log_end_offset
 
 
+class InvalidProducerEpoch(FlyQError):
+    """An idempotent batch's producer epoch is below the one the log holds for its producer: a
+    newer incarnation of the producer has fenced this one (IDEM-3)."""
+
+    def __init__(self, producer_id: int, producer_epoch: int, stored_epoch: int) -> None:
+        super().__init__(
+            f"producer {producer_id} epoch {producer_epoch} is fenced: the log holds epoch "
+            f"{stored_epoch} for it"
+        )
+        self.producer_id = producer_id
+        self.producer_epoch = producer_epoch
+        self.stored_epoch = stored_epoch
+
+
+class OutOfOrderSequence(FlyQError):
+    """An idempotent batch's base sequence is not the one after its producer's last batch, nor a
+    duplicate of one of its last batches (IDEM-4..6)."""
+
+    def __init__(self, producer_id: int, producer_epoch: int, base_sequence: int,
+                 expected: int | None) -> None:
+        wanted = "0 (a new producer or epoch)" if expected is None else f"{expected}"
+        super().__init__(
+            f"producer {producer_id} epoch {producer_epoch}: base sequence {base_sequence} is out "
+            f"of order, expected {wanted}"
+        )
+        self.producer_id = producer_id
+        self.producer_epoch = producer_epoch
+        self.base_sequence = base_sequence
+        self.expected = expected
+
+
 # --- Kafka protocol errors (spec/errors.md) -------------------------------------------------------
 # Codes, names and retriable flags as Kafka's protocol guide lists them; each is checked against an
 # independent Kafka client library by tests/unit/test_errors.py.
@@ -416,6 +449,8 @@ TOPIC_ALREADY_EXISTS = KafkaError(36, "TOPIC_ALREADY_EXISTS", retriable=False)
 INVALID_CONFIG = KafkaError(40, "INVALID_CONFIG", retriable=False)
 UNSUPPORTED_VERSION = KafkaError(35, "UNSUPPORTED_VERSION", retriable=False)
 INVALID_REQUEST = KafkaError(42, "INVALID_REQUEST", retriable=False)
+OUT_OF_ORDER_SEQUENCE_NUMBER = KafkaError(45, "OUT_OF_ORDER_SEQUENCE_NUMBER", retriable=False)
+INVALID_PRODUCER_EPOCH = KafkaError(47, "INVALID_PRODUCER_EPOCH", retriable=False)
 KAFKA_STORAGE_ERROR = KafkaError(56, "KAFKA_STORAGE_ERROR", retriable=True)
 GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
 FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
@@ -468,4 +503,7 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     FencedLeaderEpoch: FENCED_LEADER_EPOCH,
     # A follower's own fault (its fetch position is wrong); Kafka has no code for it either.
     UnexpectedAppendOffset: UNKNOWN_SERVER_ERROR,
+    # Idempotent producers (spec/idempotence.md): both fatal to the producer, as in Kafka.
+    OutOfOrderSequence: OUT_OF_ORDER_SEQUENCE_NUMBER,
+    InvalidProducerEpoch: INVALID_PRODUCER_EPOCH,
 }

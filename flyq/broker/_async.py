@@ -164,6 +164,10 @@ class AsyncBroker:
         for (_, future), outcome in zip(waiters, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, outcome)
 
+    async def init_producer_id(self) -> tuple[int, int]:
+        """`Broker.init_producer_id` on the admin thread: `(producer_id, 0)` (IDEM-13)."""
+        return await self._on_admin(self.broker.init_producer_id)
+
     async def produce_records(self, topic: str, records: Sequence[Record],
                               partition: int | None = None, *,
                               durable: bool = False) -> tuple[ProduceResult, ...]:

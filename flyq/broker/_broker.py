@@ -23,6 +23,7 @@ from typing import Any, Literal
 import attrs
 
 from flyq.broker import layout
+from flyq.broker._producer_ids import ProducerIdAllocator
 from flyq.broker._schedule import Duty, PartitionClock, ScheduleSettings, plan_duties
 from flyq.clock import wall_clock_ms
 from flyq.codec.offsets import CommittedOffset, validate_commit
@@ -123,6 +124,10 @@ class ProduceResult:
     base_offset: int
     last_offset: int
     log_start_offset: int
+    # Kafka's log_append_time_ms: the stamp of a LogAppendTime topic, else -1 (IDEM-7).
+    log_append_time: int = -1
+    # An idempotent producer's retry: nothing was written, the offsets are the original's (IDEM-5).
+    duplicate: bool = False
 
     @property
     def record_count(self) -> int:
@@ -274,6 +279,7 @@ class Broker:
         self._round_robin = RoundRobinPartitioner()
         self._round_robin_started: set[str] = set()
         self._closed = False
+        self._producer_ids: ProducerIdAllocator | None = None
 
     @classmethod
     def open(
@@ -572,7 +578,18 @@ class Broker:
         if durable:
             self.flush_partition(topic, partition)
         return ProduceResult(topic, partition, result.base_offset, result.last_offset,
-                             log.log_start_offset)
+                             log.log_start_offset, result.log_append_time, result.duplicate)
+
+    def init_producer_id(self) -> tuple[int, int]:
+        """A new idempotent producer's `(producer_id, epoch 0)`, as Kafka's InitProducerId answers
+        a producer without a transactional id. Ids never repeat over the data directory's life,
+        across restarts and crashes (IDEM-13)."""
+        self._check_open()
+        with self._registry_lock:
+            if self._producer_ids is None:
+                self._producer_ids = ProducerIdAllocator(
+                    self._layer, layout.producer_ids_path(self.data_dir))
+        return self._producer_ids.allocate(), 0
 
     def flush_partition(self, topic: str, partition: int) -> None:
         """fsync `topic`-`partition`: every record appended to it so far becomes durable."""

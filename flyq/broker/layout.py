@@ -3,6 +3,7 @@
     DATA_DIR/flyq.toml                 broker config file (optional)
     DATA_DIR/cluster.id                the cluster id Kafka clients see, made on first start
     DATA_DIR/@consumer_offsets/        the consumer-group offset store (spec/groups.md)
+    DATA_DIR/@producer-ids             end of the reserved producer-id block (IDEM-13)
     DATA_DIR/NAME/topic.json           a topic's metadata, its commit point (TOPIC-1)
     DATA_DIR/NAME/NAME-P/              partition P's log directory, like Kafka's
 
@@ -22,12 +23,14 @@ __all__ = [
     "CLUSTER_ID_FILE",
     "CONFIG_FILE",
     "GROUPS_DIRECTORY",
+    "PRODUCER_IDS_FILE",
     "RESERVED_NAMES",
     "TOPIC_METADATA_FILE",
     "check_topic_name",
     "cluster_id_path",
     "config_path",
     "groups_directory",
+    "producer_ids_path",
     "partition_directory",
     "topic_directory",
     "topic_metadata_path",
@@ -37,8 +40,11 @@ CONFIG_FILE = "flyq.toml"
 CLUSTER_ID_FILE = "cluster.id"
 # `@` is not a legal topic-name character (TOPIC-2), so this can never be a topic's directory.
 GROUPS_DIRECTORY = "@consumer_offsets"
+# The end of the reserved block of producer ids (spec/idempotence.md IDEM-13); `@` keeps it apart
+# from every topic name (TOPIC-2).
+PRODUCER_IDS_FILE = "@producer-ids"
 TOPIC_METADATA_FILE = "topic.json"
-RESERVED_NAMES = frozenset({CONFIG_FILE, CLUSTER_ID_FILE, GROUPS_DIRECTORY})
+RESERVED_NAMES = frozenset({CONFIG_FILE, CLUSTER_ID_FILE, GROUPS_DIRECTORY, PRODUCER_IDS_FILE})
 
 
 def check_topic_name(name: object) -> str:
@@ -71,6 +77,11 @@ def partition_directory(data_dir: str, name: str, partition: int) -> str:
 def groups_directory(data_dir: str) -> str:
     """Directory of the data directory's consumer-group offset store."""
     return os.path.join(data_dir, GROUPS_DIRECTORY)
+
+
+def producer_ids_path(data_dir: str) -> str:
+    """Where the data directory's producer-id block checkpoint lives (IDEM-13)."""
+    return os.path.join(data_dir, PRODUCER_IDS_FILE)
 
 
 def config_path(data_dir: str) -> str:

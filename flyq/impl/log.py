@@ -18,8 +18,9 @@ from types import TracebackType
 
 import attrs
 
-from flyq.api import AppendResult
+from flyq.api import AppendResult, ProducerEntries
 from flyq.clock import wall_clock_ms
+from flyq.codec.producer_snapshot import parse_snapshot_name, snapshot_name
 from flyq.codec.record_batch import (
     BATCH_HEADER_SIZE,
     LOG_APPEND_TIME,
@@ -58,6 +59,7 @@ from flyq.impl.config import LogConfig
 from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer, make_dirs_durably
 from flyq.impl.index_policy import NO_TIMESTAMP, IndexPolicy
 from flyq.impl.leader_epochs import ReplicaState, whole_batches_below
+from flyq.impl.producer_state import APPEND, Duplicate, ProducerStateTable
 from flyq.impl.recovery import (
     RecoveryPolicy,
     RecoveryReport,
@@ -100,6 +102,8 @@ _CLEAN_SHUTDOWN_VALUES = 4
 _U32_MAX = (1 << 32) - 1
 _OFFSET_MAX = (1 << 63) - 1
 _MIB = 1 << 20
+# How many producer-state snapshots a partition directory keeps (IDEM-10).
+PRODUCER_SNAPSHOTS_KEPT = 2
 
 
 @attrs.frozen
@@ -252,6 +256,7 @@ class PartitionLog:
         self._index_check: IndexCheck | None = None
         self.recovery_report = RecoveryReport(clean=True)
         self._replica = ReplicaState(layer, directory, high_watermark_follows_end=True)
+        self._producers = ProducerStateTable()
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -288,6 +293,9 @@ class PartitionLog:
             self._open_locked()
             self._loaded_replica_state(self._replica.load(
                 self._log_start, self._log_end, self._recovery_policy.cut_epoch_cache))
+            problems: list[str] = []
+            self._rebuild_producers(problems)
+            self._loaded_replica_state(problems)
         except BaseException:
             self._lock.release()
             raise
@@ -618,6 +626,15 @@ class PartitionLog:
             raise self._out_of_range(header.last_offset, "a batch's last offset must leave "
                                                          "log_end_offset < 2**63 (LOG-13)")
         parts, header = self._stamped(parts, header, replicated)
+        # The one compare a non-idempotent batch pays (spec/idempotence.md).
+        idempotent = header.producer_id >= 0
+        if idempotent and not replicated:
+            verdict = self._producers.check(header)
+            if verdict is not APPEND:
+                assert isinstance(verdict, Duplicate)
+                return AppendResult(verdict.base_offset, verdict.last_offset,
+                                    log_append_time=self._log_append_time(verdict.timestamp),
+                                    duplicate=True)
         now = self._clock()
         with self._guarded():
             self._maybe_roll(header, now)
@@ -626,13 +643,23 @@ class PartitionLog:
             self._replica.appended(header.partition_leader_epoch, header.base_offset)
             self._active.append(parts, header)
         self._log_end = header.next_offset
+        if idempotent:
+            self._producers.record(header)
         self._unflushed_records += header.records_count
         flush_messages, flush_ms = self.config.flush_messages, self.config.flush_ms
         if (flush_messages is not None and self._unflushed_records >= flush_messages) or (
             flush_ms is not None and now - self._last_flush_ms >= flush_ms
         ):
             self.flush()
-        return AppendResult(header.base_offset, header.last_offset)
+        return AppendResult(header.base_offset, header.last_offset,
+                            log_append_time=self._log_append_time(header.max_timestamp))
+
+    def _log_append_time(self, max_timestamp: int) -> int:
+        """What a Produce response says in log_append_time_ms: the stamp of a LogAppendTime log,
+        else -1 (IDEM-7)."""
+        if self.config.message_timestamp_type == LOG_APPEND_TIME:
+            return max_timestamp
+        return -1
 
     def _stamped(self, parts: Sequence[bytes | bytearray | memoryview], header: BatchHeader,
                  replicated: bool) -> tuple[Sequence[bytes | bytearray | memoryview], BatchHeader]:
@@ -674,6 +701,74 @@ class PartitionLog:
         if header.base_offset != self._log_end:
             raise UnexpectedAppendOffset(header.base_offset, self._log_end)
         return self._append((batch,), header, replicated=True)
+
+    # --- idempotent producers (spec/idempotence.md) -------------------------------------------
+
+    def producer_entries(self) -> ProducerEntries:
+        """The producer table, by ascending producer id (IDEM-1)."""
+        return self._producers.entries()
+
+    def _snapshot_offsets(self) -> list[int]:
+        """Offsets of the snapshot files in the directory, ascending."""
+        names = self._layer.list_dir(self.directory)
+        return sorted(o for o in map(parse_snapshot_name, names) if o is not None)
+
+    def _write_producer_snapshot(self) -> None:
+        """Snapshot the table at the log end, atomically, and keep only the newest (IDEM-10).
+        Called only when everything below the log end is durable (a roll, a clean close)."""
+        offset = self._log_end
+        replace_file(self._layer, self._path(snapshot_name(offset)),
+                     self._producers.snapshot(offset))
+        offsets = self._snapshot_offsets()
+        for old in offsets[:-PRODUCER_SNAPSHOTS_KEPT]:
+            self._layer.remove(self._path(snapshot_name(old)))
+
+    def _remove_snapshots_above(self, offset: int) -> bool:
+        """Delete the snapshots describing more than the log up to `offset` (IDEM-11, IDEM-12);
+        True if any was. The caller makes the removal durable."""
+        above = [o for o in self._snapshot_offsets() if o > offset]
+        for old in above:
+            self._layer.remove(self._path(snapshot_name(old)))
+        return bool(above)
+
+    def _load_producer_snapshot(self, offset: int) -> ProducerStateTable | None:
+        """The table in the snapshot at `offset`; None if it is gone, `CorruptCheckpoint` if it
+        does not decode or names another offset."""
+        path = self._path(snapshot_name(offset))
+        data = read_whole_file(self._layer, path)
+        if data is None:
+            return None
+        stored_offset, table = ProducerStateTable.from_snapshot(data, source=path)
+        if stored_offset != offset:
+            raise CorruptCheckpoint(f"holds offset {stored_offset}", field="offset", position=6,
+                                    source=path)
+        return table
+
+    def _rebuild_producers(self, problems: list[str]) -> None:
+        """The table of the log as it stands: the newest snapshot at or below the log end that
+        decodes, cut at the log start, plus the headers of the batches after it (IDEM-11)."""
+        if self._remove_snapshots_above(self._log_end):
+            self._layer.fsync_dir(self.directory)
+        table, start = ProducerStateTable(), self._bases[0]
+        for offset in reversed(self._snapshot_offsets()):
+            try:
+                loaded = self._load_producer_snapshot(offset)
+            except CorruptCheckpoint as exc:
+                problems.append(f"{exc}; an older producer snapshot or the log is used instead")
+                continue
+            if loaded is not None:
+                table, start = loaded, max(offset, start)
+                break
+        table.drop_below(self._log_start)
+        if start < self._log_end:
+            first = self._segment_index(start)
+            for index in range(first, len(self._segments)):
+                at = start if index == first else self._bases[index]
+                for _, header, _ in self._scan_from(index, at):
+                    if header.base_offset >= start and header.producer_id >= 0:
+                        table.record(header)
+            table.drop_below(self._log_start)
+        self._producers = table
 
     # --- replication state (spec/replication-log.md) -----------------------------------------
 
@@ -739,6 +834,7 @@ class PartitionLog:
         self._last_flush_ms = now
         self._write_recovery_point(segment.base_offset)
         self._write_segment_created(segment)
+        self._write_producer_snapshot()
 
     def flush(self) -> None:
         """Make every appended record durable (DUR-2)."""
@@ -764,6 +860,7 @@ class PartitionLog:
                 self._active.log.fsync()
                 active = self._active
                 active.trim_indexes()
+                self._write_producer_snapshot()
                 write_checkpoint(
                     self._layer, self._path(CLEAN_SHUTDOWN_FILE),
                     (self._log_end, active.base_offset, active.size, active.max_timestamp()),
@@ -1000,6 +1097,9 @@ class PartitionLog:
                                         f"{batch_base}")
         was_active = segment is self._active
         with self._guarded():
+            # Before the log is cut: no crash may leave a snapshot of records that are gone.
+            if self._remove_snapshots_above(offset):
+                self._layer.fsync_dir(self.directory)
             if self._recovery_point > segment.base_offset:
                 self._write_recovery_point(segment.base_offset)
             for later in reversed(self._segments[index + 1 :]):
@@ -1028,6 +1128,7 @@ class PartitionLog:
             self._durable = min(self._durable, offset)
             # After the log: a crash in between leaves entries past the end, which open cuts.
             self._replica.truncated(offset)
+            self._rebuild_producers([])
 
     def delete_records_below(self, offset: int) -> None:
         """Advance the log start offset to `offset` and delete whole segments below it (LOG-11)."""
@@ -1047,6 +1148,7 @@ class PartitionLog:
             write_checkpoint(self._layer, self._path(LOG_START_OFFSET_FILE), (offset,))
             self._log_start = offset
             self._replica.start_moved(offset, self._log_end)
+            self._producers.drop_below(offset)
             self._remove_segments_below_start()
 
     def apply_retention(self, now_ms: int | None = None) -> RetentionResult:

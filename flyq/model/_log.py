@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from flyq.api import AppendResult
+from flyq.api import AppendResult, ProducerEntries
 from flyq.model import _state
 from flyq.model._state import LogState
 from flyq.records import Record, StoredRecord
@@ -63,6 +63,15 @@ class ModelLog:
         """Append a leader's encoded batch, keeping its offsets and epoch (FOLLOW-1, FOLLOW-2)."""
         self._state, result = _state.append_replicated(self._state, batch)
         return result
+
+    def append_encoded(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+        """Append one encoded batch; idempotent producers are checked and deduplicated (IDEM-2..7)."""
+        self._state, result = _state.append_encoded(self._state, batch)
+        return result
+
+    def producer_entries(self) -> ProducerEntries:
+        """The producer table, by ascending producer id (IDEM-1)."""
+        return self._state.producers()
 
     def become_leader(self, epoch: int) -> None:
         """Stamp later appends with `epoch`; a lower epoch is fenced (EPOCH-1)."""

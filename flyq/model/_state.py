@@ -29,6 +29,7 @@ from flyq.errors import (
     DecodeError,  # noqa: F401  (named by the `raises:` contracts)
     EmptyBatch,
     FencedLeaderEpoch,
+    FlyQError,  # noqa: F401  (named by the `raises:` contracts)
     InvalidArgument,
     InvalidOffset,
     InvalidRecord,
@@ -54,6 +55,12 @@ from flyq.model._epochs import (
     epochs_truncated,
 )
 from flyq.model._epochs import end_offset_for_epoch as _core_end_offset_for_epoch
+from flyq.model._producers import (
+    ProducerTable,
+    check_producer_batch,
+    last_sequence,
+    producer_table,
+)
 from flyq.records import Record, StoredRecord, payload_size, validate_record
 from flyq.values import is_int
 
@@ -62,6 +69,7 @@ __all__ = [
     "LogState",
     "advance_high_watermark",
     "append",
+    "append_encoded",
     "append_replicated",
     "batch_boundaries",
     "become_leader",
@@ -84,6 +92,13 @@ class Batch:
     records: tuple[Record, ...]
     # The partitionLeaderEpoch the batch is stored with: -1, or the epoch that appended it (EPOCH-2).
     partition_leader_epoch: int = NO_EPOCH
+    # The producer fields of the stored RecordBatch and its maxTimestamp as the producer table
+    # sees them (spec/idempotence.md): producer_id -1 for a batch `append` encodes and for a
+    # control batch (IDEM-2).
+    producer_id: int = -1
+    producer_epoch: int = -1
+    base_sequence: int = -1
+    max_timestamp: int = -1
 
     def __attrs_post_init__(self) -> None:
         if self.base_offset < 0 or not self.records:
@@ -157,6 +172,24 @@ class LogState:
         if self.explicit_high_watermark is None:
             return self.log_end_offset
         return self.explicit_high_watermark
+
+    def producers(self) -> ProducerTable:
+        """The idempotent producers' table: the fold over the stored batches (IDEM-1)."""
+        return producer_table(
+            (
+                (
+                    b.producer_id,
+                    b.producer_epoch,
+                    b.base_sequence,
+                    last_sequence(b.base_sequence, len(b.records)) if b.base_sequence >= 0 else -1,
+                    b.base_offset,
+                    b.last_offset,
+                    b.max_timestamp,
+                )
+                for b in self.batches
+            ),
+            self.log_start_offset,
+        )
 
     @property
     def latest_epoch(self) -> int:
@@ -278,6 +311,51 @@ def append(state: LogState, records: Sequence[Record]) -> tuple[LogState, Append
     return _with_batch(state, new_batch), AppendResult(base_offset, last_offset)
 
 
+def append_encoded(
+    state: LogState, batch: bytes | bytearray | memoryview
+) -> tuple[LogState, AppendResult]:
+    """Append one encoded batch at `log_end_offset`: `append` of its records, plus the idempotent
+    producer checks of spec/idempotence.md after LOG-3, LOG-13 and EPOCH-2's (IDEM-2..7).
+
+    A duplicate (IDEM-5) leaves the state as it was and answers the original offsets.
+
+    raises: FlyQError
+    post: __return__[1].duplicate or __return__[1].base_offset == state.log_end_offset
+    post: not __return__[1].duplicate or __return__[0] == state
+    """
+    if not isinstance(batch, bytes | bytearray | memoryview):
+        raise InvalidArgument("batch", batch, "the bytes of one encoded record batch")
+    decoded = decode_batch(batch, source="appended batch")
+    header = decoded.header
+    if header.size != len(batch):
+        raise InvalidRecord(f"appended batch is {len(batch)} bytes but its header says {header.size}")
+    records = tuple(stored.record for stored in decoded.records)
+    appended, result = append(state, records)
+    if header.producer_id < 0:
+        return appended, result
+    duplicate = check_producer_batch(
+        state.producers(),
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        len(records),
+        header.is_control,
+    )
+    if duplicate is not None:
+        return state, AppendResult(duplicate[2], duplicate[3], duplicate=True)
+    if header.is_control:
+        return appended, result
+    last = appended.batches[-1]
+    stored = attrs.evolve(
+        last,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        max_timestamp=header.max_timestamp,
+    )
+    return attrs.evolve(appended, batches=(*state.batches, stored)), result
+
+
 def _check_fits(state: LogState, count: int) -> None:
     """LOG-13: the batch's last offset must leave a valid `log_end_offset`."""
     end = state.log_end_offset
@@ -330,7 +408,13 @@ def append_replicated(
     if epoch < NO_EPOCH:
         raise InvalidRecord(f"replicated batch has partitionLeaderEpoch {epoch}")
     new_batch = Batch(
-        base_offset=header.base_offset, records=records, partition_leader_epoch=epoch
+        base_offset=header.base_offset,
+        records=records,
+        partition_leader_epoch=epoch,
+        producer_id=-1 if header.is_control else header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        max_timestamp=header.max_timestamp,
     )
     return _with_batch(state, new_batch), AppendResult(header.base_offset, new_batch.last_offset)
 

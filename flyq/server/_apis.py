@@ -99,6 +99,7 @@ RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
 _OP_SET, _OP_DELETE = 0, 1
 _ACKS = (0, 1, -1)
+_MAX_PRODUCER_EPOCH = 32767  # int16: past it, a new producer id
 _OLDEST_PRODUCE = 3  # v0-2 are advertised for librdkafka's feature checks, refused if sent
 _NO_TRANSACTIONS = "transactions are not supported by this broker yet"
 _ONE_NODE = "this broker is a single node: replication factor 1 (or -1 for the default) only"
@@ -288,7 +289,7 @@ class ApiHandlers:
             return answer
         self.watch.appended((topic, partition))
         answer.update(error_code=NONE, base_offset=result.base_offset,
-                      log_append_time_ms=getattr(result, "log_append_time", -1),
+                      log_append_time_ms=result.log_append_time,
                       log_start_offset=result.log_start_offset)
         return answer
 
@@ -410,9 +411,13 @@ class ApiHandlers:
         if body.get("transactional_id") is not None:
             return {"throttle_time_ms": 0, "error_code": INVALID_REQUEST, "producer_id": -1,
                     "producer_epoch": -1}
+        producer_id, epoch = body.get("producer_id", -1), body.get("producer_epoch", -1)
+        if producer_id >= 0 and 0 <= epoch < _MAX_PRODUCER_EPOCH:
+            # The same producer, next epoch; its batches restart at sequence 0 (IDEM-14).
+            return {"throttle_time_ms": 0, "error_code": NONE, "producer_id": producer_id,
+                    "producer_epoch": epoch + 1}
         try:
-            producer_id, epoch = await self.broker.init_producer_id(
-                body.get("producer_id", -1), body.get("producer_epoch", -1))
+            producer_id, epoch = await self.broker.init_producer_id()
         except Exception as exc:  # noqa: BLE001 - answered in the response
             code, _ = error_of(exc, "init producer id")
             return {"throttle_time_ms": 0, "error_code": code, "producer_id": -1,

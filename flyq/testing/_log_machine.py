@@ -5,9 +5,12 @@ Another implementation of `flyq.api.LogInterface` runs this suite against itself
 `make_log_machine(harness_factory)`; tests/property/test_log_vs_model.py does so for FlyQ's own
 disk log. Every rule names the spec/log.md (or recovery.md) invariants it checks.
 
-The model has no `append_encoded` or `read_raw`: the machine decodes an encoded batch with
-`decode_batch` and appends its records to the model (the same error type is expected when the
-decode fails), and decodes what `read_raw` returns to compare it with the model's batches.
+The model's `append_encoded` decodes the batch and appends its records, with the idempotent
+producer checks of spec/idempotence.md; the model has no `read_raw`, so the machine decodes what
+`read_raw` returns to compare it with the model's batches. Idempotent producers (a few ids,
+retries of recent batches, gaps, epoch bumps and fenced epochs) are driven by
+`append_idempotent`, and the producer tables are compared after every step, so reopen steps check
+the snapshots and the header scan (IDEM-10, IDEM-11).
 """
 
 from __future__ import annotations
@@ -158,6 +161,8 @@ def make_log_machine(
             self.settings: dict[str, int | None] = {}
             self.harness: LogHarness | None = None
             self.log: LogInterface | None = None
+            # Encoded idempotent batches sent so far, for retries (append_idempotent).
+            self.sent: list[bytes] = []
 
         @initialize(settings=_settings())
         def open_log(self, settings: dict[str, int | None]) -> None:
@@ -210,24 +215,57 @@ def make_log_machine(
         @rule(encoded=encoded_batches(), corruption=st.none() | crc_corruptions())
         def append_encoded(self, encoded: tuple[list[Record], bytes],
                            corruption: tuple[int, int] | None) -> None:
-            """LOG-2, LOG-4: an encoded batch, whatever its producer fields and base offset, is
-            appended as its records would be; one whose CRC does not match is refused as
-            decoding it refuses (ChecksumMismatch) and changes nothing."""
+            """LOG-2, LOG-4, IDEM-2..6: an encoded batch, whatever its base offset, is appended as
+            its records would be, after the idempotent checks its producer fields call for; one
+            whose CRC does not match is refused as decoding it refuses (ChecksumMismatch) and
+            changes nothing."""
             assert self.harness is not None and self.log is not None
             harness, log = self.harness, self.log
             _, data = encoded
             if corruption is not None:
                 data = corrupt_crc(data, corruption)
 
-            def model_append() -> AppendResult:
-                decoded = decode_batch(data, source="appended batch")
-                return self.model.append([record.record for record in decoded.records])
-
-            expected = _outcome(model_append)
+            expected = _outcome(lambda: self.model.append_encoded(data))
             actual = _outcome(lambda: harness.append_encoded(log, data))
             assert actual == expected, f"model: {expected!r}\nimpl:  {actual!r}"
             if corruption is not None:
                 assert expected == ("error", "ChecksumMismatch"), expected
+
+        @rule(data=st.data(), records=batches(max_size=3, large_value_max=0),
+              producer_id=st.integers(0, 2), retry=st.booleans())
+        def append_idempotent(self, data: st.DataObject, records: list[Record],
+                              producer_id: int, retry: bool) -> None:
+            """IDEM-2..8: an idempotent producer's batch, a retry of a recent one, one with a gap
+            or a rewind, a new or a fenced epoch: both answer alike (duplicates with the
+            original offsets) and hold the same producer table."""
+            assert self.harness is not None and self.log is not None
+            harness, log = self.harness, self.log
+            if retry and self.sent:
+                batch = data.draw(st.sampled_from(self.sent[-8:]), label="retried batch")
+            else:
+                table = {pid: (epoch, entries) for pid, epoch, entries in
+                         self.model.producer_entries()}
+                epoch, entries = table.get(producer_id, (0, ()))
+                following = (entries[-1][1] + 1) % (1 << 31) if entries else 0
+                epoch = data.draw(st.sampled_from([epoch, epoch, epoch, epoch + 1,
+                                                   max(epoch - 1, 0)]), label="producer epoch")
+                sequence = data.draw(st.sampled_from(
+                    [following, following, following, 0, following + 1, max(following - 1, 0)]),
+                    label="base sequence")
+                batch = encode_batch(0, records, producer_id=producer_id,
+                                     producer_epoch=epoch, base_sequence=sequence)
+                self.sent.append(batch)
+            expected = _outcome(lambda: self.model.append_encoded(batch))
+            actual = _outcome(lambda: harness.append_encoded(log, batch))
+            assert actual == expected, f"model: {expected!r}\nimpl:  {actual!r}"
+
+        @invariant()
+        def producers_agree(self) -> None:
+            """IDEM-1, IDEM-9, IDEM-11: the producer table is the model's fold, after appends,
+            truncation, prefix deletion, retention and every kind of reopen."""
+            if self.log is None:
+                return
+            assert self.log.producer_entries() == self.model.producer_entries()
 
         @rule(data=st.data(), max_bytes=st.one_of(st.integers(1, 3000), st.sampled_from([0, -1])))
         def read_raw(self, data: st.DataObject, max_bytes: int) -> None:
