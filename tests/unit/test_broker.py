@@ -286,7 +286,7 @@ def test_list_offsets_earliest_latest_and_timestamp(tmp_path: Path) -> None:
         assert (found.offset, found.timestamp) == (1, 20)
         assert broker.list_offsets("t", 0, 31).offset is None
         with pytest.raises(InvalidArgument, match="t-0"):
-            broker.list_offsets("t", 0, -3)
+            broker.list_offsets("t", 0, -4)
 
 
 # --- consumer groups ------------------------------------------------------------------------------

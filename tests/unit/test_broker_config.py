@@ -55,7 +55,7 @@ def test_explicit_file_wins_over_data_dir_file(tmp_path: Path) -> None:
         ("[log\n", "not valid TOML"),
         (b"\xff = 1\n", "not UTF-8 text (byte 0)"),
         ("[log]\nsegment_byte = 1\n", "config log.segment_byte: unknown key"),
-        ("[server]\nport = 1\n", "config server: unknown table or key"),
+        ("[broker]\nport = 1\n", "config broker: unknown table or key"),
         ("log = 3\n", "config log=3: expected a table"),
         ('[log]\nsegment_bytes = "big"\n', "config log.segment_bytes='big': expected an integer"),
         ("[log]\nflush_ms = true\n", "config log.flush_ms=True: expected an integer"),
