@@ -151,7 +151,8 @@ class AsyncBroker:
         outcomes: list[_Outcome] = []
         for batch, _ in waiters:
             try:
-                outcomes.append(self.broker.produce(topic, partition, batch))
+                # The flush below covers every batch of the group (DUR-2, BRK-6).
+                outcomes.append(self.broker.produce(topic, partition, batch, defer_flush=True))
             except Exception as exc:  # noqa: BLE001 - handed to that produce's awaiter
                 outcomes.append(exc)
         if any(isinstance(outcome, ProduceResult) for outcome in outcomes):

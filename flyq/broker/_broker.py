@@ -562,18 +562,19 @@ class Broker:
 
     def produce(
         self, topic: str, partition: int, batch: bytes | bytearray | memoryview, *,
-        durable: bool = False,
+        durable: bool = False, defer_flush: bool = False,
     ) -> ProduceResult:
         """Append one already-encoded RecordBatch v2 to `topic`-`partition` (the hot path).
 
         Its base offset is rewritten; framing, CRC and every record are validated in one pass
         without building records (spec/format.md 1.8). With `durable`, returns only after an fsync
-        covered it (BRK-5).
+        covered it (BRK-5); with `defer_flush`, the log's flush policy waits for the caller's flush
+        (AsyncBroker's group commit, DUR-2).
         """
         state = self._partition(topic, partition)
         log = state.log
         was_durable = log.durable_offset >= log.log_end_offset
-        result = log.append_encoded(batch)
+        result = log.append_encoded(batch, defer_flush=defer_flush)
         self._appended(state, was_durable)
         if durable:
             self.flush_partition(topic, partition)

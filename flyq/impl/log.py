@@ -594,32 +594,37 @@ class PartitionLog:
             return self._append_stamped(data, header)
         return self._append((data,), header)
 
-    def append_encoded(self, batch: bytes | bytearray | memoryview) -> AppendResult:
+    def append_encoded(self, batch: bytes | bytearray | memoryview, *,
+                       defer_flush: bool = False) -> AppendResult:
         """Append one already-encoded RecordBatch v2; its base offset is rewritten.
 
         The batch is validated in one pass (spec/format.md 1.7, 1.8) without building records, and
-        written from the caller's buffer: no copy of the records.
+        written from the caller's buffer: no copy of the records. With `defer_flush` the flush
+        policy does not run at this append: the caller flushes (a group commit, DUR-2).
         """
         self._check_usable()
         # gzip sections may not decompress past the largest batch this log accepts (gap 5).
         header = validate_batch(batch, max_uncompressed_bytes=self.config.max_batch_bytes,
                                 source="appended batch")
         if self.config.message_timestamp_type == LOG_APPEND_TIME:
-            return self._append_stamped(batch, header)
+            return self._append_stamped(batch, header, defer_flush=defer_flush)
         # Written as the new baseOffset plus the rest of the caller's bytes: no copy of the batch.
         parts = (encode_base_offset(self._log_end), memoryview(batch)[8:])
-        return self._append(parts, attrs.evolve(header, base_offset=self._log_end))
+        return self._append(parts, attrs.evolve(header, base_offset=self._log_end),
+                            defer_flush=defer_flush)
 
     def _append_stamped(self, batch: bytes | bytearray | memoryview,
-                        header: BatchHeader) -> AppendResult:
+                        header: BatchHeader, *, defer_flush: bool = False) -> AppendResult:
         """Append `batch` stamped with LogAppendTime = the clock now: a new header, same records."""
         stamped = log_append_time_header(batch, header, base_offset=self._log_end,
                                          timestamp=self._clock())
         parts = (stamped[:8], stamped[8:], memoryview(batch)[BATCH_HEADER_SIZE:header.size])
-        return self._append(parts, decode_batch_header(stamped, limit=header.size))
+        return self._append(parts, decode_batch_header(stamped, limit=header.size),
+                            defer_flush=defer_flush)
 
     def _append(self, parts: Sequence[bytes | bytearray | memoryview],
-                header: BatchHeader, *, replicated: bool = False) -> AppendResult:
+                header: BatchHeader, *, replicated: bool = False,
+                defer_flush: bool = False) -> AppendResult:
         if header.size > self.config.max_batch_bytes:
             raise RecordTooLarge(header.size, self.config.max_batch_bytes)
         if header.next_offset > _OFFSET_MAX:
@@ -647,8 +652,9 @@ class PartitionLog:
             self._producers.record(header)
         self._unflushed_records += header.records_count
         flush_messages, flush_ms = self.config.flush_messages, self.config.flush_ms
-        if (flush_messages is not None and self._unflushed_records >= flush_messages) or (
-            flush_ms is not None and now - self._last_flush_ms >= flush_ms
+        if not defer_flush and (
+            (flush_messages is not None and self._unflushed_records >= flush_messages)
+            or (flush_ms is not None and now - self._last_flush_ms >= flush_ms)
         ):
             self.flush()
         return AppendResult(header.base_offset, header.last_offset,

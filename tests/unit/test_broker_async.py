@@ -88,19 +88,23 @@ def _batch(value: bytes) -> bytes:
     return encode_batch(0, [Record(value=value, timestamp=1)])
 
 
-async def _open(tmp_path: Path, layer: WatchingLayer, **options: Any) -> AsyncBroker:
+async def _open(tmp_path: Path, layer: WatchingLayer,
+                configs: dict[str, int | str | None] | None = None, **options: Any) -> AsyncBroker:
     broker = await AsyncBroker.open(str(tmp_path / "d"), create=True, file_layer=layer, **options)
-    await broker.create_topic("t", 2)
+    await broker.create_topic("t", 2, configs)
     return broker
 
 
-def test_group_commit_shares_fsyncs_and_every_result_is_durable(tmp_path: Path) -> None:
-    """BRK-5, BRK-6: 8 concurrent durable produces to one partition take fewer than 8 fsyncs,
+@pytest.mark.parametrize("configs", [None, {"flush_messages": 1}])
+def test_group_commit_shares_fsyncs_and_every_result_is_durable(
+        tmp_path: Path, configs: dict[str, int | str | None] | None) -> None:
+    """BRK-5, BRK-6, DUR-2: 8 concurrent durable produces to one partition take fewer than 8
+    fsyncs (also on a topic flushing every message: the group's flush replaces each append's),
     each resolves only once an fsync covered it, and none ran on the event loop's thread."""
     layer = WatchingLayer()
 
     async def scenario() -> None:
-        broker = await _open(tmp_path, layer)
+        broker = await _open(tmp_path, layer, configs)
         await broker.produce("t", 0, _batch(b"warm-up"))  # opens the log before the gate shuts
         log = broker.broker.log("t", 0)
         layer.log_fsyncs = 0
