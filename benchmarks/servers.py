@@ -177,8 +177,10 @@ def ratio_cell(flyq: float | None, other: float | None) -> str:
 def goal_line(name: str, flyq: float | None, other: float | None, bound: float, *,
               higher_is_better: bool, missing: str) -> str:
     """`PASS`/`FAIL` for flyq/other against `bound` (>= bound, or <= bound), or why it is n/a."""
-    if flyq is None or other is None or other == 0:
+    if flyq is None or other is None:
         return f"  n/a   {name}: {missing}"
+    if other == 0:
+        return f"  n/a   {name}: the other server's figure is 0 (below the measurement's resolution)"
     ratio = flyq / other
     met = ratio >= bound if higher_is_better else ratio <= bound
     sign = ">=" if higher_is_better else "<="
@@ -495,7 +497,8 @@ def kafka_consume(bootstrap: str, topic: str, records: int, value_bytes: int,
                 if time.perf_counter() > deadline:
                     raise RunFailed(f"consume from {topic!r}: {got} of {records} records "
                                     f"after {PHASE_TIMEOUT_S:.0f} s")
-                for message in consume(10_000, 1.0):
+                # consume(n) waits for n messages or the timeout: never ask for more than are left.
+                for message in consume(min(10_000, records - got), 1.0):
                     if message.error():
                         raise RunFailed(f"consume from {topic!r}: {message.error()}")
                     got += 1
@@ -672,7 +675,8 @@ def run(quick: bool, say: Callable[[str], None] = say, *, only: Sequence[str] = 
     parent = parent or tempfile.gettempdir()
     results: dict[str, Any] = {
         "quick": quick, "sizes": [{"value_size": v, "records": n} for v, n in sizes],
-        "latency_samples": latency_samples, "clients": client_versions(), "servers": {},
+        "latency_samples": latency_samples, "cpu_tick_s": 1 / os.sysconf("SC_CLK_TCK"),
+        "clients": client_versions(), "servers": {},
     }
     for name in SERVERS:
         if name in only:
@@ -837,8 +841,10 @@ def report(results: dict[str, Any]) -> str:
         f"{LATENCY_VALUE_SIZE} B produces (Redis: XADD round-trips),",
         "  measured again on each run's server. CPU s/1M: CPU seconds per million records over "
         "the produce phase (server: /proc",
-        "  utime+stime, all threads and children; client: this process). On 2 cores client and"
-        " server compete for the CPUs.",
+        "  utime+stime, all threads and children, in ticks of "
+        f"{results['cpu_tick_s'] * 1000:g} ms; client: this process). On 2 cores client and"
+        " server",
+        "  compete for the CPUs.",
         "  clients: " + ", ".join(f"{k} {v}" for k, v in results["clients"].items()),
     ]
     for name in SERVERS:
@@ -892,12 +898,18 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Interruptible even when started from a shell that ignores SIGINT (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     signal.signal(signal.SIGHUP, _raise_on_sigterm)
     if args.data_dir:
         os.makedirs(args.data_dir, exist_ok=True)
     started = time.perf_counter()
-    results = run(args.quick, only=args.only, parent=args.data_dir)
+    try:
+        results = run(args.quick, only=args.only, parent=args.data_dir)
+    except KeyboardInterrupt:
+        say("interrupted; the servers started so far are stopped")
+        return 130
     results["machine"] = machine_info(args.data_dir or tempfile.gettempdir(), REPO_DIR)
     results["elapsed_s"] = time.perf_counter() - started
     machine = results["machine"]
