@@ -17,7 +17,10 @@ Workloads, identical for every server (one topic / stream, one partition; values
 pool of 4,096 random values built before any timing; MB = 10^6 bytes of values):
   produce:  Kafka servers: confluent-kafka Producer, acks=all, linger.ms=5, batch.size=1 MiB, no
             compression, enable.idempotence=false, delivery reports only for errors; timed from
-            the first produce() to flush() returning with nothing outstanding. Redis: pipelines of
+            the first produce() to flush() returning with nothing outstanding, after one record
+            acknowledged on another topic (connection, metadata and, with idempotence, the
+            producer id are set up before the timing: otherwise an idempotent run can include a
+            0.5 s wait for InitProducerId). Redis: pipelines of
             1,000 XADDs, timed from the first XADD to the last reply. Any delivery error fails
             the run.
   consume:  Kafka servers: a Consumer assign()ed to partition 0 from offset 0 (group.id set
@@ -214,12 +217,14 @@ def server_cpu_seconds(pid: int) -> float:
     return tree_cpu_ticks(pid, _read_stats()) / os.sysconf("SC_CLK_TCK")
 
 
-def _tail(path: str, lines: int = 8) -> str:
+def _tail(path: str, lines: int = 4) -> str:
+    """The last non-blank lines of a server's output, on one line."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return "\n".join(f.read().splitlines()[-lines:])
+            tail = [line.strip() for line in f.read().splitlines() if line.strip()][-lines:]
     except OSError:
-        return ""
+        tail = []
+    return " / ".join(tail) or "(no output)"
 
 
 class ServerProcess:
@@ -254,14 +259,14 @@ class ServerProcess:
             code = self.proc.poll()
             if code is not None:
                 raise ServerUnavailable(f"`{' '.join(self.argv)}` exited with status {code}"
-                                        f" before listening: {_tail(self.log_path) or '(no output)'}")
+                                        f" before listening: {_tail(self.log_path)}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return time.perf_counter() - start
             except OSError:
                 time.sleep(0.05)
         raise ServerUnavailable(f"`{' '.join(self.argv)}` did not listen on port {self.port} "
-                                f"within {timeout:.0f} s: {_tail(self.log_path) or '(no output)'}")
+                                f"within {timeout:.0f} s: {_tail(self.log_path)}")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL to its whole process group after STOP_TIMEOUT_S."""
@@ -443,7 +448,7 @@ def create_topics(bootstrap: str, topics: Sequence[str]) -> None:
 
 
 def kafka_produce(bootstrap: str, topic: str, values: list[bytes], pid: int, *,
-                  idempotent: bool) -> dict[str, Any]:
+                  idempotent: bool, warmup_topic: str = LATENCY_TOPIC) -> dict[str, Any]:
     errors: list[str] = []
 
     def on_error(err: Any, _msg: Any) -> None:
@@ -457,7 +462,13 @@ def kafka_produce(bootstrap: str, topic: str, values: list[bytes], pid: int, *,
         "queue.buffering.max.kbytes": 1 << 20, "delivery.report.only.error": True,
         "on_delivery": on_error, "message.timeout.ms": int(PHASE_TIMEOUT_S * 1000),
     })
-    producer.list_topics(topic, timeout=30)  # connected, metadata known, before the timing
+    # Before the timing: connected, the topic's metadata known and (idempotence) a producer id
+    # acquired, by one acknowledged record to another topic.
+    producer.list_topics(topic, timeout=30)
+    producer.produce(warmup_topic, b"warm-up", partition=0)
+    if producer.flush(30) or errors:
+        raise RunFailed(f"warm-up produce to {warmup_topic!r}: "
+                        + (errors[0] if errors else "not acknowledged within 30 s"))
     produce, poll = producer.produce, producer.poll
     with Meter(pid) as meter:
         for value in values:
@@ -656,7 +667,7 @@ def run_server(name: str, sizes: Sequence[tuple[int, int]], latency_samples: int
 
 def client_versions() -> dict[str, str]:
     return {
-        "confluent-kafka": (f"{confluent_kafka.version()[0]} (librdkafka "
+        "confluent-kafka": (f"{confluent_kafka.version()} (librdkafka "
                             f"{confluent_kafka.libversion()[0]})" if confluent_kafka
                             else "not installed"),
         "redis-py": (f"{redis.__version__} (hiredis: "
@@ -825,6 +836,14 @@ def idempotent_table(results: dict[str, Any], sizes: Sequence[tuple[int, int]]) 
     return table(headers, rows, left=3)
 
 
+def _stop_text(stop: dict[str, Any]) -> str:
+    if stop["killed"]:
+        return f"still running after {STOP_TIMEOUT_S:.0f} s, KILLED"
+    code = stop["exit_code"]
+    how = "exit 0" if code == 0 else (f"killed by signal {-code}" if code < 0 else f"EXIT {code}")
+    return f"{how} in {stop['seconds']:.2f} s"
+
+
 def report(results: dict[str, Any]) -> str:
     sizes = [(s["value_size"], s["records"]) for s in results["sizes"]]
     lines = [
@@ -854,15 +873,13 @@ def report(results: dict[str, Any]) -> str:
         if not entry.get("available"):
             lines.append(f"  {name}: NOT AVAILABLE: {entry.get('reason')}")
         else:
-            lines.append(f"  {name}: {entry.get('version')}")
+            stops = [_stop_text(run_["stop"]) for run_ in entry["runs"].values()
+                     if "stop" in run_]
+            lines.append(f"  {name}: {entry.get('version')}"
+                         + (f"; on SIGTERM: {', '.join(stops)}" if stops else ""))
             for size, run_ in entry["runs"].items():
                 if "error" in run_:
                     lines.append(f"    {size_label(int(size))} run FAILED: {run_['error']}")
-                stop = run_.get("stop")
-                if stop and (stop["killed"] or stop["exit_code"] not in (0, -signal.SIGTERM)):
-                    lines.append(f"    {size_label(int(size))} run: server did not stop cleanly "
-                                 f"on SIGTERM (exit {stop['exit_code']}, killed: "
-                                 f"{stop['killed']})")
     for value_size, records in sizes:
         lines += ["", size_table(results, value_size, records)]
     lines += ["", ratio_table(results, sizes), "", "  Goals (FlyQ's broker):",
