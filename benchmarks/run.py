@@ -411,6 +411,8 @@ def rss_report(idle: dict[str, Any], big: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.skip_servers:
+        sv.stop_servers_on_signals()
     parent, why = choose_parent(args.data_dir)
     work = tempfile.mkdtemp(prefix="flyq-bench-", dir=parent)
     started = time.perf_counter()

@@ -17,20 +17,20 @@ Workloads, identical for every server (one topic / stream, one partition; values
 pool of 4,096 random values built before any timing; MB = 10^6 bytes of values):
   produce:  Kafka servers: confluent-kafka Producer, acks=all, linger.ms=5, batch.size=1 MiB, no
             compression, enable.idempotence=false, delivery reports only for errors; timed from
-            the first produce() to flush() returning with nothing outstanding, after one record
-            acknowledged on another topic (connection, metadata and, with idempotence, the
-            producer id are set up before the timing: otherwise an idempotent run can include a
-            0.5 s wait for InitProducerId). Redis: pipelines of
-            1,000 XADDs, timed from the first XADD to the last reply. Any delivery error fails
-            the run.
+            the first produce() to flush() returning with nothing outstanding. One record is
+            produced and acknowledged on another topic first, so the connection, the metadata
+            and (idempotence) the producer id are set up outside the timing: an idempotent run
+            could otherwise include a 0.5 s wait for InitProducerId. Redis: pipelines of 1,000
+            XADDs, timed from the first XADD to the last reply. Any delivery error fails the run.
   consume:  Kafka servers: a Consumer assign()ed to partition 0 from offset 0 (group.id set
             because librdkafka needs one, no commits), timed from assign() until every record is
             received (connection set up before); fetch.max.bytes 64 MiB,
             max.partition.fetch.bytes 16 MiB, and a prefetch queue big enough that librdkafka
             never pauses fetching. Redis: XREAD COUNT 1000 from id 0 on.
   latency:  2,000 sequential acknowledged single 100 B produces after 200 warm-up ones, on their
-            own topic/stream: Kafka servers produce()+flush() with acks=all, linger.ms=0; Redis
-            one XADD round-trip each. p50/p99 (linear interpolation between closest ranks).
+            own topic/stream, on each record size's server (two independent samples): Kafka
+            servers produce()+flush() with acks=all, linger.ms=0; Redis one XADD round-trip each.
+            p50/p99 (linear interpolation between closest ranks).
   server CPU: utime+stime of the server process (all its threads) and of its live descendants,
             plus the children it has reaped, from /proc/PID/stat, before and after the produce
             phase; given per million records produced. Client CPU (this process, all threads,
@@ -74,7 +74,8 @@ try:
 except ImportError:
     redis = None
 
-__all__ = ["SERVERS", "goal_lines", "parse_proc_stat", "percentile", "ratio_cell", "report", "run"]
+__all__ = ["SERVERS", "goal_lines", "parse_proc_stat", "percentile", "ratio_cell", "report", "run",
+           "stop_servers_on_signals"]
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVERS = ("flyq", "redis", "tansu")
@@ -657,10 +658,12 @@ def run_server(name: str, sizes: Sequence[tuple[int, int]], latency_samples: int
                               "killed": server.killed}
         except ServerUnavailable as exc:
             say(f"  {name}: not available: {exc}")
-            entry["available"] = False
-            entry["reason"] = str(exc)
-            return entry
-        except (RunFailed, ImportError) as exc:
+            if not entry["runs"]:
+                entry["available"] = False
+                entry["reason"] = str(exc)
+                return entry
+            result = {"error": f"the server did not start again: {exc}"}
+        except RunFailed as exc:
             say(f"  {label}: FAILED: {exc}")
             result = {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - a client error fails this run, not the others
@@ -919,12 +922,21 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # Interruptible even when started from a shell that ignores SIGINT (a background job).
+def stop_servers_on_signals() -> None:
+    """SIGINT, SIGTERM and SIGHUP unwind the benchmark, so every server it started is stopped.
+
+    The servers run in sessions of their own, so a signal meant for the benchmark never reaches
+    them: it is the benchmark's `finally` blocks that stop them. SIGINT is reset to raise
+    KeyboardInterrupt even when inherited as ignored (a shell's background job).
+    """
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     signal.signal(signal.SIGHUP, _raise_on_sigterm)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop_servers_on_signals()
     if args.data_dir:
         os.makedirs(args.data_dir, exist_ok=True)
     started = time.perf_counter()
