@@ -1,6 +1,7 @@
 """`make bench`: throughput, open/recovery time and peak RSS of flyq's partition log.
 
     python -m benchmarks.run [--quick] [--out FILE.json] [--data-dir DIR] [--repeat N] [--profile]
+                             [--skip-servers]
 
 Sections (progress goes to stderr, the report to stdout):
   1+2. append throughput for 100 B and 1 KiB values in batches of 1, 100 and 1000 records, through
@@ -17,6 +18,9 @@ Sections (progress goes to stderr, the report to stdout):
        flush on roll), and 8 concurrent durable writers with group commit against 8 separate
        append+fsync calls (see benchmarks/broker.py).
   8.   cost per record of validating an encoded batch on the produce path (benchmarks/validation.py).
+  9.   the network broker side by side with Redis Streams and Tansu: produce and consume
+       throughput, single-record latency and server CPU per record through real clients, each
+       server in its own process (benchmarks/servers.py; --skip-servers leaves it out).
 The data directory (a fresh temporary directory, on the repository's filesystem by default) is
 removed at the end.
 """
@@ -36,6 +40,7 @@ from typing import Any
 from benchmarks import append as ap
 from benchmarks import broker as bk
 from benchmarks import scenarios as sc
+from benchmarks import servers as sv
 from benchmarks import validation as va
 from benchmarks.common import GIB, KIB, MIB, encode_all, make_batches, median
 from benchmarks.report import count, machine_info, mib, rate, size_label, table
@@ -93,6 +98,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs per append case (the target case: at least 5); see the report")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile every scenario, not only those that miss their target")
+    parser.add_argument("--skip-servers", action="store_true",
+                        help="leave out section 9 (FlyQ's broker next to Redis and Tansu)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
@@ -404,6 +411,8 @@ def rss_report(idle: dict[str, Any], big: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.skip_servers:
+        sv.stop_servers_on_signals()
     parent, why = choose_parent(args.data_dir)
     work = tempfile.mkdtemp(prefix="flyq-bench-", dir=parent)
     started = time.perf_counter()
@@ -446,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         results["validation"] = va.run(
             max(va.DEFAULT_BATCHES // QUICK_DIVISOR, 20) if args.quick else va.DEFAULT_BATCHES,
             work=work)
+        if not args.skip_servers:
+            results["servers"] = sv.run(args.quick, say, parent=work)
         results["elapsed_s"] = time.perf_counter() - started
         print(render(results, why))
         if args.out:
@@ -505,6 +516,8 @@ def render(results: dict[str, Any], why: str) -> str:
         parts += ["", f"3-6 on the 1 GiB logs: SKIPPED ({results.get('big_skipped')})"]
     if "validation" in results:
         parts += ["", va.report(results["validation"])]
+    if "servers" in results:
+        parts += ["", sv.report(results["servers"])]
     return "\n".join(parts)
 
 
