@@ -141,7 +141,7 @@ class FetchResult:
 
     topic: str
     partition: int
-    records: bytes
+    records: bytes | memoryview  # as read from the segment, never copied again
     high_watermark: int
     log_start_offset: int
     log_end_offset: int

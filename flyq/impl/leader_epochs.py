@@ -45,7 +45,7 @@ _CHECKPOINT_OVERHEAD = 12
 _VALUE_SIZE = 8
 
 
-def whole_batches_below(data: bytes, offset: int) -> bytes:
+def whole_batches_below(data: bytes | memoryview, offset: int) -> bytes | memoryview:
     """The leading whole batches of `data` that end at or below `offset` (HWM-5)."""
     end = 0
     for position, header in iter_batch_headers(data):

@@ -944,8 +944,9 @@ class PartitionLog:
             index += 1
 
     def read_raw(self, offset: int, max_bytes: int, *,
-                 up_to_high_watermark: bool = False) -> bytes:
-        """Whole stored batches from the one holding `offset`, as bytes (a Kafka fetch).
+                 up_to_high_watermark: bool = False) -> bytes | memoryview:
+        """Whole stored batches from the one holding `offset` (a Kafka fetch): the bytes as read,
+        or a view of them cut after the last whole batch (no second copy).
 
         At least one batch when `offset < log_end_offset`, else at most `max_bytes` bytes; never
         crosses a segment. The first batch may hold records below `offset`. No CRC check: the
@@ -964,7 +965,7 @@ class PartitionLog:
             data = self._read_raw(offset, max_bytes)
         return whole_batches_below(data, self.high_watermark) if up_to_high_watermark else data
 
-    def _read_raw(self, offset: int, max_bytes: int) -> bytes:
+    def _read_raw(self, offset: int, max_bytes: int) -> bytes | memoryview:
         index = self._segment_index(offset)
         segment = self._segments[index]
         end = self._segment_end(index)
@@ -976,7 +977,8 @@ class PartitionLog:
         # One read of up to max_bytes (or the first batch whole), then cut after the last batch
         # that fits: no byte is read twice.
         data = segment.log.pread(min(max(max_bytes, header.size), end - position), position)
-        return data[: whole_batches_length(data)]
+        whole = whole_batches_length(data)
+        return data if whole == len(data) else memoryview(data)[:whole]
 
     def read_backward(self, offset: int, *, max_records: int | None = None,
                       max_bytes: int | None = None) -> list[StoredRecord]:

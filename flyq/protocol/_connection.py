@@ -132,7 +132,8 @@ class ServerConnection:
         begin = self._start + _FRAME_SIZE.size
         # The frame gets its own immutable copy: records views into it stay valid while this
         # connection's buffer moves on.
-        frame = memoryview(bytes(self._buffer[begin : begin + size]))
+        with memoryview(self._buffer) as view:  # released at once: the buffer may resize
+            frame = memoryview(view[begin : begin + size].tobytes())
         self._start = begin + size
         if self._start * 2 >= len(self._buffer):
             del self._buffer[: self._start]

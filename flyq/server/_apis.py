@@ -250,23 +250,21 @@ class ApiHandlers:
             error = (INVALID_REQUEST, _NO_TRANSACTIONS)
         else:
             error = None
-        jobs: list[Awaitable[list[Body]]] = []
-        names: list[str] = []
-        for topic in body["topic_data"]:
-            names.append(topic["name"])
-            jobs.append(self._produce_topic(topic["name"], topic["partition_data"], acks, error))
-        answers = await asyncio.gather(*jobs)
+        jobs = [self._produce_partition(topic["name"], partition["index"], partition["records"],
+                                        acks, error)
+                for topic in body["topic_data"] for partition in topic["partition_data"]]
+        # One partition (the common case) is awaited directly: no task per partition.
+        answers = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
         if acks == 0:
             return None
-        return {"throttle_time_ms": 0, "responses": [
-            {"name": name, "partition_responses": partitions}
-            for name, partitions in zip(names, answers, strict=True)]}
-
-    async def _produce_topic(self, topic: str, partitions: Sequence[Body], acks: int,
-                             error: tuple[int, str | None] | None) -> list[Body]:
-        return list(await asyncio.gather(*(
-            self._produce_partition(topic, partition["index"], partition["records"], acks, error)
-            for partition in partitions)))
+        responses: list[Body] = []
+        position = 0
+        for topic in body["topic_data"]:
+            count = len(topic["partition_data"])
+            responses.append({"name": topic["name"],
+                              "partition_responses": answers[position:position + count]})
+            position += count
+        return {"throttle_time_ms": 0, "responses": responses}
 
     async def _produce_partition(self, topic: str, partition: int, records: memoryview | None,
                                  acks: int, error: tuple[int, str | None] | None) -> Body:
@@ -338,7 +336,7 @@ class ApiHandlers:
             try:
                 if limit <= 0 and size > 0:
                     start, _, high_watermark = await self.broker.log_offsets(topic, number)
-                    data: bytes = b""
+                    data: bytes | memoryview = b""
                 else:
                     fetched = await self.broker.fetch(topic, number, offset, max(limit, 1))
                     data, start, high_watermark = (fetched.records, fetched.log_start_offset,
