@@ -5,7 +5,7 @@ back-pressure and timers (`BrokerServer`), and maps each Kafka API onto the Brok
 No storage logic and no parsing live here (spec/protocol.md).
 """
 
-from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey
+from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
 from flyq.server._run import run_broker, serve
 from flyq.server._server import BrokerServer
 from flyq.server._settings import DEFAULT_PORT, ServerSettings, parse_address, server_table
@@ -16,6 +16,7 @@ __all__ = [
     "ApiHandlers",
     "ApiKey",
     "BrokerServer",
+    "CloseConnection",
     "ServerSettings",
     "parse_address",
     "run_broker",

@@ -27,7 +27,7 @@ from flyq.impl.topic import TopicMetadata
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
 
-__all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey"]
+__all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
 
 _log = logging.getLogger("flyq.server")
 
@@ -103,6 +103,11 @@ _MAX_PRODUCER_EPOCH = 32767  # int16: past it, a new producer id
 _OLDEST_PRODUCE = 3  # v0-2 are advertised for librdkafka's feature checks, refused if sent
 _NO_TRANSACTIONS = "transactions are not supported by this broker yet"
 _ONE_NODE = "this broker is a single node: replication factor 1 (or -1 for the default) only"
+
+
+class CloseConnection(Exception):
+    """The request cannot be answered, only refused by closing the connection: Kafka's answer to
+    a failed Produce with acks=0 (PRODUCE-2), so that the client notices."""
 
 
 def error_of(exc: BaseException, where: str) -> tuple[int, str]:
@@ -256,6 +261,9 @@ class ApiHandlers:
         # One partition (the common case) is awaited directly: no task per partition.
         answers = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
         if acks == 0:
+            failed = [answer for answer in answers if answer["error_code"] != NONE]
+            if failed:
+                raise CloseConnection(f"a Produce with acks=0 failed: {failed[0]['error_message']}")
             return None
         responses: list[Body] = []
         position = 0

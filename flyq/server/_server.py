@@ -33,7 +33,7 @@ import attrs
 from flyq.broker import AsyncBroker
 from flyq.errors import FlyQError
 from flyq.protocol import Request, ServerConnection
-from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey
+from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
 from flyq.server._settings import ServerSettings
 
 __all__ = ["BrokerServer"]
@@ -180,6 +180,9 @@ class _ClientConnection(asyncio.Protocol):
             if entry.task.cancelled():
                 continue
             failure = entry.task.exception()
+            if isinstance(failure, CloseConnection):
+                self.close(f"closing {self.peer}: {failure}")
+                return
             if failure is not None:
                 _log.error("request %s from %s failed", entry.request.header, self.peer,
                            exc_info=failure)

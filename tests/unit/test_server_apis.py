@@ -15,7 +15,13 @@ import pytest
 from flyq.broker import AsyncBroker
 from flyq.codec.record_batch import encode_batch
 from flyq.records import Record
-from flyq.server import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, ServerSettings
+from flyq.server import (
+    SUPPORTED_VERSIONS,
+    ApiHandlers,
+    ApiKey,
+    CloseConnection,
+    ServerSettings,
+)
 
 _T = TypeVar("_T")
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "protocol.md"
@@ -119,11 +125,14 @@ def test_bad_produce_is_answered_per_partition_and_stores_nothing(
 
 
 def test_produce_acks_0_has_no_answer_and_v2_is_refused(tmp_path: Path) -> None:
-    """PRODUCE-2: acks=0 appends and answers nothing; Produce v2 gets UNSUPPORTED_VERSION."""
+    """PRODUCE-2: acks=0 appends and answers nothing, or closes the connection when it failed;
+    Produce v2 gets UNSUPPORTED_VERSION."""
     async def scenario(api: ApiHandlers) -> None:
         await api.broker.create_topic("t", 1)
         assert await api.produce(9, produce_body("t", 0, batch(b"x"), acks=0)) is None
         assert (await api.broker.log_offsets("t", 0))[1] == 1
+        with pytest.raises(CloseConnection, match="acks=0"):
+            await api.produce(9, produce_body("t", 0, b"garbage", acks=0))
         answer = await api.produce(2, produce_body("t", 0, batch(b"y")))
         assert answer["responses"][0]["partition_responses"][0]["error_code"] == 35
         assert (await api.broker.log_offsets("t", 0))[1] == 1
