@@ -30,6 +30,8 @@ __all__ = [
     "CorruptSegment",
     "CorruptCheckpoint",
     "DecodeError",
+    "ProtocolError",
+    "UnsupportedVersion",
     "DirectoryLocked",
     "EmptyBatch",
     "FlyQError",
@@ -147,6 +149,24 @@ class CorruptIndex(DecodeError):
 
 class CorruptCheckpoint(DecodeError):
     """A checkpoint or marker file is torn, has a bad checksum or an unknown version."""
+
+
+class ProtocolError(DecodeError):
+    """A Kafka protocol frame or message does not parse (spec/protocol.md "Malformed input"):
+    names the API, version and field path (`topics[0].partitions[2].records`) and the byte."""
+
+
+class UnsupportedVersion(FlyQError):
+    """An API version the schema table (or the server's supported range) does not cover."""
+
+    def __init__(self, api: str, kind: str, version: int, versions: tuple[int, int]) -> None:
+        super().__init__(
+            f"{api} {kind} version {version} is not supported (versions {versions[0]}..{versions[1]})"
+        )
+        self.api = api
+        self.kind = kind
+        self.version = version
+        self.versions = versions
 
 
 # --- records and logs -----------------------------------------------------------------------------
@@ -394,6 +414,7 @@ INVALID_TOPIC_EXCEPTION = KafkaError(17, "INVALID_TOPIC_EXCEPTION", retriable=Fa
 INVALID_GROUP_ID = KafkaError(24, "INVALID_GROUP_ID", retriable=False)
 TOPIC_ALREADY_EXISTS = KafkaError(36, "TOPIC_ALREADY_EXISTS", retriable=False)
 INVALID_CONFIG = KafkaError(40, "INVALID_CONFIG", retriable=False)
+UNSUPPORTED_VERSION = KafkaError(35, "UNSUPPORTED_VERSION", retriable=False)
 INVALID_REQUEST = KafkaError(42, "INVALID_REQUEST", retriable=False)
 KAFKA_STORAGE_ERROR = KafkaError(56, "KAFKA_STORAGE_ERROR", retriable=True)
 GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
@@ -408,6 +429,9 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     FlyQError: UNKNOWN_SERVER_ERROR,
     # Bytes from a peer (a protocol frame) that do not parse; batches and files have their own.
     DecodeError: INVALID_REQUEST,
+    # A Kafka protocol frame or message that does not parse: Kafka closes such a connection.
+    ProtocolError: INVALID_REQUEST,
+    UnsupportedVersion: UNSUPPORTED_VERSION,
     CorruptRecordBatch: CORRUPT_MESSAGE,
     ChecksumMismatch: CORRUPT_MESSAGE,
     # A damaged file in the data directory: the disk, not the request, is at fault.

@@ -1,0 +1,55 @@
+"""Kafka wire protocol: message schemas as data, one pure interpreter, a sans-I/O server connection.
+
+Normative description: spec/protocol.md. `APIS` maps each api_key to its `ApiSchema`;
+`decode_message`/`encode_message` read and write message bodies as dicts with snake_case keys;
+`ServerConnection` turns bytes into `Request`s and response bodies into frame buffers.
+"""
+
+from flyq.protocol._codec import (
+    Buffer,
+    decode_message,
+    decode_message_from,
+    encode_message,
+    encoded_size,
+)
+from flyq.protocol._connection import (
+    DEFAULT_MAX_FRAME_BYTES,
+    Request,
+    ServerConnection,
+    api_versions_body,
+)
+from flyq.protocol._header import (
+    RequestHeader,
+    decode_request_header,
+    decode_response_header,
+    encode_request_header,
+    encode_response_header,
+    request_header_version,
+    response_header_version,
+)
+from flyq.protocol._schemas import APIS
+from flyq.protocol._types import ApiSchema, Field, MessageSchema, snake_case
+
+__all__ = [
+    "APIS",
+    "DEFAULT_MAX_FRAME_BYTES",
+    "ApiSchema",
+    "Buffer",
+    "Field",
+    "MessageSchema",
+    "Request",
+    "RequestHeader",
+    "ServerConnection",
+    "api_versions_body",
+    "decode_message",
+    "decode_message_from",
+    "decode_request_header",
+    "decode_response_header",
+    "encode_message",
+    "encode_request_header",
+    "encode_response_header",
+    "encoded_size",
+    "request_header_version",
+    "response_header_version",
+    "snake_case",
+]
