@@ -205,7 +205,7 @@ def test_commit_survives_restart(broker: BrokerProcess, client: str) -> None:
     try:
         consumer.assign("committed", 0, 7)
         assert consumer.committed() == 7
-        assert [record.offset for record in consumer.read(COUNT)] == list(range(7, COUNT))
+        assert [record.offset for record in consumer.read(COUNT - 7)] == list(range(7, COUNT))
     finally:
         consumer.close()
     other = make_consumer(client, broker.bootstrap, group="another-group")
@@ -243,6 +243,7 @@ def test_long_poll_wakes_on_append(broker: BrokerProcess, client: str) -> None:
         thread.join(10)
         assert [record.value for record in records] == [b"wake up"]
         delay = received_at - sent_at[0]
+        print(f"{client}: record received {delay:.3f} s after the produce started")
         assert delay < 2.5, f"record arrived {delay:.2f} s after the produce (max wait 5 s)"
     finally:
         consumer.close()
