@@ -337,3 +337,72 @@ def test_kcat_metadata_and_round_trip(broker: BrokerProcess, tmp_path: Path) -> 
     consumed = kcat("-b", broker.bootstrap, "-C", "-t", "kcat", "-p", "1", "-o", "beginning",
                     "-e", "-K:", "-f", "%o %k:%s\n")
     assert consumed.splitlines() == [f"{i} {line}" for i, line in enumerate(lines)]
+
+
+# --- which api versions each client uses ---------------------------------------------------------
+
+API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
+             9: "OffsetFetch", 10: "FindCoordinator", 18: "ApiVersions", 19: "CreateTopics",
+             20: "DeleteTopics", 21: "DeleteRecords", 22: "InitProducerId",
+             32: "DescribeConfigs", 33: "AlterConfigs", 37: "CreatePartitions",
+             44: "IncrementalAlterConfigs", 60: "DescribeCluster"}
+REQUIRED_APIS = {18, 3, 0, 1, 2}  # ApiVersions, Metadata, Produce, Fetch, ListOffsets
+
+
+def exercise(client: str, broker: BrokerProcess) -> None:
+    """Drive every API `client` can use against FlyQ today: admin, produce, consume, commit."""
+    topic = f"versions-{client}"
+    admin = make_admin(client, broker.bootstrap)
+    try:
+        admin.create(topic, 1, {"retention.ms": "3600000"})
+        admin.describe(topic)
+        admin.alter(topic, {"retention.ms": "7200000"})
+        admin.create_partitions(topic, 2)
+        produce(client, broker, topic, sample(4, int(time.time() * 1000)))
+        admin.delete_records(topic, 0, 1)
+        consumer = make_consumer(client, broker.bootstrap, group=f"versions-{client}")
+        try:
+            consumer.assign(topic, 0, 1)
+            assert len(consumer.read(3)) == 3
+            consumer.offset_for_time(0)
+            consumer.end_offset()
+            consumer.commit(4)
+            assert consumer.committed() == 4
+        finally:
+            consumer.close()
+        admin.delete(topic)
+    finally:
+        admin.close()
+
+
+def version_table(used: dict[str | None, dict[int, set[int]]]) -> str:
+    """Markdown table: one row per api, one column per client, the versions it sent."""
+    clients = sorted(used, key=str)
+    keys = sorted({key for apis in used.values() for key in apis})
+    lines = ["| api | " + " | ".join(str(client) for client in clients) + " |",
+             "|---|" + "---|" * len(clients)]
+    for key in keys:
+        cells = [",".join(f"v{v}" for v in sorted(used[client].get(key, ()))) or "-"
+                 for client in clients]
+        lines.append(f"| {API_NAMES.get(key, key)} ({key}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_api_versions_used_per_client(broker: BrokerProcess) -> None:
+    """Each client (and kcat when installed) uses at least ApiVersions, Metadata, Produce, Fetch
+    and ListOffsets; the versions each one sent are printed as a table."""
+    for client in CLIENTS:
+        exercise(client, broker)
+    clients = list(CLIENTS)
+    if shutil.which("kcat") is not None:
+        create_topic(broker, "versions-kcat")
+        kcat("-b", broker.bootstrap, "-X", "client.id=kcat", "-P", "-t", "versions-kcat",
+             "-K:", stdin=b"k:v\n")
+        kcat("-b", broker.bootstrap, "-X", "client.id=kcat", "-C", "-t", "versions-kcat",
+             "-o", "beginning", "-e")
+        clients.append("kcat")
+    used = broker.versions_used()
+    print(version_table({client: used.get(client, {}) for client in clients}))
+    for client in clients:
+        missing = REQUIRED_APIS - set(used.get(client, {}))
+        assert not missing, f"{client} never used {sorted(API_NAMES[key] for key in missing)}"
