@@ -34,7 +34,7 @@ with warnings.catch_warnings():
     from aiokafka.admin.config_resource import ConfigResource as AioConfigResource
     from aiokafka.admin.config_resource import ConfigResourceType as AioConfigResourceType
 
-__all__ = ["CLIENTS", "ClientError", "Rec", "make_admin", "make_consumer", "make_producer"]
+__all__ = ["CLIENTS", "ClientError", "Rec", "kafka", "make_admin", "make_consumer", "make_producer"]
 
 CLIENTS = ("confluent-kafka", "kafka-python", "aiokafka")
 TIMEOUT = 15.0

@@ -21,6 +21,7 @@ from tests.integration._clients import (
     CLIENTS,
     ClientError,
     Rec,
+    kafka,
     make_admin,
     make_consumer,
     make_producer,
@@ -406,3 +407,58 @@ def test_api_versions_used_per_client(broker: BrokerProcess) -> None:
     for client in clients:
         missing = REQUIRED_APIS - set(used.get(client, {}))
         assert not missing, f"{client} never used {sorted(API_NAMES[key] for key in missing)}"
+
+
+# --- not built yet -------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="idempotent producers (InitProducerId) are not built yet")
+def test_idempotent_producer_confluent(broker: BrokerProcess) -> None:
+    """confluent-kafka with enable.idempotence=true gets every record acknowledged, in order."""
+    create_topic(broker, "idempotent")
+    producer = confluent_kafka.Producer({
+        "bootstrap.servers": broker.bootstrap, "client.id": "idempotent",
+        "enable.idempotence": True, "message.timeout.ms": 5000})
+    results: list[object] = []
+    for index in range(COUNT):
+        producer.produce("idempotent", str(index).encode(), partition=0, on_delivery=lambda
+                         error, message: results.append(error or message.offset()))
+    producer.flush(10)
+    assert results == list(range(COUNT))
+
+
+@pytest.mark.xfail(strict=True, reason="idempotent producers (InitProducerId) are not built yet")
+def test_idempotent_producer_kafka_python(broker: BrokerProcess) -> None:
+    """kafka-python 3 with enable_idempotence=True gets every record acknowledged, in order."""
+    create_topic(broker, "idempotent")
+    producer = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, client_id="idempotent",
+                                   enable_idempotence=True, max_block_ms=5000,
+                                   request_timeout_ms=5000, delivery_timeout_ms=8000)
+    try:
+        futures = [producer.send("idempotent", str(index).encode(), partition=0)
+                   for index in range(COUNT)]
+        assert [future.get(10).offset for future in futures] == list(range(COUNT))
+    finally:
+        producer.close(5)
+
+
+@pytest.mark.xfail(strict=True, reason="consumer groups with subscribe() (JoinGroup) are not "
+                                       "built yet")
+def test_subscribe_consumer_group(broker: BrokerProcess) -> None:
+    """A confluent-kafka consumer that subscribe()s to a topic gets its records."""
+    create_topic(broker, "subscribed")
+    produce("confluent-kafka", broker, "subscribed", sample(3, int(time.time() * 1000)))
+    consumer = confluent_kafka.Consumer({
+        "bootstrap.servers": broker.bootstrap, "group.id": "subscribers",
+        "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    try:
+        consumer.subscribe(["subscribed"])
+        values = []
+        deadline = time.monotonic() + 8
+        while len(values) < 3 and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                values.append(message.value())
+        assert values == [f"value-{i}".encode() * (1 + i % 5) for i in range(3)]
+    finally:
+        consumer.close()
