@@ -1,0 +1,29 @@
+"""Fixtures for the integration tests: a real `flyq broker` process per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.broker_process import BrokerProcess
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A started broker on a fresh data dir; at teardown it must stop cleanly (exit 0) unless the
+    test killed it, and it is killed whatever happens."""
+    process = BrokerProcess(tmp_path / "data").start()
+    try:
+        yield process
+    finally:
+        code = None
+        if process.running:
+            try:
+                code = process.stop()
+            finally:
+                if process.running:
+                    process.kill()
+    if not process.killed and code is not None:
+        assert code == 0, f"broker exited with {code}:\n{process.stderr_text(current_only=True)}"
