@@ -318,9 +318,8 @@ class ApiHandlers:
             remaining = deadline - time.monotonic()
             if size >= min_bytes or failed or remaining <= 0:
                 break
-            await self.watch.wait(keys, seen, remaining)
-            if time.monotonic() >= deadline and self.watch.snapshot(keys) == seen:
-                break
+            if not await self.watch.wait(keys, seen, remaining):
+                break  # max_wait_ms passed (or the server stops) with nothing new
         grouped: dict[str, list[Body]] = {}
         for (topic, _), answer in zip(wanted, answers, strict=True):
             grouped.setdefault(topic, []).append(answer)

@@ -13,8 +13,9 @@ Rules this module keeps (spec/protocol.md §7, SRV-1..7):
   for a request that was not decoded whole.
 - SRV-4 At most `max_connections` connections; one more is closed at once. A connection with
   nothing in flight for `connections_max_idle_ms` is closed.
-- SRV-5 Stop (SIGTERM/SIGINT): stop accepting, let in-flight requests finish and their answers be
-  written (bounded by a grace period), close the connections, then close the Broker, which flushes
+- SRV-5 Stop (SIGTERM/SIGINT): stop accepting, answer waiting long-poll fetches at once, let
+  in-flight requests finish and their answers be written (bounded by a grace period), close the
+  connections, then close the Broker, which flushes
   and writes the clean-shutdown markers.
 - SRV-6 The event loop never waits on the disk: every Broker call runs on the Broker's executors.
 """
@@ -311,6 +312,7 @@ class BrokerServer:
                 await self._idle_task
         if self._server is not None:
             self._server.close()
+        self.handlers.watch.close()  # waiting fetches answer now with what they have
         for connection in list(self._connections):
             connection.close_when_answered()
         deadline = time.monotonic() + _STOP_GRACE_SECONDS

@@ -23,6 +23,16 @@ class AppendWatch:
     def __init__(self) -> None:
         self._counters: dict[_Key, int] = {}
         self._waiters: dict[_Key, set[asyncio.Future[None]]] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        """Wake every waiting fetch and make later waits return at once (the server stops)."""
+        self._closed = True
+        for waiting in self._waiters.values():
+            for future in waiting:
+                if not future.done():
+                    future.set_result(None)
+        self._waiters.clear()
 
     def snapshot(self, keys: Iterable[_Key]) -> tuple[int, ...]:
         """The counters of `keys` now."""
@@ -40,7 +50,7 @@ class AppendWatch:
         True if one happened."""
         if self.snapshot(keys) != seen:
             return True
-        if timeout <= 0:
+        if timeout <= 0 or self._closed:
             return False
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for key in keys:

@@ -27,6 +27,7 @@ from tests.integration._clients import (
     make_producer,
 )
 from tests.integration.broker_process import BrokerProcess
+from tests.integration.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -412,7 +413,6 @@ def test_api_versions_used_per_client(broker: BrokerProcess) -> None:
 # --- not built yet -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="idempotent producers (InitProducerId) are not built yet")
 def test_idempotent_producer_confluent(broker: BrokerProcess) -> None:
     """confluent-kafka with enable.idempotence=true gets every record acknowledged, in order."""
     create_topic(broker, "idempotent")
@@ -427,7 +427,6 @@ def test_idempotent_producer_confluent(broker: BrokerProcess) -> None:
     assert results == list(range(COUNT))
 
 
-@pytest.mark.xfail(strict=True, reason="idempotent producers (InitProducerId) are not built yet")
 def test_idempotent_producer_kafka_python(broker: BrokerProcess) -> None:
     """kafka-python 3 with enable_idempotence=True gets every record acknowledged, in order."""
     create_topic(broker, "idempotent")
@@ -440,6 +439,94 @@ def test_idempotent_producer_kafka_python(broker: BrokerProcess) -> None:
         assert [future.get(10).offset for future in futures] == list(range(COUNT))
     finally:
         producer.close(5)
+
+
+def test_idempotent_retries_across_a_kill_store_each_record_once(broker: BrokerProcess) -> None:
+    """IDEM-11: an idempotent producer streams on while the broker is killed -9 and restarted;
+    the producer table rebuilt at open accepts its next sequences, and every record is stored
+    exactly once, in order."""
+    create_topic(broker, "idem-kill")
+    delivered: dict[int, int] = {}
+    errors: list[str] = []
+
+    def on_delivery(error: confluent_kafka.KafkaError | None,
+                    message: confluent_kafka.Message) -> None:
+        if error is None:
+            delivered[int(message.value())] = message.offset()
+        else:
+            errors.append(str(error))
+
+    producer = confluent_kafka.Producer({
+        "bootstrap.servers": broker.bootstrap, "client.id": "idem-kill",
+        "enable.idempotence": True, "linger.ms": 2, "batch.num.messages": 50,
+        "message.timeout.ms": 30_000, "retry.backoff.ms": 100, "reconnect.backoff.max.ms": 500})
+    total = 3000
+    for sequence in range(total):
+        producer.produce("idem-kill", str(sequence).encode(), partition=0,
+                         on_delivery=on_delivery)
+        producer.poll(0)
+        if sequence == total // 2:
+            producer.poll(0.05)  # some batches acknowledged, more in flight
+            broker.kill()
+            broker.restart(same_port=True)
+    assert producer.flush(30) == 0
+    assert errors == []
+    consumer = make_consumer("confluent-kafka", broker.bootstrap)
+    try:
+        consumer.assign("idem-kill", 0, 0)
+        end = consumer.end_offset()
+        records = consumer.read(end, timeout=30)
+    finally:
+        consumer.close()
+    assert end == total, f"{end - total} records stored twice" if end > total else "records lost"
+    assert [int(record.value or b"-1") for record in records] == list(range(total))
+    assert delivered == {sequence: sequence for sequence in range(total)}
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_a_lost_produce_answer_is_retried(tmp_path: Path, idempotent: bool) -> None:
+    """PRODUCE-5, IDEM-5: the broker appends a batch but its answer is lost on the way (a proxy
+    cuts the connection); the client retries it. Idempotent: stored once, every record once, in
+    order. Not idempotent: the retry is stored again, which shows the test sees duplicates."""
+    proxy = FaultProxy(lambda: ("127.0.0.1", broker.port or 0))
+    broker = BrokerProcess(tmp_path / "data", ("--advertised", proxy.address)).start()
+    try:
+        admin = make_admin("confluent-kafka", proxy.address)
+        try:
+            admin.create("lost", 1)
+        finally:
+            admin.close()
+        proxy.drop_answer(0, 3)  # the third Produce's answer never reaches the client
+        errors: list[str] = []
+        producer = confluent_kafka.Producer({
+            "bootstrap.servers": proxy.address, "client.id": "lost-answer",
+            "enable.idempotence": idempotent, "acks": "all", "linger.ms": 5,
+            "batch.num.messages": 100, "max.in.flight": 1, "retries": 10,
+            "message.timeout.ms": 30_000, "retry.backoff.ms": 100,
+            "reconnect.backoff.max.ms": 200})
+        total = 1000
+        for sequence in range(total):
+            producer.produce("lost", str(sequence).encode(), partition=0, on_delivery=lambda
+                             error, _message: errors.append(str(error)) if error else None)
+            producer.poll(0)
+        assert producer.flush(30) == 0
+        assert errors == []
+        assert len(proxy.dropped) == 1, "no answer was lost: the test did not force a retry"
+        consumer = make_consumer("confluent-kafka", proxy.address)
+        try:
+            consumer.assign("lost", 0, 0)
+            end = consumer.end_offset()
+            values = [int(record.value or b"-1") for record in consumer.read(end, timeout=30)]
+        finally:
+            consumer.close()
+    finally:
+        proxy.close()
+        assert broker.stop() == 0
+    if idempotent:
+        assert values == list(range(total))
+    else:
+        assert len(values) > total
+        assert sorted(set(values)) == list(range(total))
 
 
 @pytest.mark.xfail(strict=True, reason="consumer groups with subscribe() (JoinGroup) are not "
