@@ -54,6 +54,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -687,9 +688,39 @@ def client_versions() -> dict[str, str]:
     }
 
 
+def median_runs(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One server's entry whose every figure is the median over `entries` (repeated runs); a
+    run that failed in any repeat keeps the first failure, so a flaky server is not hidden."""
+    merged = dict(entries[0])
+    if not merged.get("available"):
+        return merged
+    runs: dict[str, Any] = {}
+    for size, first in entries[0]["runs"].items():
+        repeats = [entry["runs"].get(size, {"error": "missing"}) for entry in entries]
+        failed = next((run for run in repeats if "error" in run), None)
+        if failed is not None:
+            runs[size] = failed
+            continue
+        merged_run: dict[str, Any] = {}
+        for phase, figures in first.items():
+            if not isinstance(figures, dict) or phase == "stop":
+                merged_run[phase] = figures
+                continue
+            merged_run[phase] = {
+                key: statistics.median(run[phase][key] for run in repeats)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+                for key, value in figures.items()}
+        merged_run["stop"] = [run.get("stop") for run in repeats]
+        runs[size] = merged_run
+    merged["runs"] = runs
+    merged["repeats"] = len(entries)
+    return merged
+
+
 def run(quick: bool, say: Callable[[str], None] = say, *, only: Sequence[str] = SERVERS,
-        parent: str | None = None) -> dict[str, Any]:
-    """Section 9: every selected server, every workload. Figures and verdicts as a dict."""
+        parent: str | None = None, repeat: int = 1) -> dict[str, Any]:
+    """Section 9: every selected server, every workload, `repeat` times (each figure the median
+    of the repeats). Figures and verdicts as a dict."""
     sizes = QUICK_SIZES if quick else FULL_SIZES
     latency_samples = QUICK_LATENCY_SAMPLES if quick else LATENCY_SAMPLES
     say("9. the network broker side by side with Redis Streams and Tansu")
@@ -700,10 +731,16 @@ def run(quick: bool, say: Callable[[str], None] = say, *, only: Sequence[str] = 
         "latency_samples": latency_samples, "cpu_tick_s": 1 / os.sysconf("SC_CLK_TCK"),
         "clients": client_versions(), "servers": {},
     }
-    for name in SERVERS:
-        if name in only:
-            results["servers"][name] = run_server(name, sizes, latency_samples, parent, data,
-                                                   say)
+    results["repeats"] = repeat
+    entries: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS if name in only}
+    # Servers take turns within each repeat, so a slow spell of the machine hits them all.
+    for round_number in range(repeat):
+        if repeat > 1:
+            say(f"  repeat {round_number + 1} of {repeat}")
+        for name, runs in entries.items():
+            runs.append(run_server(name, sizes, latency_samples, parent, data, say))
+    for name, runs in entries.items():
+        results["servers"][name] = median_runs(runs)
     return results
 
 
@@ -876,6 +913,8 @@ def report(results: dict[str, Any]) -> str:
         " server",
         "  compete for the CPUs.",
         "  clients: " + ", ".join(f"{k} {v}" for k, v in results["clients"].items()),
+        f"  Each figure is the median of {results.get('repeats', 1)} runs per server, the "
+        "servers taking turns in each round.",
     ]
     for name in SERVERS:
         entry = results["servers"].get(name)
@@ -884,8 +923,9 @@ def report(results: dict[str, Any]) -> str:
         if not entry.get("available"):
             lines.append(f"  {name}: NOT AVAILABLE: {entry.get('reason')}")
         else:
-            stops = [_stop_text(run_["stop"]) for run_ in entry["runs"].values()
-                     if "stop" in run_]
+            stops = [_stop_text(stop) for run_ in entry["runs"].values() if "stop" in run_
+                     for stop in (run_["stop"] if isinstance(run_["stop"], list)
+                                  else [run_["stop"]])]
             lines.append(f"  {name}: {entry.get('version')}"
                          + (f"; on SIGTERM: {', '.join(stops)}" if stops else ""))
             for size, run_ in entry["runs"].items():
@@ -910,6 +950,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", metavar="FILE.json", help="also write every figure as JSON")
     parser.add_argument("--only", default=",".join(SERVERS), metavar="NAMES",
                         help="comma-separated servers to run (default: flyq,redis,tansu)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="run every server N times, report medians (default: 3)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the servers' temp dirs go (default: the system temp dir)")
     args = parser.parse_args(argv)
@@ -943,7 +985,7 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(args.data_dir, exist_ok=True)
     started = time.perf_counter()
     try:
-        results = run(args.quick, only=args.only, parent=args.data_dir)
+        results = run(args.quick, only=args.only, parent=args.data_dir, repeat=args.repeat)
     except KeyboardInterrupt:
         say("interrupted; the servers started so far are stopped")
         return 130

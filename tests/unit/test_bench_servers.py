@@ -9,6 +9,7 @@ import pytest
 from benchmarks.servers import (
     goal_line,
     goal_lines,
+    median_runs,
     parse_proc_stat,
     percentile,
     ratio_cell,
@@ -129,3 +130,18 @@ def test_goal_lines_judge_each_goal_against_the_right_server() -> None:
     # produce >= 3x Redis (3.00), consume >= 1.5x Redis (1.4975), produce >= Tansu (1.2),
     # consume >= Tansu (1.198), CPU <= Tansu (1.2), p99 <= 2x Redis (2.0)
     assert verdicts == ["PASS", "FAIL", "PASS", "PASS", "FAIL", "PASS"]
+
+
+def test_median_runs_takes_each_figure_s_median_and_keeps_failures() -> None:
+    """Repeated runs merge into medians per figure; a run that failed once stays failed."""
+    def entry(rate: float, failed: bool = False) -> dict[str, Any]:
+        runs: dict[str, Any] = {
+            "100": {"produce": {"records_per_s": rate, "note": "x"},
+                    "stop": {"exit_code": 0, "seconds": 0.1, "killed": False}},
+            "1024": {"error": "boom"} if failed else {"produce": {"records_per_s": rate}}}
+        return {"available": True, "version": "v", "runs": runs}
+    merged = median_runs([entry(3.0), entry(1.0), entry(10.0, failed=True)])
+    assert merged["runs"]["100"]["produce"] == {"records_per_s": 3.0, "note": "x"}
+    assert len(merged["runs"]["100"]["stop"]) == 3
+    assert merged["runs"]["1024"] == {"error": "boom"}
+    assert merged["repeats"] == 3
