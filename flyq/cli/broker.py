@@ -20,11 +20,14 @@ __all__ = ["broker"]
               help="Address to listen on.  [default: [server] listen, or 127.0.0.1:9092]")
 @click.option("--advertised", metavar="HOST:PORT", default=None,
               help="Address clients are told to connect to.  [default: the listen address]")
+@click.option("--config", "config_option", type=click.Path(dir_okay=False), default=None,
+              help="Broker config file (TOML; also `flyq --config FILE broker`): [server] and "
+              "[log] tables.  [default: DATA_DIR/flyq.toml if it exists]")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True, help="Lowest level of log lines printed.")
 @click.pass_context
 def broker(ctx: click.Context, listen: str | None, advertised: str | None,
-           log_level: str) -> None:
+           config_option: str | None, log_level: str) -> None:
     """Serve the data directory to Kafka clients (kcat, confluent-kafka, kafka-python, ...).
 
     Stops cleanly on Ctrl-C or SIGTERM: in-flight requests are answered, the logs flushed and
@@ -39,7 +42,7 @@ def broker(ctx: click.Context, listen: str | None, advertised: str | None,
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     directory = data_dir(ctx)
-    config_file = ctx.find_root().params.get("config_file")
+    config_file = config_option or ctx.find_root().params.get("config_file")
     path = config_file if config_file is not None else default_path(directory)
     fields = {}
     if config_file is not None or os.path.exists(path):

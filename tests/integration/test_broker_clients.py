@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import confluent_kafka
+import confluent_kafka.admin
 import pytest
 
 from tests.integration._clients import (
@@ -549,3 +550,23 @@ def test_subscribe_consumer_group(broker: BrokerProcess) -> None:
         assert values == [f"value-{i}".encode() * (1 + i % 5) for i in range(3)]
     finally:
         consumer.close()
+
+
+def test_config_file_server_table(tmp_path: Path) -> None:
+    """`flyq broker --config FILE`: the [server] table's Kafka names apply (num.partitions for
+    auto-created topics) and [log] gives new topics their config."""
+    config = tmp_path / "broker.toml"
+    config.write_text('[server]\nnum.partitions = 3\n[log]\nsegment_bytes = 1048576\n')
+    process = BrokerProcess(tmp_path / "data", ("--config", str(config))).start()
+    try:
+        admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": process.bootstrap})
+        producer = confluent_kafka.Producer({"bootstrap.servers": process.bootstrap})
+        producer.produce("auto-created", b"x")
+        assert producer.flush(10) == 0
+        assert len(admin.list_topics("auto-created", timeout=10).topics["auto-created"]
+                   .partitions) == 3
+        resource = confluent_kafka.admin.ConfigResource("topic", "auto-created")
+        configs = admin.describe_configs([resource])[resource].result(10)
+        assert configs["segment.bytes"].value == "1048576"
+    finally:
+        assert process.stop() == 0
