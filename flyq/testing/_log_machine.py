@@ -87,9 +87,9 @@ class LogHarness(Protocol):
         """Append one encoded RecordBatch v2 (its base offset is the log's to assign)."""
         ...
 
-    def read_raw(self, log: LogInterface, offset: int, max_bytes: int) -> bytes:
+    def read_raw(self, log: LogInterface, offset: int, max_bytes: int) -> bytes | memoryview:
         """Whole stored batches from the one holding `offset`, at most `max_bytes` bytes unless
-        the first batch alone is larger."""
+        the first batch alone is larger: bytes, or a memoryview of bytes read (no second copy)."""
         ...
 
     def fail_next_fsync(self) -> bool:
@@ -136,7 +136,7 @@ def _outcome(call: Callable[[], object]) -> tuple[str, object]:
         return ("error", type(exc).__name__)
 
 
-def _decoded_batches(raw: bytes) -> list[DecodedBatch]:
+def _decoded_batches(raw: bytes | memoryview) -> list[DecodedBatch]:
     """Every batch in `raw`, which must be whole batches with valid CRCs and nothing else."""
     out: list[DecodedBatch] = []
     position = 0
@@ -282,7 +282,7 @@ def make_log_machine(
                 return
             assert actual[0] == "ok", f"model: {expected!r}\nimpl:  {actual!r}"
             raw = actual[1]
-            assert isinstance(raw, bytes)
+            assert isinstance(raw, (bytes, memoryview))
             got = _decoded_batches(raw)
             model_batches = self.model.state.batches
             following = [batch for batch in model_batches if batch.next_offset > offset]
