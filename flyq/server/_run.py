@@ -48,18 +48,27 @@ async def serve(data_dir: str, settings: ServerSettings, *, config_path: str | N
         started(server)
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        # A second signal while stopping (a second Ctrl-C, or `timeout` passing its SIGTERM on
+        # to a process that already got one) must not kill the broker halfway through closing.
+        if stop.is_set():
+            _log.warning("already stopping; SIGKILL aborts (the next start recovers)")
+        stop.set()
     for number in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(number, stop.set)
+            loop.add_signal_handler(number, on_signal)
     try:
         await stop.wait()
-    finally:
-        for number in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(number)
         _log.info("FlyQ broker stopping: finishing in-flight requests")
         await server.stop()
         _log.info("FlyQ broker stopped; logs closed cleanly")
+    finally:
+        if not server.stopped:
+            await server.stop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(number)
 
 
 def run_broker(data_dir: str, settings: ServerSettings, *, config_path: str | None = None,

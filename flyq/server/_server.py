@@ -254,6 +254,7 @@ class BrokerServer:
         self._connections: set[_ClientConnection] = set()
         self._server: asyncio.Server | None = None
         self._idle_task: asyncio.Task[None] | None = None
+        self.stopped = False
         # (api_key, version, client_id) -> requests served: what each client used (spec §5).
         self.versions_seen: collections.Counter[tuple[int, int, str | None]] = (
             collections.Counter())
@@ -306,6 +307,7 @@ class BrokerServer:
 
     async def stop(self) -> None:
         """SRV-5: stop accepting, answer what is in flight, close connections and the Broker."""
+        self.stopped = True
         if self._idle_task is not None:
             self._idle_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,8 @@ ApiVersions request and a real client must read back the records produced before
 
 from __future__ import annotations
 
+import re
+import signal
 import socket
 import struct
 import time
@@ -311,3 +313,21 @@ def test_pipelined_requests_answered_in_order(seeded: BrokerProcess) -> None:
         else:
             brokers, node_id = struct.unpack_from(">ii", body)  # Metadata v1: brokers first
             assert (brokers, node_id) == (1, 0)
+
+
+def test_a_second_sigterm_while_stopping_still_closes_cleanly(seeded: BrokerProcess) -> None:
+    """SRV-5: a second SIGTERM that lands while the broker is stopping (a second Ctrl-C, or
+    `timeout` passing its own on) does not cut the close short: exit 0, the next start recovers
+    nothing, and the records are there."""
+    broker = seeded
+    process = broker.process
+    assert process is not None
+    process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "broker stopping" not in broker.stderr_text(current_only=True):
+        assert time.monotonic() < deadline, "the broker never started stopping"
+        time.sleep(0.0005)
+    process.send_signal(signal.SIGTERM)  # while it closes
+    assert broker.stop() == 0
+    broker.start()
+    assert re.search(r"\d+ partitions opened, 0 recovered", broker.stderr_text(current_only=True))
