@@ -15,8 +15,8 @@ Rules this module keeps (spec/protocol.md §7, SRV-1..7):
   nothing in flight for `connections_max_idle_ms` is closed.
 - SRV-5 Stop (SIGTERM/SIGINT): stop accepting, answer waiting long-poll fetches at once, let
   in-flight requests finish and their answers be written (bounded by a grace period), close the
-  connections, then close the Broker, which flushes
-  and writes the clean-shutdown markers. A second signal while stopping does not cut this short.
+  connections, then close the Broker, which flushes and writes the clean-shutdown markers. A
+  second signal while stopping does not cut this short.
 - SRV-6 The event loop never waits on the disk: every Broker call runs on the Broker's executors.
 """
 
