@@ -305,6 +305,65 @@ def test_validate_and_decode_agree_on_damaged_batches(
         assert validated == decoded
 
 
+def _fast_shaped_batch(kind: str) -> bytearray:
+    """Records shaped as producers mostly send them (null key, no headers, short varints), plus
+    one record with a key and a header.
+    `log_append_time` sets that bit (record timestamps unchecked); `from_zero` starts the
+    timestamps at 0 (a negative delta makes one negative); `big` adds records whose length and
+    value-length varints take 3 bytes."""
+    base = 0 if kind == "from_zero" else 1000
+    records = [Record(value=b"v" * size, timestamp=base + delta)
+               for size, delta in ((6, 0), (70, 3), (1, 1), (200, 2))]
+    if kind == "big":
+        records[1:1] = [Record(value=b"b" * 9000, timestamp=base), Record(value=b"c" * 9,
+                                                                           timestamp=base)]
+    records.append(Record(value=b"x", key=b"k", headers=(("h", b"1"),), timestamp=base + 1))
+    buf = bytearray(encode_batch(0, records))
+    if kind == "log_append_time":
+        buf[22] |= 0x08
+    return buf
+
+
+@pytest.mark.parametrize("kind", ["create_time", "log_append_time", "from_zero", "big"])
+def test_validate_and_decode_agree_on_every_byte_of_hot_path_records(kind: str) -> None:
+    """Format 1.8, exhaustively over one batch: each records-section byte set to each of a few
+    values that cross varint and sign boundaries (CRC fixed) gets one verdict from validate and
+    decode."""
+    original = _fast_shaped_batch(kind)
+    checked = 0
+    # The 9,000 value bytes of the big record are skipped: changing them changes no verdict.
+    positions = [index for index in range(61, len(original))
+                 if kind != "big" or not original[index - 1] == original[index] == ord("b")]
+    for index in positions:
+        for value in {0, 1, 2, 0x7F, 0x80, 0xFF, original[index] ^ 1, (original[index] + 2) % 256}:
+            buf = bytearray(original)
+            buf[index] = value
+            struct.pack_into(">I", buf, 17, crc32c.crc32c(bytes(buf[21:])))
+            blob = bytes(buf)
+            decoded = _outcome(lambda blob=blob: decode_batch(blob).header)
+            validated = _outcome(
+                lambda blob=blob: validate_batch(blob, max_uncompressed_bytes=BOUND))
+            assert validated == decoded, (index, value)
+            checked += 1
+    assert checked > 2000
+
+
+def test_a_two_byte_reading_of_a_longer_length_varint_is_not_taken() -> None:
+    """Format 1.8: a record length whose second byte continues ([0x80, 0x80, 0x00, ...]) is a
+    3-byte varint (length 0: corrupt), though its first two bytes alone would read as a length
+    that exactly fits a well-formed record; validate and decode both refuse it."""
+    value = b"v" * 8185  # record length 8192: a 3-byte varint [0x80, 0x80, 0x01]
+    buf = bytearray(encode_batch(0, [Record(value=value, timestamp=5)]))
+    assert buf[61:64] == b"\x80\x80\x01"
+    del buf[63]  # the 0x01 byte: now [0x80, 0x80] is followed by the attributes byte 0x00
+    struct.pack_into(">i", buf, 8, len(buf) - 12)
+    struct.pack_into(">I", buf, 17, crc32c.crc32c(bytes(buf[21:])))
+    blob = bytes(buf)
+    assert _outcome(lambda: decode_batch(blob)) == ("CorruptRecordBatch", "record length")
+    assert _outcome(lambda: validate_batch(blob, max_uncompressed_bytes=BOUND)) == (
+        "CorruptRecordBatch", "record length")
+
+
 # --- Kafka attributes -----------------------------------------------------------------------------
 
 
