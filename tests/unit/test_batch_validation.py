@@ -305,7 +305,7 @@ def test_validate_and_decode_agree_on_damaged_batches(
         assert validated == decoded
 
 
-def _fast_shaped_batch(kind: str) -> bytearray:
+def _producer_shaped_batch(kind: str) -> bytearray:
     """Records shaped as producers mostly send them (null key, no headers, short varints), plus
     one record with a key and a header.
     `log_append_time` sets that bit (record timestamps unchecked); `from_zero` starts the
@@ -329,7 +329,7 @@ def test_validate_and_decode_agree_on_every_byte_of_hot_path_records(kind: str) 
     """Format 1.8, exhaustively over one batch: each records-section byte set to each of a few
     values that cross varint and sign boundaries (CRC fixed) gets one verdict from validate and
     decode."""
-    original = _fast_shaped_batch(kind)
+    original = _producer_shaped_batch(kind)
     checked = 0
     # The 9,000 value bytes of the big record are skipped: changing them changes no verdict.
     positions = [index for index in range(61, len(original))
