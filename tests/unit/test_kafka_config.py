@@ -79,3 +79,45 @@ def test_describe_then_set_round_trips() -> None:
     config = LogConfig(retention_ms=1234, message_timestamp_type="LogAppendTime", flush_ms=5)
     pairs = [(entry.name, entry.value) for entry in describe_topic_config(config)]
     assert attrs.evolve(LogConfig(), **log_config_changes(pairs)) == config
+
+
+def test_describe_reports_kafka_config_types_and_every_name() -> None:
+    """CFG-5: each entry carries Kafka's ConfigType (STRING 2, INT 3, LONG 5, LIST 7) and all
+    names are described, in the spec table's order after cleanup.policy."""
+    described = describe_topic_config(LogConfig())
+    types = {entry.name: entry.config_type for entry in described}
+    assert types == {
+        "cleanup.policy": 7, "retention.ms": 5, "retention.bytes": 5, "segment.bytes": 3,
+        "segment.ms": 5, "segment.index.bytes": 3, "index.interval.bytes": 3,
+        "max.message.bytes": 3, "message.timestamp.type": 2, "flush.messages": 5,
+        "flush.ms": 5,
+    }
+    assert all(entry.is_default and entry.config_source == 5 for entry in described)
+    values = {entry.name: entry.value for entry in described}
+    assert values["segment.bytes"] == str(1 << 30)
+    assert values["message.timestamp.type"] == "CreateTime"
+    assert values["flush.messages"] == LONG_MAX
+    assert describe_topic_config(LogConfig(), []) == []
+
+
+def test_values_are_trimmed_and_messages_say_what_is_allowed() -> None:
+    """CFG-1..4: surrounding blanks are allowed; the refusal says the range, -1 where unlimited
+    exists, and names the key."""
+    assert log_config_changes([("segment.ms", " 5 ")]) == {"segment_ms": 5}
+    assert log_config_changes([("cleanup.policy", " delete ")]) == {}
+    assert log_config_changes([("cleanup.policy", None)]) == {}
+    with pytest.raises(InvalidConfig) as caught:
+        log_config_changes([("retention.bytes", "0")])
+    assert str(caught.value) == (
+        "config retention.bytes='0': must be an integer >= 1 or -1 for unlimited")
+    with pytest.raises(InvalidConfig) as caught:
+        log_config_changes([("flush.ms", "-1")])
+    assert str(caught.value) == "config flush.ms='-1': must be an integer >= 1"
+    with pytest.raises(InvalidConfig) as caught:
+        log_config_changes([("segment.index.bytes", "8")])
+    assert caught.value.key == "segment.index.bytes"
+    assert caught.value.value == 8
+    with pytest.raises(InvalidConfig) as caught:
+        log_config_changes([("bogus", "1")])
+    assert "cleanup.policy" in str(caught.value)
+    assert "retention.ms" in str(caught.value)

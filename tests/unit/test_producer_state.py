@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 from pathlib import Path
 
+import crc32c
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,7 +27,13 @@ from flyq.codec.record_batch import BatchHeader, decode_batch_header, encode_bat
 from flyq.crash import MODES, RecordingFileLayer, crash_states
 from flyq.crash.recording import MARK
 from flyq.crash.workload import DISK_ROOT
-from flyq.errors import CorruptCheckpoint, InvalidProducerEpoch, InvalidRecord, OutOfOrderSequence
+from flyq.errors import (
+    CorruptCheckpoint,
+    DecodeError,
+    InvalidProducerEpoch,
+    InvalidRecord,
+    OutOfOrderSequence,
+)
 from flyq.impl import LogConfig, PartitionLog
 from flyq.impl.producer_state import (
     APPEND,
@@ -459,3 +467,80 @@ def test_init_producer_id_survives_every_crash(tmp_path: Path) -> None:
                 assert all(fresh > pid for pid in acknowledged), (point, mode, fresh)
                 checked += 1
     assert checked > len(points)
+
+
+def _snapshot_bytes(*, magic: bytes = b"FQPS", version: int = 1, offset: int = 7,
+                    producers: tuple[tuple[int, int, int, tuple[tuple[int, ...], ...]], ...] = (),
+                    count: int | None = None, tail: bytes = b"") -> bytes:
+    """A snapshot laid out by hand from the spec's table (not by the encoder), CRC made valid:
+    producers are (producer_id, epoch, entries count, entries)."""
+    out = bytearray(struct.pack(">4sHqI", magic, version, offset,
+                                len(producers) if count is None else count))
+    for producer_id, epoch, n, entries in producers:
+        out += struct.pack(">qhB", producer_id, epoch, n)
+        for entry in entries:
+            out += struct.pack(">iiqqq", *entry)
+    out += tail
+    return bytes(out + struct.pack(">I", crc32c.crc32c(bytes(out))))
+
+
+_GOOD_ENTRY = (0, 4, 10, 14, 99)
+
+
+@pytest.mark.parametrize(("data", "field", "position"), [
+    (_snapshot_bytes(magic=b"FQPX"), "magic", 0),
+    (_snapshot_bytes(version=2), "version", 4),
+    (_snapshot_bytes(offset=-1), "offset", 6),
+    (_snapshot_bytes(count=1), "producer", 18),
+    (_snapshot_bytes(producers=((5, 0, 1, (_GOOD_ENTRY,)), (5, 0, 1, (_GOOD_ENTRY,)))),
+     "producer_id", 61),
+    (_snapshot_bytes(producers=((5, -1, 1, (_GOOD_ENTRY,)),)), "epoch", 26),
+    (_snapshot_bytes(producers=((5, 0, 0, ()),)), "entries", 28),
+    (_snapshot_bytes(producers=((5, 0, 6, (_GOOD_ENTRY,) * 6),)), "entries", 28),
+    (_snapshot_bytes(producers=((5, 0, 1, ()),)), "entry", 29),
+    (_snapshot_bytes(producers=((5, 0, 1, ((-1, 4, 10, 14, 99),)),)), "sequence", 29),
+    (_snapshot_bytes(producers=((5, 0, 1, ((0, -4, 10, 14, 99),)),)), "sequence", 29),
+    (_snapshot_bytes(producers=((5, 0, 1, ((0, 4, 15, 14, 99),)),)), "base_offset", 37),
+    (_snapshot_bytes(producers=((5, 0, 2, (_GOOD_ENTRY, (5, 6, 14, 16, 99))),)),
+     "base_offset", 69),
+    (_snapshot_bytes(tail=b"\0"), "length", 18),
+    (b"\0" * 21, "length", 0),
+])
+def test_snapshot_field_checks_name_field_and_byte(data: bytes, field: str,
+                                                   position: int) -> None:
+    """Snapshot layout: a CRC-valid file breaking one field's rule is refused naming that field
+    and its byte position (offsets from the spec's table, computed by hand)."""
+    with pytest.raises(CorruptCheckpoint) as info:
+        decode_producer_snapshot(data, source="t")
+    assert (info.value.field, info.value.position) == (field, position)
+
+
+def test_snapshot_hand_laid_out_decodes_and_crc_is_checked_first() -> None:
+    """Snapshot layout: the hand-laid bytes decode to their fields; a wrong CRC is named first."""
+    data = _snapshot_bytes(producers=((5, 3, 2, (_GOOD_ENTRY, (5, 6, 15, 16, 98))),))
+    assert decode_producer_snapshot(data, source="t") == (
+        7, ((5, 3, (_GOOD_ENTRY, (5, 6, 15, 16, 98))),))
+    assert encode_producer_snapshot(7, ((5, 3, (_GOOD_ENTRY, (5, 6, 15, 16, 98))),)) == data
+    damaged = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(CorruptCheckpoint) as info:
+        decode_producer_snapshot(damaged, source="t")
+    assert (info.value.field, info.value.position) == ("crc", len(data) - 4)
+    assert decode_producer_snapshot(_snapshot_bytes(), source="t") == (7, ())
+
+
+@pytest.mark.parametrize("offset", [-1, 1 << 63])
+def test_snapshot_name_refuses_offsets_out_of_range(offset: int) -> None:
+    """IDEM-10: no snapshot is named for an offset outside 0 <= offset < 2**63."""
+    with pytest.raises(DecodeError) as info:
+        snapshot_name(offset)
+    assert info.value.field == "offset"
+
+
+def test_snapshot_names_at_the_limits() -> None:
+    """IDEM-10: the largest offset names a file and parses back; anything larger does not."""
+    largest = (1 << 63) - 1
+    assert parse_snapshot_name(snapshot_name(largest)) == largest
+    assert parse_snapshot_name(snapshot_name(0)) == 0
+    assert parse_snapshot_name("9" * 20 + ".snapshot") is None
+    assert parse_snapshot_name("-" + "0" * 19 + ".snapshot") is None
+    assert parse_snapshot_name("0" * 19 + ".snapshot") is None

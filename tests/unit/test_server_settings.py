@@ -71,3 +71,43 @@ def test_settings_refuse_nonsense() -> None:
     """Limits must be >= 1."""
     with pytest.raises(InvalidConfig, match="num_partitions"):
         ServerSettings(num_partitions=0)
+
+
+@pytest.mark.parametrize("field", ["num_partitions", "socket_request_max_bytes",
+                                   "max_connections", "connections_max_idle_ms",
+                                   "max_unanswered_bytes"])
+@pytest.mark.parametrize("value", [0, -1, True, "5"])
+def test_every_limit_must_be_a_positive_integer(field: str, value: object) -> None:
+    """Each limit refuses 0, negatives, booleans and strings, naming the field."""
+    with pytest.raises(InvalidConfig, match=f"config {field}=.*must be an integer >= 1"):
+        ServerSettings(**{field: value})
+    assert getattr(ServerSettings(**{field: 1}), field) == 1
+
+
+def test_defaults_are_kafkas() -> None:
+    """The defaults are Kafka's where Kafka has the setting; advertised falls back to listen."""
+    settings = ServerSettings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 9092)
+    assert settings.auto_create_topics is True
+    assert (settings.num_partitions, settings.socket_request_max_bytes) == (1, 104857600)
+    assert settings.connections_max_idle_ms == 600_000
+    assert settings.advertised == ("127.0.0.1", 9092)
+    assert ServerSettings(port=1, advertised_port=2).advertised == ("127.0.0.1", 2)
+    assert ServerSettings(advertised_host="h").advertised == ("h", 9092)
+
+
+def test_server_table_errors_name_file_table_and_key() -> None:
+    """The message says which file, the [server] table, the key and what was expected."""
+    with pytest.raises(InvalidConfig) as caught:
+        server_table(b"[server]\nmax.connections = \"many\"\n", source="b.toml")
+    assert str(caught.value) == (
+        "config b.toml: [server] max.connections='many': expected an integer")
+    with pytest.raises(InvalidConfig) as caught:
+        server_table(b"[server]\nadvertised = 5\n", source="b.toml")
+    assert "expected a string HOST:PORT" in str(caught.value)
+    with pytest.raises(InvalidConfig, match="expected a table"):
+        server_table(b"server = 1\n", source="b.toml")
+    assert server_table(b"[log]\nsegment_bytes = 1\n", source="b.toml") == {}
+    assert server_table(b"[server]\nbroker.id = 3\n", source="b.toml") == {"node_id": 3}
+    assert server_table(b'[server]\nadvertised = "[::1]:7"\n', source="b.toml") == {
+        "advertised_host": "::1", "advertised_port": 7}
