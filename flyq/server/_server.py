@@ -42,6 +42,7 @@ __all__ = ["BrokerServer"]
 _log = logging.getLogger("flyq.server")
 _STOP_GRACE_SECONDS = 10.0
 _IDLE_CHECK_SECONDS = 1.0
+_MAX_VERSIONS_SEEN = 10_000
 
 
 @attrs.define
@@ -293,6 +294,9 @@ class BrokerServer:
         """Remember which api versions clients use (logged at debug, kept for tests)."""
         key = (api_key, version, client_id)
         if key not in self.versions_seen:
+            # Client ids are the peers' to choose: past a bound, new ones are not remembered.
+            if len(self.versions_seen) >= _MAX_VERSIONS_SEEN:
+                return
             _log.debug("client %r uses api %d v%d", client_id, api_key, version)
         self.versions_seen[key] += 1
 
