@@ -6,7 +6,8 @@ Rules this module keeps (spec/protocol.md §7, SRV-1..7):
   requests are already being handled; Produce requests of one connection run one after another,
   so a client's batches for a partition are appended in the order it sent them.
 - SRV-2 Back-pressure: a connection is not read while the request bytes it sent that are not yet
-  answered exceed `max_unanswered_bytes`, or while its socket's send buffer is full.
+  answered exceed `max_unanswered_bytes`, while `max_in_flight_requests` of its requests are
+  unanswered, or while its socket's send buffer is full.
 - SRV-3 A malformed frame, a frame over `socket.request.max.bytes`, or a request for an api key or
   version FlyQ does not serve closes that connection only (ApiVersions at an unsupported version is
   answered with UNSUPPORTED_VERSION and the supported ranges, as Kafka does). Nothing is stored
@@ -209,8 +210,9 @@ class _ClientConnection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        pause = self._writing_paused or (
-            self._unanswered > self._server.settings.max_unanswered_bytes)
+        settings = self._server.settings
+        pause = (self._writing_paused or self._unanswered > settings.max_unanswered_bytes
+                 or len(self._in_flight) >= settings.max_in_flight_requests)
         if pause and not self._reading_paused:
             transport.pause_reading()
             self._reading_paused = True

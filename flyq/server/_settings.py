@@ -45,6 +45,8 @@ class ServerSettings:
     connections_max_idle_ms: int = attrs.field(default=600_000, validator=_at_least_one)
     # A connection stops being read while the responses it has not yet been sent exceed this.
     max_unanswered_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_at_least_one)
+    # ... or while this many of its requests are unanswered (each is a task in memory).
+    max_in_flight_requests: int = attrs.field(default=1000, validator=_at_least_one)
     # node.id / broker.id: this broker's id in Metadata.
     node_id: int = 0
 

@@ -69,6 +69,25 @@ def test_back_pressure_pauses_reading(tmp_path: Path) -> None:
     serve(tmp_path, ServerSettings(port=0, max_unanswered_bytes=200), scenario)
 
 
+def test_too_many_requests_in_flight_pause_reading(tmp_path: Path) -> None:
+    """SRV-2: at max_in_flight_requests unanswered requests the connection is not read, however
+    small the requests; answering them resumes it."""
+    async def scenario(server: BrokerServer) -> None:
+        reader, writer = await asyncio.open_connection(*server.address)
+        for correlation in range(5):
+            writer.write(fetch_request(correlation, b"t", 1000))
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        (connection,) = server._connections
+        assert connection._reading_paused
+        seen = [(await asyncio.wait_for(read_frame(reader), 10))[0] for _ in range(5)]
+        assert seen == list(range(5))
+        assert not connection._reading_paused
+        writer.close()
+        await writer.wait_closed()
+    serve(tmp_path, ServerSettings(port=0, max_in_flight_requests=5), scenario)
+
+
 def test_max_connections_and_idle_close(tmp_path: Path) -> None:
     """SRV-4: one connection over max.connections is closed at once; an idle one is closed
     after connections.max.idle.ms; the others are served."""

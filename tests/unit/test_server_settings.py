@@ -75,7 +75,7 @@ def test_settings_refuse_nonsense() -> None:
 
 @pytest.mark.parametrize("field", ["num_partitions", "socket_request_max_bytes",
                                    "max_connections", "connections_max_idle_ms",
-                                   "max_unanswered_bytes"])
+                                   "max_unanswered_bytes", "max_in_flight_requests"])
 @pytest.mark.parametrize("value", [0, -1, True, "5"])
 def test_every_limit_must_be_a_positive_integer(field: str, value: object) -> None:
     """Each limit refuses 0, negatives, booleans and strings, naming the field."""
