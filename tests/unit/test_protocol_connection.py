@@ -6,10 +6,11 @@ import struct
 
 import pytest
 
-from flyq.errors import ProtocolError
+from flyq.errors import InvalidArgument, ProtocolError, UnsupportedVersion
 from flyq.protocol import (
     RequestHeader,
     ServerConnection,
+    api_versions_body,
     decode_message,
     decode_response_header,
     encode_message,
@@ -137,3 +138,106 @@ def test_peer_closing_mid_frame_is_an_error() -> None:
     half.receive_data(b"")
     with pytest.raises(ProtocolError, match="closed"):
         half.next_request()
+
+
+def test_api_versions_body_lists_ranges_sorted_with_no_error() -> None:
+    """The body advertises every (key, min, max), ascending by key, error 0 and no throttle."""
+    assert api_versions_body({3: (0, 12), 0: (3, 11)}) == {
+        "error_code": 0, "throttle_time_ms": 0, "api_keys": [
+            {"api_key": 0, "min_version": 3, "max_version": 11},
+            {"api_key": 3, "min_version": 0, "max_version": 12}]}
+
+
+def test_data_after_the_peer_closed_is_a_caller_error() -> None:
+    """Rule 1: receive_data after b"" raises InvalidArgument naming `data`."""
+    conn = ServerConnection(SUPPORTED)
+    conn.receive_data(b"")
+    with pytest.raises(InvalidArgument) as info:
+        conn.receive_data(b"x")
+    assert info.value.name == "data"
+
+
+def test_frame_size_limits_are_exact() -> None:
+    """Rule 2: a frame of exactly max_frame_bytes is buffered; one byte more, or a negative
+    size, is refused at once naming the size field of the frame."""
+    request = frame(18, 0, 1, {})
+    exact = ServerConnection(SUPPORTED, max_frame_bytes=len(request) - 4)
+    exact.receive_data(request)
+    assert exact.next_request() is not None
+    for size in (len(request) - 3, -1):
+        conn = ServerConnection(SUPPORTED, max_frame_bytes=len(request) - 4)
+        conn.receive_data(struct.pack(">i", size))
+        with pytest.raises(ProtocolError) as info:
+            conn.next_request()
+        assert (info.value.field, info.value.position, info.value.source) == ("size", 0, "frame")
+
+
+def test_a_broken_connection_stays_broken() -> None:
+    """Rule 4: after a ProtocolError every next_request raises it again, even for good frames."""
+    conn = ServerConnection(SUPPORTED)
+    conn.receive_data(struct.pack(">i", -5))
+    with pytest.raises(ProtocolError) as first:
+        conn.next_request()
+    conn.receive_data(frame(18, 0, 1, {}))
+    with pytest.raises(ProtocolError) as again:
+        conn.next_request()
+    assert again.value is first.value
+
+
+def test_frames_split_across_calls_after_compaction() -> None:
+    """Many frames and a partial one: the buffer is compacted and the partial frame completes."""
+    conn = ServerConnection(SUPPORTED)
+    frames = [frame(18, 0, index, {}) for index in range(6)]
+    stream = b"".join(frames)
+    cut = len(stream) - 5
+    conn.receive_data(stream[:cut])
+    ids = []
+    while (request := conn.next_request()) is not None:
+        ids.append(request.header.correlation_id)
+    assert ids == [0, 1, 2, 3, 4]
+    conn.receive_data(stream[cut:])
+    request = conn.next_request()
+    assert request is not None and request.header.correlation_id == 5
+    assert bytes(request.frame) == frames[5][4:]
+
+
+def test_responses_must_answer_the_oldest_request() -> None:
+    """Rule 5: answering a later request first is refused; acks=0 Produce awaits no answer."""
+    conn = ServerConnection(SUPPORTED)
+    produce = {"acks": 0, "timeout_ms": 1, "topic_data": []}
+    conn.receive_data(frame(18, 0, 1, {}) + frame(0, 3, 2, produce) + frame(18, 0, 3, {}))
+    first, silent, third = conn.next_request(), conn.next_request(), conn.next_request()
+    assert first is not None and silent is not None and third is not None
+    assert not silent.expects_response and first.expects_response
+    with pytest.raises(InvalidArgument) as info:
+        conn.send_response(third, api_versions_body(SUPPORTED))
+    assert info.value.name == "request"
+    conn.send_response(first, api_versions_body(SUPPORTED))
+    wire = b"".join(conn.send_response(third, api_versions_body(SUPPORTED)))
+    assert decode_response_header(memoryview(wire)[4:], 0) == (3, 4)
+
+
+def test_unsupported_requests_cannot_get_an_ordinary_response() -> None:
+    """Rule 3: an unsupported request gets UnsupportedVersion naming the served range from
+    send_response; only ApiVersions has a fallback."""
+    conn = ServerConnection(SUPPORTED)
+    conn.receive_data(frame(3, 13, 1, {"topics": None}))
+    request = conn.next_request()
+    assert request is not None and request.unsupported == (
+        "Metadata version 13 is outside 0..12")
+    with pytest.raises(UnsupportedVersion) as unsupported:
+        conn.send_response(request, {})
+    assert (unsupported.value.version, unsupported.value.versions) == (13, (0, 12))
+    with pytest.raises(InvalidArgument) as info:
+        conn.api_versions_fallback(request)
+    assert info.value.name == "request"
+
+
+def test_unknown_and_unserved_apis_say_why() -> None:
+    """Rule 3: an unknown key and a known but unserved one are reported with their reason."""
+    conn = ServerConnection({18: (0, 3)})
+    conn.receive_data(struct.pack(">ihhih", 10, 999, 0, 1, -1) + frame(3, 1, 2, {"topics": None}))
+    unknown, unserved = conn.next_request(), conn.next_request()
+    assert unknown is not None and unknown.unsupported == "api key 999 is unknown"
+    assert unserved is not None and unserved.unsupported == "Metadata (api key 3) is not served"
+    assert unknown.body is None and unserved.body is None
