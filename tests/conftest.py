@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -65,3 +66,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_protocol_plans() -> None:
+    """The protocol codec caches each (schema, version) plan for the life of the process. Under
+    `make mutation` every mutant runs in a process forked after the plans were compiled, so
+    without this the compiler's mutants would never run and would count as survivors."""
+    codec = sys.modules.get("flyq.protocol._codec")
+    if codec is not None:
+        codec._compile.cache_clear()
