@@ -167,3 +167,35 @@ def test_encode_errors_name_the_field() -> None:
         encode_message(PRODUCE.request, 3, {"acks": "all"})
     with pytest.raises(UnsupportedVersion):
         encode_message(PRODUCE.request, 99, {})
+
+
+def test_multi_byte_unsigned_varints() -> None:
+    """Compact lengths of 128 and more take several varint bytes, low 7 bits first; a tag number
+    can too (ApiVersions v3 request, built by hand)."""
+    name = "n" * 200  # compact string length 201 = 0xC9 0x01
+    wire = bytes.fromhex("c901") + name.encode() + bytes.fromhex("01" "00")
+    assert decode_message(API_VERSIONS.request, 3, memoryview(wire)) == {
+        "client_software_name": name, "client_software_version": ""}
+    assert joined(encode_message(API_VERSIONS.request, 3, {
+        "client_software_name": name, "client_software_version": ""})) == wire
+    # An unknown tag 300 (0xAC 0x02) of 1 byte is skipped.
+    tagged = bytes.fromhex("01" "01" "01" "ac02" "01" "ff")
+    assert decode_message(API_VERSIONS.request, 3, memoryview(tagged))["client_software_name"] == ""
+    # The largest 5-byte varint that fits 32 bits is a length; one more bit overflows.
+    with pytest.raises(ProtocolError, match="overflows 32 bits") as info:
+        decode_message(API_VERSIONS.request, 3, memoryview(bytes.fromhex("8080808010")))
+    assert info.value.position == 0
+    with pytest.raises(ProtocolError, match="runs past the end") as info:
+        decode_message(API_VERSIONS.request, 3, memoryview(bytes.fromhex("01" "80")))
+    assert info.value.position == 1
+
+
+def test_length_prefixes_need_their_bytes() -> None:
+    """A non-flexible string whose 2-byte length is cut, or whose bytes run past the end, names
+    the field and where (Produce v3 request's transactional id at byte 0)."""
+    with pytest.raises(ProtocolError) as info:
+        decode_message(PRODUCE.request, 3, memoryview(b"\x00"))
+    assert (info.value.field, info.value.position) == ("transactional_id", 0)
+    with pytest.raises(ProtocolError) as info:
+        decode_message(PRODUCE.request, 3, memoryview(b"\x00\x05ab"))
+    assert info.value.field == "transactional_id"
