@@ -68,6 +68,8 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         self.answered: set[int] = set()
         self.clients: list[Client] = []
         self.max_generation = 0
+        self.last_state = ("Empty", 0)
+        self.leader_sent: dict[int, dict[str, bytes]] = {}  # generation -> its leader's first sync
 
     @initialize(n=st.integers(1, 3))
     def make_clients(self, n: int) -> None:
@@ -82,6 +84,14 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         return self.next_rid
 
     def deliver(self, outcomes: list[Outcome]) -> None:
+        """Hand each answer to its client; called once after every coordinator call."""
+        view = self.gc.describe(GROUP)
+        if view is not None:
+            if view.state is GroupState.STABLE:
+                # Stable is entered only by the leader's sync, within one generation (GC-1, GC-8).
+                assert self.last_state[0] in ("Stable", "CompletingRebalance"), self.last_state
+                assert view.generation_id == self.last_state[1]
+            self.last_state = (view.state.value, view.generation_id)
         for outcome in outcomes:
             assert outcome.request_id in self.requests, outcome
             assert outcome.request_id not in self.answered, f"answered twice: {outcome}"
@@ -120,6 +130,8 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
 
     def on_sync(self, client: Client, r: SyncGroupResponse) -> None:
         if r.error_code == 0:
+            # GC-14: the answer is the leader's assignment for this member in this generation.
+            assert r.assignment == self.leader_sent[client.generation].get(client.member_id, b"")
             client.owned = decode(r.assignment)
             client.owned_generation = client.generation
             client.synced = True
@@ -193,6 +205,7 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
             for p in range(PARTITIONS):
                 shares[members[p % len(members)]].add(p)
             assignments = [(m, encode(frozenset(s))) for m, s in shares.items()]
+            self.leader_sent.setdefault(client.generation, dict(assignments))
         rid = self.rid(client, "sync")
         client.pending = rid
         if client.member_id in self.view_members():
@@ -352,6 +365,8 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         if view.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
             assert view.protocol_name == "range"
         assert (view.assignments is not None) == (view.state is GroupState.STABLE)
+        if view.assignments is not None:
+            assert dict(view.assignments) == self.leader_sent[view.generation_id]
         if view.state is not GroupState.COMPLETING_REBALANCE:
             assert not any(m.awaiting_sync for m in view.members)
 

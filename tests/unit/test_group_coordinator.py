@@ -9,6 +9,7 @@ import pytest
 
 from flyq.errors import InvalidArgument
 from flyq.groups import (
+    TRANSITIONS,
     ClassicCoordinator,
     GroupState,
     HeartbeatResponse,
@@ -452,3 +453,33 @@ def test_delete_only_an_empty_group() -> None:
     assert h.gc.delete_group("g") is True
     assert h.gc.describe("g") is None
     assert h.heartbeat(a, 2) == 25
+
+
+# Kafka's ClassicGroupState.validPreviousStates, written out from Kafka's source, not from flyq.
+KAFKA_VALID_PREVIOUS = {
+    "PreparingRebalance": {"Stable", "CompletingRebalance", "Empty"},
+    "CompletingRebalance": {"PreparingRebalance"},
+    "Stable": {"CompletingRebalance"},
+    "Empty": {"PreparingRebalance"},
+    "Dead": {"Stable", "PreparingRebalance", "CompletingRebalance", "Empty", "Dead"},
+}
+
+
+def test_transition_table_is_within_kafkas() -> None:
+    """GC-1: every transition of the table is one Kafka's classic group allows."""
+    assert TRANSITIONS
+    for (source, _event), target in TRANSITIONS.items():
+        assert source.value in KAFKA_VALID_PREVIOUS[target.value], (source, target)
+    targets = {target.value for target in TRANSITIONS.values()}
+    assert targets == set(KAFKA_VALID_PREVIOUS)
+
+
+def test_newer_join_from_same_member_supersedes_the_waiting_one() -> None:
+    """GC-15: a member's second join while the first waits answers the first with 27, once."""
+    h = Harness()
+    a, _b = stable_pair(h)
+    first, out = h.join(a, client="a")
+    assert out == []
+    second, out = h.join(a, client="a")
+    assert join_answer(out, first).error_code == 27
+    assert all(o.request_id != second for o in out)
