@@ -36,6 +36,8 @@ RANGES = {
     19: range(0, 8), 20: range(0, 7), 37: range(0, 4), 32: range(0, 5), 33: range(0, 3),
     44: range(0, 2), 21: range(0, 3), 10: range(0, 5), 8: range(0, 9), 9: range(0, 9),
     22: range(0, 5), 60: range(0, 2),
+    11: range(0, 10), 12: range(0, 5), 13: range(0, 6), 14: range(0, 6), 15: range(0, 6),
+    16: range(0, 6),
 }
 
 

@@ -10,6 +10,7 @@ No storage logic lives here: what a produce, fetch or commit means is the Broker
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -23,11 +24,22 @@ from flyq.broker.kafka_config import (
 )
 from flyq.broker.layout import check_topic_name
 from flyq.errors import FlyQError, InvalidConfig, TopicAlreadyExists, UnknownTopic, kafka_error
+from flyq.groups import (
+    GroupState,
+    HeartbeatResponse,
+    JoinGroupResponse,
+    LeaveGroupResponse,
+    SyncGroupResponse,
+)
 from flyq.impl.topic import TopicMetadata
+from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
 
-__all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
+__all__ = ["CLIENT", "SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
+
+# (client_id, host) of the request being handled: set by the server in each request's task context.
+CLIENT: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("client", default=("", ""))
 
 _log = logging.getLogger("flyq.server")
 
@@ -44,6 +56,12 @@ class ApiKey:
     OFFSET_COMMIT = 8
     OFFSET_FETCH = 9
     FIND_COORDINATOR = 10
+    JOIN_GROUP = 11
+    HEARTBEAT = 12
+    LEAVE_GROUP = 13
+    SYNC_GROUP = 14
+    DESCRIBE_GROUPS = 15
+    LIST_GROUPS = 16
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
@@ -65,6 +83,12 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.OFFSET_COMMIT: (0, 8),
     ApiKey.OFFSET_FETCH: (0, 8),
     ApiKey.FIND_COORDINATOR: (0, 4),
+    ApiKey.JOIN_GROUP: (0, 9),
+    ApiKey.HEARTBEAT: (0, 4),
+    ApiKey.LEAVE_GROUP: (0, 5),
+    ApiKey.SYNC_GROUP: (0, 5),
+    ApiKey.DESCRIBE_GROUPS: (0, 5),
+    ApiKey.LIST_GROUPS: (0, 5),
     ApiKey.API_VERSIONS: (0, 3),
     ApiKey.CREATE_TOPICS: (0, 7),
     ApiKey.DELETE_TOPICS: (0, 6),
@@ -83,7 +107,6 @@ OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION = 3
 COORDINATOR_NOT_AVAILABLE = 15
 INVALID_REQUIRED_ACKS = 21
-ILLEGAL_GENERATION = 22
 UNSUPPORTED_VERSION = 35
 INVALID_PARTITIONS = 37
 INVALID_REPLICATION_FACTOR = 38
@@ -127,6 +150,9 @@ class ApiHandlers:
         self.settings = settings
         self.cluster_id = cluster_id
         self.watch = AppendWatch()
+        self.groups = GroupService()
+        # member id -> the address it joined from (DescribeGroups' client_host).
+        self._member_hosts: dict[str, str] = {}
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
             ApiKey.PRODUCE: self.produce,
             ApiKey.FETCH: self.fetch,
@@ -135,6 +161,12 @@ class ApiHandlers:
             ApiKey.OFFSET_COMMIT: self.offset_commit,
             ApiKey.OFFSET_FETCH: self.offset_fetch,
             ApiKey.FIND_COORDINATOR: self.find_coordinator,
+            ApiKey.JOIN_GROUP: self.join_group,
+            ApiKey.HEARTBEAT: self.heartbeat,
+            ApiKey.LEAVE_GROUP: self.leave_group,
+            ApiKey.SYNC_GROUP: self.sync_group,
+            ApiKey.DESCRIBE_GROUPS: self.describe_groups,
+            ApiKey.LIST_GROUPS: self.list_groups,
             ApiKey.API_VERSIONS: self.api_versions,
             ApiKey.CREATE_TOPICS: self.create_topics,
             ApiKey.DELETE_TOPICS: self.delete_topics,
@@ -433,10 +465,13 @@ class ApiHandlers:
     # --- consumer offsets (no membership: generation -1, as `assign()` consumers commit) -------
 
     async def offset_commit(self, version: int, body: Body) -> Body:
-        """OffsetCommit without group membership: generation -1 only (the coordinator of
-        subscribe() groups comes with the group protocol)."""
+        """OffsetCommit: fenced by the group coordinator (GC-12: the current generation and a
+        known member, or generation -1 for a group without members, as `assign()` consumers
+        commit), then stored durably."""
         group = body["group_id"]
-        generation = body.get("generation_id_or_member_epoch", -1)
+        fenced = self.groups.coordinator.check_commit(
+            group, body.get("generation_id_or_member_epoch", -1), body.get("member_id", ""),
+            body.get("group_instance_id"))
         results: list[Body] = []
         by_metadata: dict[str, dict[tuple[str, int], int]] = {}
         for topic in body["topics"]:
@@ -444,8 +479,8 @@ class ApiHandlers:
             for partition in topic["partitions"]:
                 key = (topic["name"], partition["partition_index"])
                 partitions.append({"partition_index": key[1], "error_code": NONE})
-                if generation != -1:
-                    partitions[-1]["error_code"] = ILLEGAL_GENERATION
+                if fenced != NONE:
+                    partitions[-1]["error_code"] = fenced
                     continue
                 metadata = partition.get("committed_metadata") or ""
                 by_metadata.setdefault(metadata, {})[key] = partition["committed_offset"]
@@ -499,6 +534,119 @@ class ApiHandlers:
             })
         return [{"name": name, "partitions": partitions}
                 for name, partitions in topics.items()], NONE
+
+    # --- consumer groups (the classic protocol, flyq.groups) ----------------------------------
+
+    async def join_group(self, version: int, body: Body) -> Body:
+        """JoinGroup: waits until the rebalance completes (or answers at once: errors, a new
+        member id for v4+ clients, a rejoin without rebalance)."""
+        client_id, host = CLIENT.get()
+        rebalance_timeout = body.get("rebalance_timeout_ms", -1)
+        answer = await self.groups.call(
+            "join", group_id=body["group_id"], client_id=client_id,
+            session_timeout_ms=body["session_timeout_ms"],
+            rebalance_timeout_ms=(body["session_timeout_ms"] if rebalance_timeout < 0
+                                  else rebalance_timeout),
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
+            protocol_type=body["protocol_type"],
+            protocols=[(p["name"], bytes(p["metadata"])) for p in body["protocols"]],
+            require_known_member_id=version >= 4)
+        assert isinstance(answer, JoinGroupResponse)
+        if answer.member_id:
+            self._member_hosts[answer.member_id] = host
+        return {
+            "throttle_time_ms": 0, "error_code": answer.error_code,
+            "generation_id": answer.generation_id, "protocol_type": answer.protocol_type,
+            "protocol_name": answer.protocol_name if answer.protocol_name is not None or
+            version >= 7 else "",
+            "leader": answer.leader, "member_id": answer.member_id,
+            "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+                         "metadata": m.metadata} for m in answer.members],
+        }
+
+    async def sync_group(self, version: int, body: Body) -> Body:
+        """SyncGroup: the leader's assignments reach every member of the generation."""
+        answer = await self.groups.call(
+            "sync", group_id=body["group_id"], generation_id=body["generation_id"],
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
+            # v5+ carry them; before that the codec's "" would read as a mismatch.
+            protocol_type=body["protocol_type"] if version >= 5 else None,
+            protocol_name=body["protocol_name"] if version >= 5 else None,
+            assignments=[(a["member_id"], bytes(a["assignment"]))
+                         for a in body.get("assignments") or []])
+        assert isinstance(answer, SyncGroupResponse)
+        return {"throttle_time_ms": 0, "error_code": answer.error_code,
+                "protocol_type": answer.protocol_type, "protocol_name": answer.protocol_name,
+                "assignment": answer.assignment}
+
+    async def heartbeat(self, version: int, body: Body) -> Body:
+        """Heartbeat: keeps the member's session; REBALANCE_IN_PROGRESS asks it to rejoin."""
+        answer = await self.groups.call(
+            "heartbeat", group_id=body["group_id"], generation_id=body["generation_id"],
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"))
+        assert isinstance(answer, HeartbeatResponse)
+        return {"throttle_time_ms": 0, "error_code": answer.error_code}
+
+    async def leave_group(self, version: int, body: Body) -> Body:
+        """LeaveGroup: one member (v0-2) or several (v3+)."""
+        members = ([(body["member_id"], None)] if version < 3 else
+                   [(m["member_id"], m.get("group_instance_id")) for m in body["members"]])
+        answer = await self.groups.call("leave", group_id=body["group_id"], members=members)
+        assert isinstance(answer, LeaveGroupResponse)
+        for member_id, _ in members:
+            self._member_hosts.pop(member_id, None)
+        error = answer.error_code
+        if version < 3 and not error and answer.members:
+            error = answer.members[0].error_code
+        return {"throttle_time_ms": 0, "error_code": error, "members": [
+            {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+             "error_code": m.error_code} for m in answer.members]}
+
+    async def list_groups(self, version: int, body: Body) -> Body:
+        """ListGroups: groups with members, and groups that only have committed offsets
+        (Empty, no protocol type), filtered by state (v4+) and type (v5+)."""
+        coordinator = self.groups.coordinator
+        rows: dict[str, tuple[str, str]] = {}
+        for group_id in await self.broker.list_groups():
+            rows[group_id] = ("", GroupState.EMPTY.value)
+        for group_id in coordinator.group_ids():
+            view = coordinator.describe(group_id)
+            if view is not None:
+                rows[group_id] = (view.protocol_type or "", view.state.value)
+        states = {state.lower() for state in body.get("states_filter") or []}
+        types = {kind.lower() for kind in body.get("types_filter") or []}
+        return {"throttle_time_ms": 0, "error_code": NONE, "groups": [
+            {"group_id": group_id, "protocol_type": protocol_type, "group_state": state,
+             "group_type": "classic"}
+            for group_id, (protocol_type, state) in sorted(rows.items())
+            if (not states or state.lower() in states) and (not types or "classic" in types)]}
+
+    async def describe_groups(self, version: int, body: Body) -> Body:
+        """DescribeGroups: state, protocol, and each member's client, host, metadata and
+        assignment; a group with only committed offsets is Empty, an unknown one Dead."""
+        committed = set(await self.broker.list_groups())
+        groups = []
+        for group_id in body["groups"]:
+            view = self.groups.coordinator.describe(group_id)
+            if view is None:
+                state = GroupState.EMPTY if group_id in committed else GroupState.DEAD
+                groups.append({"error_code": NONE, "group_id": group_id,
+                               "group_state": state.value, "protocol_type": "",
+                               "protocol_data": "", "members": []})
+                continue
+            assignments = dict(view.assignments or ())
+            groups.append({
+                "error_code": NONE, "group_id": group_id, "group_state": view.state.value,
+                "protocol_type": view.protocol_type or "",
+                "protocol_data": view.protocol_name or "",
+                "members": [{
+                    "member_id": member.member_id, "group_instance_id": member.group_instance_id,
+                    "client_id": member.client_id,
+                    "client_host": self._member_hosts.get(member.member_id, ""),
+                    "member_metadata": dict(member.protocols).get(view.protocol_name or "", b""),
+                    "member_assignment": assignments.get(member.member_id, b""),
+                } for member in view.members]})
+        return {"throttle_time_ms": 0, "groups": groups}
 
     # --- topics and configs ---------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import time
 from typing import Any, cast
@@ -35,7 +36,7 @@ import attrs
 from flyq.broker import AsyncBroker
 from flyq.errors import FlyQError
 from flyq.protocol import Request, ServerConnection
-from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
+from flyq.server._apis import CLIENT, SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
 from flyq.server._settings import ServerSettings
 
 __all__ = ["BrokerServer"]
@@ -70,6 +71,7 @@ class _ClientConnection(asyncio.Protocol):
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
+        self.host = ""
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class _ClientConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         if not self._server.admit(self):
             _log.warning("connection from %s refused: max.connections %d reached", self.peer,
                          self._server.settings.max_connections)
@@ -148,9 +151,11 @@ class _ClientConnection(asyncio.Protocol):
         assert request.body is not None  # decoded whenever `unsupported` is None
         coroutine = self._server.handlers.handle(header.api_key, header.api_version,
                                                  request.body)
+        context = contextvars.copy_context()
+        context.run(CLIENT.set, (header.client_id or "", self.host))
         if header.api_key == ApiKey.PRODUCE:
             coroutine = self._after(self._last_produce, coroutine)
-        task = asyncio.get_running_loop().create_task(coroutine)
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         if header.api_key == ApiKey.PRODUCE:
             self._last_produce = task
         self._in_flight.append(_InFlight(request, task, size))
@@ -276,6 +281,7 @@ class BrokerServer:
                                                 self.settings.host, self.settings.port,
                                                 reuse_address=True)
         self._idle_task = loop.create_task(self._close_idle())
+        self.handlers.groups.start()
         if self.settings.port == 0:
             # A free port was asked for: clients must be told the one bound.
             self.settings = attrs.evolve(self.settings, port=self.address[1])
@@ -321,6 +327,7 @@ class BrokerServer:
         if self._server is not None:
             self._server.close()
         self.handlers.watch.close()  # waiting fetches answer now with what they have
+        await self.handlers.groups.stop()  # joins waiting for a rebalance get no answer
         for connection in list(self._connections):
             connection.close_when_answered()
         deadline = time.monotonic() + _STOP_GRACE_SECONDS

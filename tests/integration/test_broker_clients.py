@@ -530,8 +530,6 @@ def test_a_lost_produce_answer_is_retried(tmp_path: Path, idempotent: bool) -> N
         assert sorted(set(values)) == list(range(total))
 
 
-@pytest.mark.xfail(strict=True, reason="consumer groups with subscribe() (JoinGroup) are not "
-                                       "built yet")
 def test_subscribe_consumer_group(broker: BrokerProcess) -> None:
     """A confluent-kafka consumer that subscribe()s to a topic gets its records."""
     create_topic(broker, "subscribed")
@@ -570,3 +568,103 @@ def test_config_file_server_table(tmp_path: Path) -> None:
         assert configs["segment.bytes"].value == "1048576"
     finally:
         assert process.stop() == 0
+
+
+def test_three_subscribers_share_six_partitions(broker: BrokerProcess) -> None:
+    """The classic group protocol (spec/group-coordinator.md): three confluent-kafka consumers
+    subscribed in one group over six partitions read every record, and the group settles Stable
+    with all three as members owning disjoint partitions that cover the topic (as the broker's
+    DescribeGroups reports it)."""
+    create_topic(broker, "shared", partitions=6)
+    producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap})
+    for index in range(600):
+        producer.produce("shared", str(index).encode(), key=str(index).encode())
+    assert producer.flush(15) == 0
+    seen: set[int] = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def consume(number: int) -> None:
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": broker.bootstrap, "group.id": "sharers",
+            "client.id": f"sharer-{number}", "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000, "enable.auto.commit": False})
+        try:
+            consumer.subscribe(["shared"])
+            while not stop.is_set():
+                message = consumer.poll(0.2)
+                if message is not None and message.error() is None:
+                    with lock:
+                        seen.add(int(message.value()))
+        finally:
+            consumer.close()
+
+    threads = [threading.Thread(target=consume, args=(number,)) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": broker.bootstrap})
+    settled = None
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            with lock:
+                all_read = len(seen) == 600
+            group = admin.describe_consumer_groups(["sharers"])["sharers"].result(10)
+            owned = sorted(tp.partition for member in group.members
+                           for tp in member.assignment.topic_partitions)
+            if all_read and str(group.state).endswith("STABLE") and len(group.members) == 3:
+                settled = owned
+                if owned == list(range(6)):
+                    break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(20)
+    assert len(seen) == 600
+    assert settled == list(range(6))
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "aiokafka"])
+def test_subscribe_with_python_clients(broker: BrokerProcess, client: str) -> None:
+    """kafka-python and aiokafka consumers that subscribe() join the group, read every record of
+    a three-partition topic and commit through the coordinator."""
+    create_topic(broker, "subscribed3", partitions=3)
+    producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap})
+    for index in range(90):
+        producer.produce("subscribed3", str(index).encode(), partition=index % 3)
+    assert producer.flush(15) == 0
+    if client == "kafka-python":
+        consumer = kafka.KafkaConsumer(
+            "subscribed3", bootstrap_servers=broker.bootstrap, group_id="kp-group",
+            auto_offset_reset="earliest", consumer_timeout_ms=8000, enable_auto_commit=False)
+        try:
+            values = sorted(int(message.value) for message in consumer)
+            consumer.commit()
+            committed = consumer.committed(kafka.TopicPartition("subscribed3", 0))
+        finally:
+            consumer.close()
+    else:
+        import asyncio  # noqa: PLC0415 - only this case runs a loop
+
+        import aiokafka  # noqa: PLC0415
+
+        async def run() -> tuple[list[int], int | None]:
+            consumer = aiokafka.AIOKafkaConsumer(
+                "subscribed3", bootstrap_servers=broker.bootstrap, group_id="aio-group",
+                auto_offset_reset="earliest", enable_auto_commit=False)
+            await consumer.start()
+            try:
+                got: list[int] = []
+                stop = time.monotonic() + 10
+                while len(got) < 90 and time.monotonic() < stop:
+                    batches = await consumer.getmany(timeout_ms=500)
+                    got += [int(m.value) for ms in batches.values() for m in ms]
+                await consumer.commit()
+                return sorted(got), await consumer.committed(
+                    aiokafka.TopicPartition("subscribed3", 0))
+            finally:
+                await consumer.stop()
+        values, committed = asyncio.run(run())
+    assert values == list(range(90))
+    assert committed == 30

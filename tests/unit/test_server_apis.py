@@ -14,6 +14,7 @@ import pytest
 
 from flyq.broker import AsyncBroker
 from flyq.codec.record_batch import encode_batch
+from flyq.protocol import APIS
 from flyq.records import Record
 from flyq.server import (
     SUPPORTED_VERSIONS,
@@ -25,12 +26,6 @@ from flyq.server import (
 
 _T = TypeVar("_T")
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "protocol.md"
-NAMES = {"Produce": 0, "Fetch": 1, "ListOffsets": 2, "Metadata": 3, "OffsetCommit": 8,
-         "OffsetFetch": 9, "FindCoordinator": 10, "ApiVersions": 18, "CreateTopics": 19,
-         "DeleteTopics": 20, "DeleteRecords": 21, "InitProducerId": 22, "DescribeConfigs": 32,
-         "AlterConfigs": 33, "CreatePartitions": 37, "IncrementalAlterConfigs": 44,
-         "DescribeCluster": 60}
-
 
 def run(tmp_path: Path, scenario: Callable[[ApiHandlers], Awaitable[_T]],
         settings: ServerSettings | None = None) -> _T:
@@ -68,9 +63,9 @@ def fetch_body(topic: str, offset: int, *, max_wait_ms: int = 0, min_bytes: int 
 def test_spec_table_matches_the_advertised_versions() -> None:
     """The "APIs served" table of spec/protocol.md is SUPPORTED_VERSIONS, row for row."""
     rows = re.findall(r"^\| (\w+) \| (\d+) \| (\d+)\u2013(\d+) \|", SPEC.read_text(), re.MULTILINE)
-    table = {int(key): (int(low), int(high)) for name, key, low, high in rows
-             if NAMES.get(name) == int(key)}
-    assert len(rows) == len(table) == len(NAMES)
+    assert all(APIS[int(key)].name == name for name, key, _, _ in rows), rows
+    table = {int(key): (int(low), int(high)) for _, key, low, high in rows}
+    assert len(rows) == len(table)
     assert table == dict(SUPPORTED_VERSIONS)
 
 

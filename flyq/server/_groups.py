@@ -1,0 +1,81 @@
+"""The group coordinator on the event loop: `flyq.groups.ClassicCoordinator` driven by requests
+and one timer (spec/group-coordinator.md; spec/protocol.md "Consumer groups").
+
+The coordinator is pure and in memory, so it runs on the loop itself: a request becomes a call
+with a fresh request id and the loop's clock; every Outcome it returns settles the future of the
+request it answers (that one, or others that were waiting). One task sleeps until
+`next_deadline()` and calls `tick`; a call that may move the deadline wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from flyq.clock import monotonic_ms
+from flyq.groups import ClassicCoordinator, Outcome, Response
+
+__all__ = ["GroupService"]
+
+
+class GroupService:
+    """Requests in, awaited responses out; owns the coordinator's timer."""
+
+    def __init__(self, clock: Callable[[], int] = monotonic_ms) -> None:
+        self.coordinator = ClassicCoordinator()
+        self._clock = clock
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Response]] = {}
+        self._wake = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the timer task (on the running loop)."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().create_task(self._run_timer())
+
+    async def stop(self) -> None:
+        """Stop the timer; requests still waiting are cancelled."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        for future in self._waiting.values():
+            future.cancel()
+        self._waiting.clear()
+
+    async def call(self, method: str, **fields: Any) -> Response:
+        """Call the coordinator's `method` (join, sync, heartbeat, leave) and await its answer."""
+        request_id = next(self._ids)
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        outcomes = getattr(self.coordinator, method)(request_id, self._clock(), **fields)
+        self._settle(outcomes)
+        self._wake.set()
+        try:
+            return await future
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def now_ms(self) -> int:
+        """The coordinator's clock."""
+        return self._clock()
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            future = self._waiting.pop(outcome.request_id, None)
+            if future is not None and not future.done():
+                future.set_result(outcome.response)
+
+    async def _run_timer(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self.coordinator.next_deadline()
+            timeout = None if deadline is None else max(deadline - self._clock(), 0) / 1000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._settle(self.coordinator.tick(self._clock()))
