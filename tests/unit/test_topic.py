@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
 import os
 import tempfile
+import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
