@@ -50,6 +50,7 @@ __all__ = [
     "StorageError",
     "TopicAlreadyExists",
     "UnknownTopic",
+    "UnknownTopicId",
     "CorruptOffsetsFile",
     "InvalidGroupId",
     "MissingOffsetsFile",
@@ -297,6 +298,14 @@ class UnknownTopic(FlyQError):
         self.name = name
 
 
+class UnknownTopicId(FlyQError):
+    """No topic has this topic id (TOPIC-6 in flyq/impl/topic.py)."""
+
+    def __init__(self, topic_id: str) -> None:
+        super().__init__(f"no topic has id {topic_id}")
+        self.topic_id = topic_id
+
+
 class InvalidPartition(FlyQError):
     """A partition number is not one of the topic's partitions."""
 
@@ -455,6 +464,7 @@ KAFKA_STORAGE_ERROR = KafkaError(56, "KAFKA_STORAGE_ERROR", retriable=True)
 GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
 FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
 INVALID_RECORD = KafkaError(87, "INVALID_RECORD", retriable=False)
+UNKNOWN_TOPIC_ID = KafkaError(100, "UNKNOWN_TOPIC_ID", retriable=True)
 
 # Every class of this module, with why it maps where it does when Kafka has no exact equivalent.
 # Closed by its owner (LogClosed, OffsetStoreClosed: this broker no longer serves the partition or
@@ -489,6 +499,7 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     InvalidTopicName: INVALID_TOPIC_EXCEPTION,
     TopicAlreadyExists: TOPIC_ALREADY_EXISTS,
     UnknownTopic: UNKNOWN_TOPIC_OR_PARTITION,
+    UnknownTopicId: UNKNOWN_TOPIC_ID,
     # Kafka answers a partition the topic does not have as an unknown topic-partition.
     InvalidPartition: UNKNOWN_TOPIC_OR_PARTITION,
     InvalidConfig: INVALID_CONFIG,

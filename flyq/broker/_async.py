@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -337,6 +338,10 @@ class AsyncBroker:
     async def log_offsets(self, topic: str, partition: int) -> tuple[int, int, int]:
         """(log_start_offset, log_end_offset, high_watermark) of the partition, on its thread."""
         return await self._on_partition(topic, partition, self._log_offsets, topic, partition)
+
+    async def topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata:
+        """`Broker.topic_by_id` on the admin thread."""
+        return await self._on_admin(self.broker.topic_by_id, topic_id)
 
     async def topic_metadata(self, name: str) -> TopicMetadata:
         """`Broker.metadata` (no I/O once cached; else on the admin thread)."""

@@ -38,6 +38,7 @@ from flyq.errors import (
     OffsetOutOfRange,
     UnknownGroup,
     UnknownTopic,
+    UnknownTopicId,
 )
 from flyq.impl.broker_config import load_broker_config
 from flyq.impl.checkpoint_file import read_whole_file, replace_file
@@ -481,6 +482,14 @@ class Broker:
         """Names of the committed topics, sorted."""
         self._check_open()
         return self._topics.list()
+
+    def topic_by_id(self, topic_id: uuid.UUID) -> TopicMetadata:
+        """The topic whose id is `topic_id` (TOPIC-6); `UnknownTopicId` if none has it."""
+        for name in self.list_topics():
+            metadata = self.metadata(name)
+            if metadata.topic_id == topic_id:
+                return metadata
+        raise UnknownTopicId(str(topic_id))
 
     def describe_topic(self, name: str) -> TopicDescription:
         """Metadata, and per partition the offsets, segment count and bytes of topic `name`.

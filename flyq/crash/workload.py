@@ -31,7 +31,7 @@ from flyq.impl.filelayer import FileLayer
 from flyq.impl.leader_epochs import NO_EPOCH
 from flyq.impl.log import PartitionLog
 from flyq.impl.recovery import RecoveryPolicy
-from flyq.impl.topic import TopicMetadata, TopicStore
+from flyq.impl.topic import TopicMetadata, TopicStore, derived_topic_id
 from flyq.model import LogState, ModelLog, batch_boundaries, empty_log
 from flyq.records import Record, StoredRecord
 
@@ -533,7 +533,8 @@ def make_topic_workload(seed: int, size: int) -> TopicWorkload:
 
 def open_topic_store(layer: FileLayer, data_dir: str = TOPICS_DIRECTORY) -> TopicStore:
     """The topic store the way every run of the harness opens it."""
-    return TopicStore(data_dir, file_layer=layer, clock=_fixed_clock)
+    return TopicStore(data_dir, file_layer=layer, clock=_fixed_clock,
+                      new_topic_id=derived_topic_id)
 
 
 def run_topic_workload(workload: TopicWorkload, layer: RecordingFileLayer,

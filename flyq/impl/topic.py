@@ -2,7 +2,7 @@
 
 Layout under the data directory (decided by `flyq.broker.layout`):
 
-    DATA_DIR/NAME/topic.json       name, partitions, created_ms, config (the LogConfig fields)
+    DATA_DIR/NAME/topic.json       name, partitions, created_ms, topic_id, config (LogConfig fields)
     DATA_DIR/NAME/NAME-0/ ...      one PartitionLog directory per partition, like Kafka's
     DATA_DIR/NAME/NAME-<n-1>/
 
@@ -26,6 +26,10 @@ Rules this module keeps:
   next open; logs already open keep the old ones.
 - TOPIC-5 `add_partitions` only grows a topic: new partition directories are made and synced
   before `topic.json` is replaced, so a crash leaves either the old count or the new one.
+- TOPIC-6 Every topic has a topic id (Kafka's `Uuid`, never all zeros) chosen at `create` (random)
+  and kept in `topic.json`, so deleting a topic and creating one of the same name gives a new id.
+  `alter` and `add_partitions` keep it. A `topic.json` written before ids existed has none; its id
+  is derived from its name and `created_ms` (`derived_topic_id`), the same at every read.
 
 Every file operation goes through the `FileLayer`, as in the partition log.
 """
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -76,12 +81,30 @@ __all__ = [
     "TopicDescription",
     "TopicMetadata",
     "TopicStore",
+    "derived_topic_id",
+    "random_topic_id",
     "validate_topic_name",
 ]
 
 METADATA_FILE = TOPIC_METADATA_FILE
 METADATA_VERSION = 1
 _CONFIG_FIELDS = tuple(field.name for field in attrs.fields(LogConfig))
+# Names the topic ids derived for topic.json files written before ids were stored (TOPIC-6).
+_TOPIC_ID_NAMESPACE = uuid.UUID("5c1f1f0e-7d4a-4e8e-9a51-0f1a7c6b2d93")
+
+
+def derived_topic_id(name: str, created_ms: int) -> uuid.UUID:
+    """The id of a topic whose `topic.json` holds none (TOPIC-6): a function of name and time."""
+    return uuid.uuid5(_TOPIC_ID_NAMESPACE, f"{name}/{created_ms}")
+
+
+def random_topic_id(name: str, created_ms: int) -> uuid.UUID:
+    """A fresh id for a new topic (TOPIC-6); the arguments are unused, kept for injection."""
+    del name, created_ms
+    while True:
+        topic_id = uuid.uuid4()
+        if topic_id.int != 0:  # Kafka reserves the zero Uuid for "no id"
+            return topic_id
 
 
 @attrs.frozen
@@ -92,6 +115,9 @@ class TopicMetadata:
     partitions: int
     created_ms: int
     config: LogConfig
+    topic_id: uuid.UUID = attrs.field(
+        default=attrs.Factory(lambda self: derived_topic_id(self.name, self.created_ms),
+                              takes_self=True))
 
     def to_json(self) -> bytes:
         """The bytes of `topic.json`: ASCII JSON, keys in a fixed order."""
@@ -100,6 +126,7 @@ class TopicMetadata:
             "name": self.name,
             "partitions": self.partitions,
             "created_ms": self.created_ms,
+            "topic_id": str(self.topic_id),
             "config": attrs.asdict(self.config),
         }
         return (json.dumps(document, indent=2) + "\n").encode("ascii")
@@ -135,6 +162,10 @@ class TopicMetadata:
         if partitions < 1:
             raise _bad_field("partitions", f"is {partitions}, expected >= 1", source)
         created_ms = _int_field(document, "created_ms", source)
+        raw_topic_id = document.get("topic_id")
+        topic_id = derived_topic_id(name, created_ms)
+        if raw_topic_id is not None:
+            topic_id = _topic_id_field(raw_topic_id, source)
         raw_config = document.get("config")
         if not isinstance(raw_config, dict):
             raise _bad_field("config", f"is {raw_config!r}, expected a JSON object", source)
@@ -146,11 +177,25 @@ class TopicMetadata:
             config = LogConfig(**raw_config)
         except InvalidConfig as exc:
             raise _bad_field(f"config.{exc.key}", str(exc), source) from exc
-        return cls(name=name, partitions=partitions, created_ms=created_ms, config=config)
+        return cls(name=name, partitions=partitions, created_ms=created_ms, config=config,
+                   topic_id=topic_id)
 
 
 def _bad_field(field: str, what: str, source: str) -> CorruptCheckpoint:
     return CorruptCheckpoint(what, field=field, position=0, source=source)
+
+
+def _topic_id_field(value: object, source: str) -> uuid.UUID:
+    bad = _bad_field("topic_id", f"is {value!r}, expected a non-zero UUID string", source)
+    if not isinstance(value, str):
+        raise bad
+    try:
+        topic_id = uuid.UUID(value)
+    except ValueError:
+        raise bad from None
+    if topic_id.int == 0:
+        raise bad
+    return topic_id
 
 
 def _int_field(document: dict[str, object], field: str, source: str) -> int:
@@ -190,8 +235,10 @@ class TopicStore:
         *,
         file_layer: FileLayer | None = None,
         clock: Callable[[], int] | None = None,
+        new_topic_id: Callable[[str, int], uuid.UUID] = random_topic_id,
     ) -> None:
         self.data_dir = data_dir
+        self._new_topic_id = new_topic_id  # TOPIC-6; the crash harness injects a deterministic one
         self._layer: FileLayer = file_layer if file_layer is not None else OsFileLayer()
         # The injected clock (ms) is handed to every partition log; topic.json's created_ms uses
         # it too, or the wall clock when none is injected.
@@ -225,9 +272,9 @@ class TopicStore:
         for partition in range(partitions):
             layer.make_dirs(partition_directory(self.data_dir, name, partition))
         layer.fsync_dir(directory)
-        metadata = TopicMetadata(
-            name=name, partitions=partitions, created_ms=self._now_ms(), config=config
-        )
+        created_ms = self._now_ms()
+        metadata = TopicMetadata(name=name, partitions=partitions, created_ms=created_ms,
+                                 config=config, topic_id=self._new_topic_id(name, created_ms))
         self._write_atomically(directory, METADATA_FILE, metadata.to_json())
         return metadata
 

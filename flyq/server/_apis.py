@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,14 @@ from flyq.broker.kafka_config import (
     log_config_changes,
 )
 from flyq.broker.layout import check_topic_name
-from flyq.errors import FlyQError, InvalidConfig, TopicAlreadyExists, UnknownTopic, kafka_error
+from flyq.errors import (
+    FlyQError,
+    InvalidConfig,
+    TopicAlreadyExists,
+    UnknownTopic,
+    UnknownTopicId,
+    kafka_error,
+)
 from flyq.groups import (
     GroupState,
     HeartbeatResponse,
@@ -115,7 +123,6 @@ INVALID_CONFIG = 40
 INVALID_REQUEST = 42
 INVALID_RECORD = 87
 FETCH_SESSION_ID_NOT_FOUND = 70
-UNKNOWN_TOPIC_ID = 100
 UNKNOWN_SERVER_ERROR = -1
 
 RESOURCE_TOPIC = 2
@@ -207,14 +214,14 @@ class ApiHandlers:
         `auto.create.topics.enable` and the request allows it (v4+, always before v4)."""
         node_id, host, port = self._node()
         requested = body.get("topics")
-        if requested is None or (version == 0 and not requested):
-            names = await self.broker.list_topics()
-        else:
-            names = [topic["name"] for topic in requested]
         allow_create = self.settings.auto_create_topics and (
             version < 4 or bool(body.get("allow_auto_topic_creation", True)))
-        topics = [await self._topic_metadata(name, allow_create and requested is not None)
-                  for name in names]
+        if requested is None or (version == 0 and not requested):
+            topics = [await self._topic_metadata(name, False)
+                      for name in await self.broker.list_topics()]
+        else:
+            topics = [await self._requested_topic_metadata(topic, allow_create)
+                      for topic in requested]
         return {
             "throttle_time_ms": 0,
             "brokers": [{"node_id": node_id, "host": host, "port": port, "rack": None}],
@@ -223,9 +230,25 @@ class ApiHandlers:
             "topics": topics,
         }
 
-    async def _topic_metadata(self, name: str | None, allow_create: bool) -> Body:
-        if name is None:
-            return {"error_code": UNKNOWN_TOPIC_ID, "name": None, "partitions": []}
+    async def _requested_topic_metadata(self, topic: Body, allow_create: bool) -> Body:
+        """A topic asked for by name, or (v10+) by topic id alone (TOPIC-6)."""
+        name = topic["name"]
+        if name is not None:
+            return await self._topic_metadata(name, allow_create)
+        topic_id = topic.get("topic_id")
+        try:
+            name = await self._topic_name_by_id(topic_id)
+        except FlyQError as exc:
+            return {"error_code": kafka_error(exc).code, "name": None, "topic_id": topic_id,
+                    "partitions": []}
+        return await self._topic_metadata(name, False)
+
+    async def _topic_name_by_id(self, topic_id: uuid.UUID | None) -> str:
+        if topic_id is None:
+            raise UnknownTopicId("null")
+        return (await self.broker.topic_by_id(topic_id)).name  # no topic has the zero id
+
+    async def _topic_metadata(self, name: str, allow_create: bool) -> Body:
         try:
             try:
                 metadata = await self.broker.topic_metadata(name)
@@ -237,7 +260,7 @@ class ApiHandlers:
             return {"error_code": kafka_error(exc).code, "name": name, "partitions": []}
         node_id = self.settings.node_id
         return {
-            "error_code": NONE, "name": name, "is_internal": False,
+            "error_code": NONE, "name": name, "topic_id": metadata.topic_id, "is_internal": False,
             "partitions": [
                 {"error_code": NONE, "partition_index": number, "leader_id": node_id,
                  "leader_epoch": 0, "replica_nodes": [node_id], "isr_nodes": [node_id],
@@ -692,6 +715,8 @@ class ApiHandlers:
             return answer
         answer.update(error_code=NONE, error_message=None, num_partitions=count,
                       replication_factor=1)
+        if not validate_only:
+            answer["topic_id"] = created.topic_id
         if config is not None:
             answer["configs"] = [
                 {"name": entry.name, "value": entry.value, "read_only": False,
@@ -705,24 +730,24 @@ class ApiHandlers:
             raise TopicAlreadyExists(name)
 
     async def delete_topics(self, version: int, body: Body) -> Body:
-        """DeleteTopics by name (topic ids are not kept: a request by id gets UNKNOWN_TOPIC_ID)."""
+        """DeleteTopics by name, or (v6+) by topic id (TOPIC-6)."""
         if version >= 6:
-            names = [topic.get("name") for topic in body["topics"]]
+            wanted = [(topic.get("name"), topic.get("topic_id")) for topic in body["topics"]]
         else:
-            names = list(body["topic_names"])
+            wanted = [(name, None) for name in body["topic_names"]]
         responses = []
-        for name in names:
-            answer: Body = {"name": name, "error_code": NONE, "error_message": None}
-            if name is None:
-                answer.update(error_code=UNKNOWN_TOPIC_ID,
-                              error_message="this broker deletes topics by name only")
-            else:
-                try:
-                    await self.broker.delete_topic(name)
-                    _log.info("topic %s deleted", name)
-                except Exception as exc:  # noqa: BLE001 - answered per topic
-                    answer["error_code"], answer["error_message"] = error_of(
-                        exc, f"delete topic {name}")
+        for given_name, topic_id in wanted:
+            answer: Body = {"name": given_name, "error_code": NONE, "error_message": None}
+            try:
+                name = given_name
+                if name is None:
+                    name = await self._topic_name_by_id(topic_id)
+                    answer.update(name=name, topic_id=topic_id)
+                await self.broker.delete_topic(name)
+                _log.info("topic %s deleted", name)
+            except Exception as exc:  # noqa: BLE001 - answered per topic
+                answer["error_code"], answer["error_message"] = error_of(
+                    exc, f"delete topic {given_name or topic_id}")
             responses.append(answer)
         return {"throttle_time_ms": 0, "responses": responses}
 

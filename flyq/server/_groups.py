@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,11 @@ class GroupService:
     """Requests in, awaited responses out; owns the coordinator's timer."""
 
     def __init__(self, clock: Callable[[], int] = monotonic_ms) -> None:
-        self.coordinator = ClassicCoordinator()
+        # Membership does not survive a restart (spec/group-coordinator.md "Broker restart"), so
+        # member ids must not repeat across restarts either: a zombie of the previous run naming a
+        # member id that a new member happens to have got could otherwise commit. Kafka uses a
+        # random UUID; a random start for the coordinator's counter serves the same end.
+        self.coordinator = ClassicCoordinator(first_member_number=secrets.randbits(62))
         self._clock = clock
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Response]] = {}

@@ -7,10 +7,13 @@ producer has idempotence off (InitProducerId is being built).
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -106,6 +109,18 @@ def test_admin_topic_lifecycle(broker: BrokerProcess, client: str) -> None:
         assert "lifecycle" not in admin.topics()
     finally:
         admin.close()
+
+
+def test_topic_ids_reach_confluent_kafka(broker: BrokerProcess) -> None:
+    """TOPIC-6: librdkafka's describe_topics reports the id stored in topic.json."""
+    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([confluent_kafka.admin.NewTopic("ids", 3)])["ids"].result(10)
+    request = confluent_kafka.TopicCollection(["ids"])
+    described = admin.describe_topics(request, request_timeout=10)["ids"].result(10)
+    stored = json.loads((broker.data_dir / "ids" / "topic.json").read_text())["topic_id"]
+    # librdkafka prints a Uuid as Kafka's Uuid.toString does: base64 of the 16 bytes, unpadded.
+    assert base64.b64decode(str(described.topic_id) + "==") == uuid.UUID(stored).bytes
+    assert len(described.partitions) == 3
 
 
 @pytest.mark.parametrize("client", CLIENTS)

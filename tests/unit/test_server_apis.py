@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +87,32 @@ def test_metadata_auto_creates_with_num_partitions(tmp_path: Path) -> None:
         every = await api.metadata(9, {"topics": None})
         assert [t["name"] for t in every["topics"]] == ["auto"]
     run(tmp_path, scenario, ServerSettings(num_partitions=4))
+
+
+def test_topic_ids_in_create_metadata_and_delete(tmp_path: Path) -> None:
+    """TOPIC-6: CreateTopics v7 and Metadata v10+ give the stored id; Metadata and DeleteTopics
+    v6 find a topic by id alone; an unknown or null id is UNKNOWN_TOPIC_ID (100)."""
+    async def scenario(api: ApiHandlers) -> None:
+        created = await api.create_topics(7, {"topics": [
+            {"name": "t", "num_partitions": 2, "replication_factor": 1, "assignments": [],
+             "configs": []}], "validate_only": False})
+        topic_id = created["topics"][0]["topic_id"]
+        assert topic_id == (await api.broker.topic_metadata("t")).topic_id
+        assert topic_id.int != 0
+        by_name = await api.metadata(12, {"topics": [{"name": "t", "topic_id": uuid.UUID(int=0)}]})
+        assert by_name["topics"][0]["topic_id"] == topic_id
+        stranger = uuid.uuid4()
+        by_id = await api.metadata(12, {"topics": [{"name": None, "topic_id": topic_id},
+                                                   {"name": None, "topic_id": stranger}]})
+        assert [(t["error_code"], t["name"]) for t in by_id["topics"]] == [(0, "t"), (100, None)]
+        assert len(by_id["topics"][0]["partitions"]) == 2
+        deleted = await api.delete_topics(6, {"topics": [{"name": None, "topic_id": stranger},
+                                                         {"name": None, "topic_id": topic_id}],
+                                              "timeout_ms": 1000})
+        assert [(r["error_code"], r["name"]) for r in deleted["responses"]] == [
+            (100, None), (0, "t")]
+        assert await api.broker.list_topics() == []
+    run(tmp_path, scenario)
 
 
 def test_produce_then_fetch_returns_the_stored_bytes(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,6 +266,7 @@ def test_metadata_round_trips_config_and_clock(tmp_path: Path) -> None:
     assert document["name"] == "t"
     assert document["partitions"] == 4
     assert document["created_ms"] == 42
+    assert uuid.UUID(document["topic_id"]) == created.topic_id
     assert document["config"]["segment_bytes"] == 4096
     assert document["config"]["flush_ms"] is None
     assert TopicStore(str(tmp_path)).metadata("t") == created
@@ -606,3 +608,35 @@ def test_alter_unknown_topic(tmp_path: Path) -> None:
     """alter of a topic that does not exist raises UnknownTopic."""
     with pytest.raises(UnknownTopic):
         TopicStore(str(tmp_path)).alter("nope", {"segment_ms": 1})
+
+
+def test_topic_ids_are_kept_and_new_for_each_incarnation(tmp_path: Path) -> None:
+    """TOPIC-6: create picks a non-zero id, topic.json keeps it through alter and growth, and a
+    topic deleted and created again under the same name gets another id."""
+    store = TopicStore(str(tmp_path), clock=lambda: 42)
+    first = store.create("t", 1)
+    assert first.topic_id.int != 0
+    store.alter("t", {"segment_ms": 1000})
+    store.add_partitions("t", 3)
+    assert TopicStore(str(tmp_path)).metadata("t").topic_id == first.topic_id
+    other = store.create("u", 1)
+    store.delete("t")
+    again = store.create("t", 1)  # same name, same clock reading
+    assert len({first.topic_id, other.topic_id, again.topic_id}) == 3
+
+
+def test_a_topic_json_without_an_id_gets_the_same_derived_id_at_every_read(tmp_path: Path) -> None:
+    """TOPIC-6, format.md §6: files written before ids were kept have the uuid5 of name and time,
+    and an alter writes that id down."""
+    store = TopicStore(str(tmp_path))
+    store.create("t", 1)
+    path = tmp_path / "t" / METADATA_FILE
+    document = json.loads(path.read_text())
+    del document["topic_id"]
+    document["created_ms"] = 1234
+    path.write_text(json.dumps(document))
+    expected = uuid.uuid5(uuid.UUID("5c1f1f0e-7d4a-4e8e-9a51-0f1a7c6b2d93"), "t/1234")
+    assert TopicStore(str(tmp_path)).metadata("t").topic_id == expected
+    assert TopicStore(str(tmp_path)).metadata("t").topic_id == expected
+    store.alter("t", {"segment_ms": 1000})
+    assert json.loads(path.read_text())["topic_id"] == str(expected)

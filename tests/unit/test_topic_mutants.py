@@ -87,6 +87,9 @@ GOOD = {"version": 1, "name": "t", "partitions": 1, "created_ms": 5, "config": {
         ({**GOOD, "config": {"colour": 1}}, "config", 0, "colour"),
         ({**GOOD, "config": {"segment_bytes": 0}}, "config.segment_bytes", 0, "segment_bytes"),
         ({**GOOD, "name": "u"}, "name", 0, "'u'"),
+        ({**GOOD, "topic_id": "not-a-uuid"}, "topic_id", 0, "not-a-uuid"),
+        ({**GOOD, "topic_id": 7}, "topic_id", 0, "7"),
+        ({**GOOD, "topic_id": "00000000-0000-0000-0000-000000000000"}, "topic_id", 0, "non-zero"),
     ],
 )
 def test_bad_topic_json_names_field_position_and_file(
