@@ -33,6 +33,8 @@ from flyq.errors import (
     kafka_error,
 )
 from flyq.groups import (
+    Assignment,
+    ConsumerGroupView,
     GroupState,
     HeartbeatResponse,
     JoinGroupResponse,
@@ -80,6 +82,8 @@ class ApiKey:
     CREATE_PARTITIONS = 37
     INCREMENTAL_ALTER_CONFIGS = 44
     DESCRIBE_CLUSTER = 60
+    CONSUMER_GROUP_HEARTBEAT = 68
+    CONSUMER_GROUP_DESCRIBE = 69
 
 
 # api key -> (min, max) version advertised in ApiVersions (spec/protocol.md §5 says why each).
@@ -88,8 +92,8 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.FETCH: (4, 12),
     ApiKey.LIST_OFFSETS: (1, 7),
     ApiKey.METADATA: (0, 12),
-    ApiKey.OFFSET_COMMIT: (0, 8),
-    ApiKey.OFFSET_FETCH: (0, 8),
+    ApiKey.OFFSET_COMMIT: (0, 9),  # v9: member epochs of consumer-protocol groups (CG-19)
+    ApiKey.OFFSET_FETCH: (0, 9),
     ApiKey.FIND_COORDINATOR: (0, 4),
     ApiKey.JOIN_GROUP: (0, 9),
     ApiKey.HEARTBEAT: (0, 4),
@@ -107,6 +111,8 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.CREATE_PARTITIONS: (0, 3),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
     ApiKey.DESCRIBE_CLUSTER: (0, 1),
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: (0, 1),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: (0, 0),
 }
 
 # Kafka error codes the handlers choose themselves (the rest come from flyq.errors).
@@ -121,6 +127,9 @@ INVALID_REPLICATION_FACTOR = 38
 INVALID_REPLICA_ASSIGNMENT = 39
 INVALID_CONFIG = 40
 INVALID_REQUEST = 42
+INCONSISTENT_GROUP_PROTOCOL = 23
+INVALID_GROUP_ID = 24
+GROUP_ID_NOT_FOUND = 69
 INVALID_RECORD = 87
 FETCH_SESSION_ID_NOT_FOUND = 70
 UNKNOWN_SERVER_ERROR = -1
@@ -157,7 +166,9 @@ class ApiHandlers:
         self.settings = settings
         self.cluster_id = cluster_id
         self.watch = AppendWatch()
-        self.groups = GroupService()
+        self.groups = GroupService(
+            consumer_session_timeout_ms=settings.consumer_session_timeout_ms,
+            consumer_heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms)
         # member id -> the address it joined from (DescribeGroups' client_host).
         self._member_hosts: dict[str, str] = {}
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
@@ -184,6 +195,8 @@ class ApiHandlers:
             ApiKey.CREATE_PARTITIONS: self.create_partitions,
             ApiKey.INCREMENTAL_ALTER_CONFIGS: self.incremental_alter_configs,
             ApiKey.DESCRIBE_CLUSTER: self.describe_cluster,
+            ApiKey.CONSUMER_GROUP_HEARTBEAT: self.consumer_group_heartbeat,
+            ApiKey.CONSUMER_GROUP_DESCRIBE: self.consumer_group_describe,
         }
 
     async def handle(self, api_key: int, version: int, body: Body) -> Body | None:
@@ -492,9 +505,14 @@ class ApiHandlers:
         known member, or generation -1 for a group without members, as `assign()` consumers
         commit), then stored durably."""
         group = body["group_id"]
-        fenced = self.groups.coordinator.check_commit(
-            group, body.get("generation_id_or_member_epoch", -1), body.get("member_id", ""),
-            body.get("group_instance_id"))
+        if group in self.groups.consumer.group_ids():  # CG-19: a consumer-protocol group
+            fenced = self.groups.consumer.check_commit(
+                group, body.get("member_id", ""), body.get("generation_id_or_member_epoch", -1),
+                api_version=version)
+        else:
+            fenced = self.groups.coordinator.check_commit(
+                group, body.get("generation_id_or_member_epoch", -1), body.get("member_id", ""),
+                body.get("group_instance_id"))
         results: list[Body] = []
         by_metadata: dict[str, dict[tuple[str, int], int]] = {}
         for topic in body["topics"]:
@@ -531,6 +549,14 @@ class ApiHandlers:
         if version >= 8:
             groups = []
             for group in body["groups"]:
+                code = NONE
+                if group["group_id"] in self.groups.consumer.group_ids():  # CG-19 (v9+)
+                    code = self.groups.consumer.check_fetch(
+                        group["group_id"], group.get("member_id"), group.get("member_epoch", -1))
+                if code != NONE:
+                    groups.append({"group_id": group["group_id"], "topics": [],
+                                   "error_code": code})
+                    continue
                 topics, code = await self._group_offsets(group["group_id"], group.get("topics"),
                                                          "partition_indexes")
                 groups.append({"group_id": group["group_id"], "topics": topics,
@@ -565,6 +591,12 @@ class ApiHandlers:
         member id for v4+ clients, a rejoin without rebalance)."""
         client_id, host = CLIENT.get()
         rebalance_timeout = body.get("rebalance_timeout_ms", -1)
+        # CG-20: a group is of one type at a time; an Empty consumer group becomes classic.
+        if self.groups.consumer.has_members(body["group_id"]):
+            return {"throttle_time_ms": 0, "error_code": INCONSISTENT_GROUP_PROTOCOL,
+                    "generation_id": -1, "protocol_type": None, "protocol_name": None,
+                    "leader": "", "member_id": body["member_id"], "members": []}
+        self.groups.consumer.delete_group(body["group_id"])
         answer = await self.groups.call(
             "join", group_id=body["group_id"], client_id=client_id,
             session_timeout_ms=body["session_timeout_ms"],
@@ -629,20 +661,27 @@ class ApiHandlers:
         """ListGroups: groups with members, and groups that only have committed offsets
         (Empty, no protocol type), filtered by state (v4+) and type (v5+)."""
         coordinator = self.groups.coordinator
-        rows: dict[str, tuple[str, str]] = {}
+        rows_classic: dict[str, tuple[str, str]] = {}
         for group_id in await self.broker.list_groups():
-            rows[group_id] = ("", GroupState.EMPTY.value)
+            rows_classic[group_id] = ("", GroupState.EMPTY.value)
+        rows: dict[str, tuple[str, str, str]] = {
+            group_id: (protocol_type, state, "classic")
+            for group_id, (protocol_type, state) in rows_classic.items()}
         for group_id in coordinator.group_ids():
             view = coordinator.describe(group_id)
             if view is not None:
-                rows[group_id] = (view.protocol_type or "", view.state.value)
+                rows[group_id] = (view.protocol_type or "", view.state.value, "classic")
+        for group_id in self.groups.consumer.group_ids():  # CG-20
+            consumer_view = self.groups.consumer.describe(group_id)
+            if consumer_view is not None:
+                rows[group_id] = ("consumer", consumer_view.state.value, "consumer")
         states = {state.lower() for state in body.get("states_filter") or []}
         types = {kind.lower() for kind in body.get("types_filter") or []}
         return {"throttle_time_ms": 0, "error_code": NONE, "groups": [
             {"group_id": group_id, "protocol_type": protocol_type, "group_state": state,
-             "group_type": "classic"}
-            for group_id, (protocol_type, state) in sorted(rows.items())
-            if (not states or state.lower() in states) and (not types or "classic" in types)]}
+             "group_type": kind}
+            for group_id, (protocol_type, state, kind) in sorted(rows.items())
+            if (not states or state.lower() in states) and (not types or kind in types)]}
 
     async def describe_groups(self, version: int, body: Body) -> Body:
         """DescribeGroups: state, protocol, and each member's client, host, metadata and
@@ -650,6 +689,18 @@ class ApiHandlers:
         committed = set(await self.broker.list_groups())
         groups = []
         for group_id in body["groups"]:
+            consumer_view = self.groups.consumer.describe(group_id)
+            if consumer_view is not None:  # CG-20: state and members, no protocol metadata
+                groups.append({
+                    "error_code": NONE, "group_id": group_id,
+                    "group_state": consumer_view.state.value, "protocol_type": "consumer",
+                    "protocol_data": consumer_view.assignor_name,
+                    "members": [{
+                        "member_id": m.member_id, "group_instance_id": m.instance_id,
+                        "client_id": m.client_id, "client_host": m.client_host,
+                        "member_metadata": b"", "member_assignment": b"",
+                    } for m in consumer_view.members]})
+                continue
             view = self.groups.coordinator.describe(group_id)
             if view is None:
                 state = GroupState.EMPTY if group_id in committed else GroupState.DEAD
@@ -670,6 +721,127 @@ class ApiHandlers:
                     "member_assignment": assignments.get(member.member_id, b""),
                 } for member in view.members]})
         return {"throttle_time_ms": 0, "groups": groups}
+
+    # --- consumer groups (the consumer protocol, KIP-848, flyq.groups.ConsumerCoordinator) ------
+
+    async def consumer_group_heartbeat(self, version: int, body: Body) -> Body:
+        """ConsumerGroupHeartbeat (CG-4..18, CG-20): answered at once. Topics are named in the
+        coordinator and identified by topic id on the wire; the names are mapped here."""
+        client_id, host = CLIENT.get()
+        group_id = body["group_id"]
+        epoch = body["member_epoch"]
+
+        def error(code: int, message: str) -> Body:
+            return {"throttle_time_ms": 0, "error_code": code, "error_message": message,
+                    "member_id": None, "member_epoch": 0, "heartbeat_interval_ms": 0,
+                    "assignment": None}
+
+        if body.get("subscribed_topic_regex") is not None:
+            return error(INVALID_REQUEST, "SubscribedTopicRegex is not supported yet.")
+        classic = self.groups.coordinator.describe(group_id)
+        if classic is not None:
+            if classic.state is not GroupState.EMPTY:  # CG-20, as Kafka without migration
+                return error(GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
+            if epoch == 0:
+                self.groups.coordinator.delete_group(group_id)
+        subscribed = body.get("subscribed_topic_names")
+        names = set(subscribed or ())
+        view = self.groups.consumer.describe(group_id)
+        if view is not None:
+            names.update(t for m in view.members for t in m.subscribed_topic_names)
+        topics, ids = await self._topic_ids(names)
+        owned: dict[str, frozenset[int]] | None = None
+        if body.get("topic_partitions") is not None:
+            owned = {}
+            names_by_id = {topic_id: name for name, topic_id in ids.items()}
+            for entry in body["topic_partitions"]:
+                name = names_by_id.get(entry["topic_id"])
+                if name is None:
+                    try:
+                        name = await self._topic_name_by_id(entry["topic_id"])
+                    except FlyQError:
+                        continue  # a deleted topic: nothing of it can be owned any more
+                owned[name] = owned.get(name, frozenset()) | frozenset(entry["partitions"])
+        answer = self.groups.consumer_heartbeat(
+            group_id=group_id, member_id=body["member_id"], member_epoch=epoch, topics=topics,
+            instance_id=body.get("instance_id"), rack_id=body.get("rack_id"),
+            rebalance_timeout_ms=body.get("rebalance_timeout_ms", -1),
+            subscribed_topic_names=subscribed, server_assignor=body.get("server_assignor"),
+            owned=owned, client_id=client_id, client_host=host,
+            require_member_id=version >= 1)
+        assignment = None
+        if answer.assignment is not None:
+            assignment = {"topic_partitions": await self._wire_assignment(answer.assignment, ids)}
+        return {"throttle_time_ms": 0, "error_code": answer.error_code,
+                "error_message": answer.error_message, "member_id": answer.member_id,
+                "member_epoch": answer.member_epoch,
+                "heartbeat_interval_ms": answer.heartbeat_interval_ms, "assignment": assignment}
+
+    async def _topic_ids(self, names: Iterable[str]) -> tuple[dict[str, int], dict[str, uuid.UUID]]:
+        """(partition count, topic id) of each existing topic among `names` (TOPIC-6)."""
+        counts: dict[str, int] = {}
+        ids: dict[str, uuid.UUID] = {}
+        for name in sorted(names):
+            try:
+                metadata = await self.broker.topic_metadata(name)
+            except FlyQError:
+                continue  # not (yet) a topic: subscribed, but nothing to assign
+            counts[name] = metadata.partitions
+            ids[name] = metadata.topic_id
+        return counts, ids
+
+    async def _wire_assignment(self, assignment: Assignment, ids: dict[str, uuid.UUID],
+                               with_names: bool = False) -> list[Body]:
+        missing = [name for name in assignment if name not in ids]
+        if missing:
+            ids = {**ids, **(await self._topic_ids(missing))[1]}
+        return [{"topic_id": ids[name], "topic_name": name, "partitions": sorted(partitions)}
+                if with_names else {"topic_id": ids[name], "partitions": sorted(partitions)}
+                for name, partitions in sorted(assignment.items())
+                if partitions and name in ids]
+
+    async def consumer_group_describe(self, version: int, body: Body) -> Body:
+        """ConsumerGroupDescribe: epochs, assignor, and each member's assignment and target."""
+        groups = []
+        for group_id in body["group_ids"]:
+            view = self.groups.consumer.describe(group_id)
+            if not group_id:
+                groups.append(self._describe_error(group_id, INVALID_GROUP_ID, "Invalid group."))
+            elif view is None:
+                message = (f"Group {group_id} is not a consumer group."
+                           if self.groups.coordinator.describe(group_id) is not None
+                           else f"Group {group_id} not found.")
+                groups.append(self._describe_error(group_id, GROUP_ID_NOT_FOUND, message))
+            else:
+                groups.append(await self._describe_consumer_group(view))
+        return {"throttle_time_ms": 0, "groups": groups}
+
+    @staticmethod
+    def _describe_error(group_id: str, code: int, message: str) -> Body:
+        return {"error_code": code, "error_message": message, "group_id": group_id,
+                "group_state": "Dead", "group_epoch": -1, "assignment_epoch": -1,
+                "assignor_name": "", "members": []}
+
+    async def _describe_consumer_group(self, view: ConsumerGroupView) -> Body:
+        names = {t for m in view.members for a in (m.assigned, m.target) for t in a}
+        ids = (await self._topic_ids(names))[1]
+        members = []
+        for m in view.members:
+            members.append({
+                "member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
+                "member_epoch": m.member_epoch, "client_id": m.client_id,
+                "client_host": m.client_host,
+                "subscribed_topic_names": list(m.subscribed_topic_names),
+                "subscribed_topic_regex": None,
+                "assignment": {"topic_partitions": await self._wire_assignment(
+                    m.assigned, ids, with_names=True)},
+                "target_assignment": {"topic_partitions": await self._wire_assignment(
+                    m.target, ids, with_names=True)},
+            })
+        return {"error_code": NONE, "error_message": None, "group_id": view.group_id,
+                "group_state": view.state.value, "group_epoch": view.group_epoch,
+                "assignment_epoch": view.assignment_epoch, "assignor_name": view.assignor_name,
+                "members": members}
 
     # --- topics and configs ---------------------------------------------------------------------
 

@@ -1,10 +1,13 @@
-"""The group coordinator on the event loop: `flyq.groups.ClassicCoordinator` driven by requests
-and one timer (spec/group-coordinator.md; spec/protocol.md "Consumer groups").
+"""The group coordinators on the event loop: `flyq.groups.ClassicCoordinator` and
+`flyq.groups.ConsumerCoordinator` (KIP-848) driven by requests and one timer
+(spec/group-coordinator.md, spec/consumer-group-protocol.md; spec/protocol.md "Consumer groups").
 
 The coordinator is pure and in memory, so it runs on the loop itself: a request becomes a call
 with a fresh request id and the loop's clock; every Outcome it returns settles the future of the
 request it answers (that one, or others that were waiting). One task sleeps until
-`next_deadline()` and calls `tick`; a call that may move the deadline wakes it.
+`next_deadline()` and calls `tick`; a call that may move the deadline wakes it. The consumer
+coordinator never makes a request wait: its heartbeats are answered at once, and its `tick` only
+removes members.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flyq.clock import monotonic_ms
-from flyq.groups import ClassicCoordinator, Outcome, Response
+from flyq.groups import (
+    ClassicCoordinator,
+    ConsumerCoordinator,
+    ConsumerHeartbeatResponse,
+    Outcome,
+    Response,
+)
 
 __all__ = ["GroupService"]
 
@@ -25,12 +34,23 @@ __all__ = ["GroupService"]
 class GroupService:
     """Requests in, awaited responses out; owns the coordinator's timer."""
 
-    def __init__(self, clock: Callable[[], int] = monotonic_ms) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], int] = monotonic_ms,
+        *,
+        consumer_session_timeout_ms: int = 45_000,
+        consumer_heartbeat_interval_ms: int = 5_000,
+    ) -> None:
         # Membership does not survive a restart (spec/group-coordinator.md "Broker restart"), so
         # member ids must not repeat across restarts either: a zombie of the previous run naming a
         # member id that a new member happens to have got could otherwise commit. Kafka uses a
         # random UUID; a random start for the coordinator's counter serves the same end.
         self.coordinator = ClassicCoordinator(first_member_number=secrets.randbits(62))
+        self.consumer = ConsumerCoordinator(
+            session_timeout_ms=consumer_session_timeout_ms,
+            heartbeat_interval_ms=consumer_heartbeat_interval_ms,
+            first_member_number=secrets.randbits(62),
+        )
         self._clock = clock
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Response]] = {}
@@ -66,6 +86,12 @@ class GroupService:
         finally:
             self._waiting.pop(request_id, None)
 
+    def consumer_heartbeat(self, **fields: Any) -> ConsumerHeartbeatResponse:
+        """ConsumerGroupHeartbeat on the consumer coordinator, answered at once."""
+        response = self.consumer.heartbeat(self._clock(), **fields)
+        self._wake.set()
+        return response
+
     def now_ms(self) -> int:
         """The coordinator's clock."""
         return self._clock()
@@ -79,8 +105,14 @@ class GroupService:
     async def _run_timer(self) -> None:
         while True:
             self._wake.clear()
-            deadline = self.coordinator.next_deadline()
-            timeout = None if deadline is None else max(deadline - self._clock(), 0) / 1000
+            deadlines = [
+                d
+                for d in (self.coordinator.next_deadline(), self.consumer.next_deadline())
+                if d is not None
+            ]
+            timeout = max(min(deadlines) - self._clock(), 0) / 1000 if deadlines else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            self._settle(self.coordinator.tick(self._clock()))
+            now = self._clock()
+            self._settle(self.coordinator.tick(now))
+            self.consumer.tick(now)

@@ -49,6 +49,18 @@ class ServerSettings:
     max_in_flight_requests: int = attrs.field(default=1000, validator=_at_least_one)
     # node.id / broker.id: this broker's id in Metadata.
     node_id: int = 0
+    # group.consumer.session.timeout.ms / group.consumer.heartbeat.interval.ms: the consumer
+    # group protocol's (KIP-848) session and heartbeat interval, Kafka's defaults (CG-17).
+    consumer_session_timeout_ms: int = attrs.field(default=45_000, validator=_at_least_one)
+    consumer_heartbeat_interval_ms: int = attrs.field(default=5_000, validator=_at_least_one)
+
+    def __attrs_post_init__(self) -> None:
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            raise InvalidConfig(
+                "consumer_heartbeat_interval_ms",
+                self.consumer_heartbeat_interval_ms,
+                f"less than consumer_session_timeout_ms={self.consumer_session_timeout_ms}",
+            )
 
     @property
     def advertised(self) -> tuple[str, int]:
@@ -75,6 +87,8 @@ _KAFKA_NAMES = {
     "connections.max.idle.ms": "connections_max_idle_ms",
     "node.id": "node_id",
     "broker.id": "node_id",
+    "group.consumer.session.timeout.ms": "consumer_session_timeout_ms",
+    "group.consumer.heartbeat.interval.ms": "consumer_heartbeat_interval_ms",
 }
 
 
