@@ -736,7 +736,7 @@ class ApiHandlers:
                     "member_id": None, "member_epoch": 0, "heartbeat_interval_ms": 0,
                     "assignment": None}
 
-        if body.get("subscribed_topic_regex") is not None:
+        if body.get("subscribed_topic_regex"):  # librdkafka sends "" for "no regex"
             return error(INVALID_REQUEST, "SubscribedTopicRegex is not supported yet.")
         classic = self.groups.coordinator.describe(group_id)
         if classic is not None:
