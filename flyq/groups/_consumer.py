@@ -61,6 +61,10 @@ UNRELEASED_INSTANCE_ID = 111
 UNSUPPORTED_ASSIGNOR = 112
 STALE_MEMBER_EPOCH = 113
 
+# CG-6: Kafka answers GROUP_ID_NOT_FOUND here, which librdkafka treats as fatal; Kafka's groups
+# survive a restart, FlyQ's do not, so after one the members must be told to rejoin instead.
+_NO_GROUP = "Consumer group {} not found: the member must rejoin."
+
 LEAVE_GROUP_MEMBER_EPOCH = -1
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
 NO_PARTITIONS: frozenset[int] = frozenset()
@@ -479,7 +483,7 @@ class ConsumerCoordinator:
         """A member leaves (epoch -1), or a static member leaves for a while (-2), CG-16."""
         group = self._groups.get(group_id)
         if group is None:
-            raise _Reject(GROUP_ID_NOT_FOUND, f"Consumer group {group_id} not found.")
+            raise _Reject(UNKNOWN_MEMBER_ID, _NO_GROUP.format(group_id))
         if instance_id is None:
             member = group.members.get(member_id)
             if member is None:
@@ -525,7 +529,7 @@ class ConsumerCoordinator:
         group = self._groups.get(group_id)
         if group is None:
             if epoch != 0:
-                raise _Reject(GROUP_ID_NOT_FOUND, f"Consumer group {group_id} not found.")
+                raise _Reject(UNKNOWN_MEMBER_ID, _NO_GROUP.format(group_id))
             group = _Group(group_id)
         member = self._find_member(group, member_id, epoch, instance_id, owned)
         if member is None:

@@ -209,3 +209,46 @@ def test_rebalance_time_when_a_member_joins(
         times,
         capsys,
     )
+
+
+def test_consumer_rejoins_after_broker_restart(kip848_broker: BrokerProcess) -> None:
+    """CG-6, CG-19: group membership does not survive a broker restart; the consumer's next
+    heartbeat is told UNKNOWN_MEMBER_ID (not librdkafka-fatal GROUP_ID_NOT_FOUND), it rejoins at
+    epoch 0, and reads on from its committed offsets: every record, none lost."""
+    create(kip848_broker)
+    produce(kip848_broker, range(60))
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": kip848_broker.bootstrap,
+            "group.id": "restarted",
+            "group.protocol": "consumer",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    seen: list[int] = []
+    errors: list[str] = []
+
+    def pump(until: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(set(seen)) < until:
+            message = consumer.poll(0.1)
+            if message is None:
+                continue
+            if message.error() is not None:
+                errors.append(str(message.error()))
+            else:
+                seen.append(int(message.value()))
+                consumer.commit(message, asynchronous=False)
+
+    try:
+        consumer.subscribe([TOPIC])
+        pump(60, 30)
+        assert set(seen) == set(range(60))
+        kip848_broker.restart()
+        produce(kip848_broker, range(60, 120))
+        pump(120, 60)
+    finally:
+        consumer.close()
+    assert set(seen) == set(range(120))
+    assert not [e for e in errors if "FATAL" in e.upper()], errors
