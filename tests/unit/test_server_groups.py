@@ -29,3 +29,40 @@ def test_member_ids_do_not_repeat_across_restarts() -> None:
     every = [member_id for run in runs for member_id in run]
     assert all(member_id.startswith("consumer-") for member_id in every)
     assert len(set(every)) == len(every)
+
+
+def test_timer_expires_consumer_protocol_members() -> None:
+    """CG-17, CG-20: the service's one timer also ticks the consumer coordinator: a member whose
+    session is over (by the service's clock) is removed without any further request to its group,
+    and not while its session lasts."""
+    now = [0]
+
+    async def scenario() -> None:
+        service = GroupService(
+            lambda: now[0], consumer_session_timeout_ms=1_000, consumer_heartbeat_interval_ms=100
+        )
+        service.start()
+        try:
+            answer = service.consumer_heartbeat(
+                group_id="g", member_id="a", member_epoch=0, topics={"t": 1},
+                rebalance_timeout_ms=5_000, subscribed_topic_names=["t"], owned={})
+            assert answer.error_code == 0
+
+            async def members_after(at: int) -> int:
+                now[0] = at
+                # Another group's heartbeat wakes the timer, which ticks at the new time.
+                service.consumer_heartbeat(
+                    group_id="other", member_id=f"x{at}", member_epoch=0, topics={},
+                    rebalance_timeout_ms=5_000, subscribed_topic_names=["t"], owned={})
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                view = service.consumer.describe("g")
+                assert view is not None
+                return len(view.members)
+
+            assert await members_after(1_000) == 1
+            assert await members_after(1_001) == 0
+        finally:
+            await service.stop()
+
+    asyncio.run(scenario())
