@@ -454,3 +454,16 @@ def test_group_uses_range_when_asked() -> None:
     h.join("b", assignor="range")
     view = h.cc.describe("g")
     assert view is not None and view.assignor_name == "range"
+
+
+def test_only_the_previous_epoch_is_forgiven() -> None:
+    """CG-6: an epoch older than the member's previous one is 110 even when what it owns is
+    within its assignment."""
+    h = Harness()
+    h.join("a")  # epoch 1
+    for count in (7, 8):  # two growths: epoch 2 (previous 1), then 3 (previous 2)
+        h.topics["t"] = count
+        h.beat("a", count - 6, {"t": parts(0)})
+    assert h.member("a")[0] == 3
+    assert h.beat("a", 1, {"t": parts(0)}).error_code == 110
+    assert h.beat("a", 2, {"t": parts(0)}).error_code == 0
