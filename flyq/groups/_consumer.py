@@ -493,6 +493,7 @@ class ConsumerCoordinator:
         if epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
             # Kept, with its assignment, for the instance to come back within its session.
             member.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH
+            member.state = MemberState.STABLE  # nothing left to revoke; -2 is never reconciled
             member.pending_revocation = {}
             member.revocation_deadline_ms = None
         else:

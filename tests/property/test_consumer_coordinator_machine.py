@@ -1,13 +1,15 @@
 """The consumer group protocol coordinator driven by KIP-848 clients (spec/consumer-group-protocol.md).
 
-A few clients join, heartbeat, apply what they are told (possibly late, as a slow revocation
-callback would), leave, crash and restart, while the clock moves in small steps and big jumps and
-topics grow partitions. After every step: no partition is held by two members in the
-coordinator's view (CG-13), no partition is owned by two clients that are still members, each
-member owns only what the coordinator assigned to it or has yet to revoke (CG-10), epochs never go
-backwards (CG-5, CG-12), and no member outlives its deadlines, nor is removed before them (CG-17,
-CG-18). `settle` keeps every live client heartbeating until the group must be Stable, then checks
-that every subscribed partition is assigned to exactly one member, which owns it (CG-14).
+A few clients, some static (with an instance id), join, heartbeat, apply what they are told
+(possibly late, as a slow revocation callback would), change their subscriptions, leave (static
+ones also for a while, epoch -2, coming back under a new member id), crash and restart, while the
+clock moves in small steps and big jumps and topics grow partitions. After every step: no
+partition is held by two members in the coordinator's view (CG-13), no partition is owned by two
+clients that are still members, each member owns only what the coordinator assigned to it or has
+yet to revoke (CG-10), epochs never go backwards (CG-5, CG-12), and no member outlives its
+deadlines, nor is removed before them (CG-17, CG-18). `settle` keeps every live client
+heartbeating until the group must be Stable, then checks that every subscribed partition is
+assigned to exactly one member, which owns it (CG-14).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Client:
     subscribed: tuple[str, ...]
     rebalance_ms: int
     generates_id: bool  # v1: the client makes its member id; v0: the coordinator does
+    instance_id: str | None = None  # a static member's group.instance.id
     incarnation: int = 0
     member_id: str = ""
     epoch: int = 0
@@ -76,14 +79,22 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
 
     @initialize(
         specs=st.lists(
-            st.tuples(st.sampled_from(SUBSCRIPTIONS), st.sampled_from(REBALANCES), st.booleans()),
+            st.tuples(
+                st.sampled_from(SUBSCRIPTIONS),
+                st.sampled_from(REBALANCES),
+                st.booleans(),
+                st.booleans(),
+            ),
             min_size=1,
             max_size=4,
         )
     )
-    def make_clients(self, specs: list[tuple[tuple[str, ...], int, bool]]) -> None:
-        """Create the clients with their subscriptions and timeouts."""
-        self.clients = [Client(f"c{i}", s, r, g) for i, (s, r, g) in enumerate(specs)]
+    def make_clients(self, specs: list[tuple[tuple[str, ...], int, bool, bool]]) -> None:
+        """Create the clients with their subscriptions, timeouts, and maybe an instance id."""
+        self.clients = [
+            Client(f"c{i}", s, r, g, f"instance-{i}" if static else None)
+            for i, (s, r, g, static) in enumerate(specs)
+        ]
 
     # ------------------------------------------------------------ plumbing
 
@@ -102,6 +113,7 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
             member_id=client.member_id,
             member_epoch=epoch,
             topics=self.topics,
+            instance_id=client.instance_id,
             rebalance_timeout_ms=client.rebalance_ms if (joining or full) else -1,
             subscribed_topic_names=client.subscribed if (joining or full) else None,
             owned={} if joining else owned,
@@ -122,12 +134,16 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
                 if r.assignment is not None:
                     client.told = dict(r.assignment)
         else:
-            # CG-6: fenced or forgotten: give up everything and join again.
-            assert r.error_code in (25, 110), r
+            # CG-6, CG-16: fenced or forgotten: give up everything and join again; a static
+            # member whose instance is still held (111) tries again later.
+            assert r.error_code in (25, 110, 82, 111), r
+            assert r.error_code != 111 or epoch == 0, r
             client.release()
         return r
 
-    def join(self, client: Client) -> None:
+    def join(self, client: Client, new_id: bool = False) -> None:
+        if new_id:
+            client.member_id = ""
         if client.generates_id and not client.member_id:
             client.incarnation += 1
             client.member_id = f"{client.name}-{client.incarnation}"
@@ -209,6 +225,48 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
         client.active = False
         if client.generates_id:
             client.member_id = ""
+
+    @rule(data=st.data())
+    def static_leave(self, data: st.DataObject) -> None:
+        """CG-16: a static client leaves for a while (epoch -2); it will come back as a new member
+        id with the same instance id."""
+        active = [
+            c
+            for c in self.clients
+            if c.active and not c.crashed and c.epoch > 0 and c.instance_id is not None
+        ]
+        if not active:
+            return
+        client = data.draw(st.sampled_from(active))
+        r = self.cc.heartbeat(
+            self.now,
+            group_id=GROUP,
+            member_id=client.member_id,
+            member_epoch=-2,
+            topics=self.topics,
+            instance_id=client.instance_id,
+        )
+        assert r.error_code in (0, 25, 82), r
+        assert r.error_code != 0 or r.member_epoch == -2
+        self.member_epochs.pop(client.member_id, None)
+        client.release()
+        client.active = False
+
+    @rule(data=st.data())
+    def static_return(self, data: st.DataObject) -> None:
+        """A static client that left for a while comes back under a new member id."""
+        away = [c for c in self.clients if not c.active and not c.crashed and c.instance_id is not None]
+        if away:
+            self.join(data.draw(st.sampled_from(away)), new_id=True)
+
+    @rule(data=st.data(), subscribed=st.sampled_from(SUBSCRIPTIONS))
+    def resubscribe(self, data: st.DataObject, subscribed: tuple[str, ...]) -> None:
+        """An active client changes its subscription (a full heartbeat)."""
+        active = [c for c in self.clients if c.active and not c.crashed and c.epoch > 0]
+        if active:
+            client = data.draw(st.sampled_from(active))
+            client.subscribed = subscribed
+            self.send(client, client.epoch, full=True)
 
     @rule(data=st.data())
     def crash(self, data: st.DataObject) -> None:
@@ -325,7 +383,8 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
         self.assignment_epoch = view.assignment_epoch
         for m in view.members:
             assert m.member_epoch <= view.assignment_epoch
-            assert m.member_epoch >= self.member_epochs.get(m.member_id, 0), m
+            # A new incarnation (or a static member away, -2) starts the record over.
+            assert m.member_epoch >= self.member_epochs.get(m.member_id, -2), m
             self.member_epochs[m.member_id] = m.member_epoch
 
     @invariant()
