@@ -18,6 +18,7 @@ from flyq.protocol._connection import (
     ServerConnection,
     api_versions_body,
 )
+from flyq.protocol._consumer_protocol import encode_assignment, encode_subscription
 from flyq.protocol._header import (
     RequestHeader,
     decode_request_header,
@@ -45,9 +46,11 @@ __all__ = [
     "decode_message_from",
     "decode_request_header",
     "decode_response_header",
+    "encode_assignment",
     "encode_message",
     "encode_request_header",
     "encode_response_header",
+    "encode_subscription",
     "encoded_size",
     "request_header_version",
     "response_header_version",

@@ -42,6 +42,7 @@ from flyq.groups import (
     SyncGroupResponse,
 )
 from flyq.impl.topic import TopicMetadata
+from flyq.protocol import encode_assignment, encode_subscription
 from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
@@ -690,7 +691,7 @@ class ApiHandlers:
         groups = []
         for group_id in body["groups"]:
             consumer_view = self.groups.consumer.describe(group_id)
-            if consumer_view is not None:  # CG-20: state and members, no protocol metadata
+            if consumer_view is not None:  # CG-20: as a classic "consumer" group would be
                 groups.append({
                     "error_code": NONE, "group_id": group_id,
                     "group_state": consumer_view.state.value, "protocol_type": "consumer",
@@ -698,7 +699,8 @@ class ApiHandlers:
                     "members": [{
                         "member_id": m.member_id, "group_instance_id": m.instance_id,
                         "client_id": m.client_id, "client_host": m.client_host,
-                        "member_metadata": b"", "member_assignment": b"",
+                        "member_metadata": encode_subscription(m.subscribed_topic_names),
+                        "member_assignment": encode_assignment(m.assigned),
                     } for m in consumer_view.members]})
                 continue
             view = self.groups.coordinator.describe(group_id)

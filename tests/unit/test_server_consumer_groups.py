@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from flyq.broker import AsyncBroker
 from flyq.server import ApiHandlers, ServerSettings
 
@@ -224,5 +226,40 @@ def test_offset_commit_fenced_by_member_epoch(tmp_path: Path) -> None:
             9, {"groups": [{"group_id": "g", "member_id": "a", "member_epoch": 7, "topics": None}]}
         )
         assert fetched["groups"][0]["error_code"] == 113
+
+    run(tmp_path, scenario)
+
+
+# kafka-python reads its schema files with importlib.resources' deprecated read_text, open_text.
+@pytest.mark.filterwarnings("ignore:(read_text|open_text) is deprecated:DeprecationWarning")
+def test_describe_groups_reports_a_consumer_group(tmp_path: Path) -> None:
+    """CG-20: DescribeGroups describes a consumer-protocol group as Kafka's classic consumers
+    encode it: each member's subscription and assignment decode with kafka-python's own
+    ConsumerProtocol decoders (an independent implementation)."""
+    from kafka.protocol.consumer.metadata import (  # noqa: PLC0415 - only this test needs it
+        ConsumerProtocolAssignment,
+        ConsumerProtocolSubscription,
+    )
+
+    async def scenario(api: ApiHandlers) -> None:
+        await create(api, "t", 3)
+        await api.consumer_group_heartbeat(1, join_body("a", ["t"]))
+        described = await api.describe_groups(
+            5, {"groups": ["g"], "include_authorized_operations": False}
+        )
+        [group] = described["groups"]
+        assert (group["error_code"], group["group_state"], group["protocol_type"]) == (
+            0,
+            "Stable",
+            "consumer",
+        )
+        [member] = group["members"]
+        assert member["member_id"] == "a"
+        subscription = ConsumerProtocolSubscription.decode(member["member_metadata"])
+        assert list(subscription.topics) == ["t"]
+        assignment = ConsumerProtocolAssignment.decode(member["member_assignment"])
+        assert [(tp.topic, sorted(tp.partitions)) for tp in assignment.assigned_partitions] == [
+            ("t", [0, 1, 2])
+        ]
 
     run(tmp_path, scenario)
