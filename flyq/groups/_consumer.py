@@ -195,7 +195,10 @@ def _pack(owned: Mapping[str, set[tuple[str, int]]]) -> Target:
 
 
 def uniform_assign(
-    subscriptions: Subscriptions, topics: Mapping[str, int], previous: Mapping[str, Assignment]
+    subscriptions: Subscriptions,
+    topics: Mapping[str, int],
+    previous: Mapping[str, Assignment],
+    instance_ids: Mapping[str, str | None] | None = None,
 ) -> Target:
     """Kafka's `uniform` assignor, in FlyQ's own words (CG-7): balanced and sticky.
 
@@ -205,6 +208,7 @@ def uniform_assign(
     than an eligible other, one moves. With identical subscriptions the counts differ by at most
     one; a partition moves only when balance requires it.
     """
+    del instance_ids  # stickiness follows the member ids, which a static rejoin keeps (CG-16)
     members = sorted(subscriptions)
     wanted = {m: frozenset(t for t in subscriptions[m] if t in topics) for m in members}
     owned: dict[str, set[tuple[str, int]]] = {m: set() for m in members}
@@ -246,14 +250,24 @@ def uniform_assign(
 
 
 def range_assign(
-    subscriptions: Subscriptions, topics: Mapping[str, int], previous: Mapping[str, Assignment]
+    subscriptions: Subscriptions,
+    topics: Mapping[str, int],
+    previous: Mapping[str, Assignment],
+    instance_ids: Mapping[str, str | None] | None = None,
 ) -> Target:
-    """The `range` assignor (CG-7): per topic, its subscribers sorted by member id take contiguous
-    ranges, the first `partitions % subscribers` one partition more. Not sticky."""
+    """The `range` assignor (CG-7): per topic, its subscribers take contiguous ranges, the first
+    `partitions % subscribers` one partition more, in Kafka's order: static members by instance
+    id, then the others by member id. Not sticky otherwise (nor is Kafka's)."""
     del previous
+    instances = instance_ids or {}
+
+    def order(member: str) -> tuple[int, str]:
+        instance = instances.get(member)
+        return (0, instance) if instance is not None else (1, member)
+
     owned: dict[str, set[tuple[str, int]]] = {m: set() for m in subscriptions}
     for topic in sorted({t for ts in subscriptions.values() for t in ts if t in topics}):
-        subscribers = sorted(m for m in subscriptions if topic in subscriptions[m])
+        subscribers = sorted((m for m in subscriptions if topic in subscriptions[m]), key=order)
         quota, extra = divmod(topics[topic], len(subscribers))
         start = 0
         for i, member in enumerate(subscribers):
@@ -663,7 +677,8 @@ class ConsumerCoordinator:
         """CG-7: the target assignment at the group epoch, by the group's assignor."""
         group.assignor = _preferred_assignor(group)
         subscriptions = {m.member_id: m.subscribed for m in group.members.values()}
-        group.target = ASSIGNORS[group.assignor](subscriptions, group.metadata, group.target)
+        instances = {m.member_id: m.instance_id for m in group.members.values()}
+        group.target = ASSIGNORS[group.assignor](subscriptions, group.metadata, group.target, instances)
         group.assignment_epoch = group.group_epoch
 
     def _remove(self, group: _Group, member_id: str) -> None:

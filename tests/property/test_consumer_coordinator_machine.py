@@ -43,6 +43,7 @@ class Client:
     rebalance_ms: int
     generates_id: bool  # v1: the client makes its member id; v0: the coordinator does
     instance_id: str | None = None  # a static member's group.instance.id
+    assignor: str | None = None  # group.remote.assignor
     incarnation: int = 0
     member_id: str = ""
     epoch: int = 0
@@ -84,16 +85,17 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
                 st.sampled_from(REBALANCES),
                 st.booleans(),
                 st.booleans(),
+                st.sampled_from((None, "uniform", "range")),
             ),
             min_size=1,
             max_size=4,
         )
     )
-    def make_clients(self, specs: list[tuple[tuple[str, ...], int, bool, bool]]) -> None:
-        """Create the clients with their subscriptions, timeouts, and maybe an instance id."""
+    def make_clients(self, specs: list[tuple[tuple[str, ...], int, bool, bool, str | None]]) -> None:
+        """Create the clients: subscriptions, timeouts, maybe an instance id and an assignor."""
         self.clients = [
-            Client(f"c{i}", s, r, g, f"instance-{i}" if static else None)
-            for i, (s, r, g, static) in enumerate(specs)
+            Client(f"c{i}", s, r, g, f"instance-{i}" if static else None, assignor)
+            for i, (s, r, g, static, assignor) in enumerate(specs)
         ]
 
     # ------------------------------------------------------------ plumbing
@@ -116,6 +118,7 @@ class ConsumerCoordinatorMachine(RuleBasedStateMachine):
             instance_id=client.instance_id,
             rebalance_timeout_ms=client.rebalance_ms if (joining or full) else -1,
             subscribed_topic_names=client.subscribed if (joining or full) else None,
+            server_assignor=client.assignor if (joining or full) else None,
             owned={} if joining else owned,
             require_member_id=client.generates_id,
         )

@@ -467,3 +467,11 @@ def test_only_the_previous_epoch_is_forgiven() -> None:
     assert h.member("a")[0] == 3
     assert h.beat("a", 1, {"t": parts(0)}).error_code == 110
     assert h.beat("a", 2, {"t": parts(0)}).error_code == 0
+
+
+def test_range_puts_static_members_first_by_instance_id() -> None:
+    """CG-7: range orders members with an instance id first, by instance id: "z" (instance i1)
+    takes 0..1 before "a" (instance i2) takes 2..3, then dynamic "b" takes 4..5."""
+    subs = {"a": ("t",), "b": ("t",), "z": ("t",)}
+    out = range_assign(subs, {"t": 6}, {}, {"a": "i2", "b": None, "z": "i1"})
+    assert out == {"z": {"t": parts(0, 1)}, "a": {"t": parts(2, 3)}, "b": {"t": parts(4, 5)}}
