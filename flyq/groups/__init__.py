@@ -7,6 +7,7 @@ LeaveGroup) and the OffsetCommit fencing check, as a pure state machine: time is
 from __future__ import annotations
 
 from flyq.groups._classic import (
+    FENCED_INSTANCE_ID,
     ILLEGAL_GENERATION,
     INCONSISTENT_GROUP_PROTOCOL,
     INVALID_GROUP_ID,
@@ -32,6 +33,7 @@ from flyq.groups._classic import (
 )
 
 __all__ = [
+    "FENCED_INSTANCE_ID",
     "ILLEGAL_GENERATION",
     "INCONSISTENT_GROUP_PROTOCOL",
     "INVALID_GROUP_ID",
