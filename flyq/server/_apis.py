@@ -494,7 +494,7 @@ class ApiHandlers:
         group = body["group_id"]
         fenced = self.groups.coordinator.check_commit(
             group, body.get("generation_id_or_member_epoch", -1), body.get("member_id", ""),
-            body.get("group_instance_id") or None)
+            body.get("group_instance_id"))
         results: list[Body] = []
         by_metadata: dict[str, dict[tuple[str, int], int]] = {}
         for topic in body["topics"]:
@@ -564,15 +564,13 @@ class ApiHandlers:
         """JoinGroup: waits until the rebalance completes (or answers at once: errors, a new
         member id for v4+ clients, a rejoin without rebalance)."""
         client_id, host = CLIENT.get()
-        # `or None` in every group handler: versions without group_instance_id decode it as "",
-        # which would name a static member (GC-16); Kafka reads them as null.
         rebalance_timeout = body.get("rebalance_timeout_ms", -1)
         answer = await self.groups.call(
             "join", group_id=body["group_id"], client_id=client_id,
             session_timeout_ms=body["session_timeout_ms"],
             rebalance_timeout_ms=(body["session_timeout_ms"] if rebalance_timeout < 0
                                   else rebalance_timeout),
-            member_id=body["member_id"], group_instance_id=body.get("group_instance_id") or None,
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
             protocol_type=body["protocol_type"],
             protocols=[(p["name"], bytes(p["metadata"])) for p in body["protocols"]],
             require_known_member_id=version >= 4, supports_skip_assignment=version >= 9)
@@ -594,7 +592,7 @@ class ApiHandlers:
         """SyncGroup: the leader's assignments reach every member of the generation."""
         answer = await self.groups.call(
             "sync", group_id=body["group_id"], generation_id=body["generation_id"],
-            member_id=body["member_id"], group_instance_id=body.get("group_instance_id") or None,
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
             # v5+ carry them; before that the codec's "" would read as a mismatch.
             protocol_type=body["protocol_type"] if version >= 5 else None,
             protocol_name=body["protocol_name"] if version >= 5 else None,
@@ -609,14 +607,14 @@ class ApiHandlers:
         """Heartbeat: keeps the member's session; REBALANCE_IN_PROGRESS asks it to rejoin."""
         answer = await self.groups.call(
             "heartbeat", group_id=body["group_id"], generation_id=body["generation_id"],
-            member_id=body["member_id"], group_instance_id=body.get("group_instance_id") or None)
+            member_id=body["member_id"], group_instance_id=body.get("group_instance_id"))
         assert isinstance(answer, HeartbeatResponse)
         return {"throttle_time_ms": 0, "error_code": answer.error_code}
 
     async def leave_group(self, version: int, body: Body) -> Body:
         """LeaveGroup: one member (v0-2) or several (v3+)."""
         members = ([(body["member_id"], None)] if version < 3 else
-                   [(m["member_id"], m.get("group_instance_id") or None) for m in body["members"]])
+                   [(m["member_id"], m.get("group_instance_id")) for m in body["members"]])
         answer = await self.groups.call("leave", group_id=body["group_id"], members=members)
         assert isinstance(answer, LeaveGroupResponse)
         for member_id, _ in members:
