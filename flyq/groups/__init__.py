@@ -9,6 +9,7 @@ spec/consumer-group-protocol.md) in the same shape.
 from __future__ import annotations
 
 from flyq.groups._classic import (
+    FENCED_INSTANCE_ID,
     ILLEGAL_GENERATION,
     INCONSISTENT_GROUP_PROTOCOL,
     INVALID_GROUP_ID,
@@ -35,7 +36,6 @@ from flyq.groups._classic import (
 from flyq.groups._consumer import (
     ASSIGNORS,
     DEFAULT_ASSIGNOR,
-    FENCED_INSTANCE_ID,
     FENCED_MEMBER_EPOCH,
     GROUP_ID_NOT_FOUND,
     INVALID_REQUEST,

@@ -11,6 +11,8 @@ Rules (spec/group-coordinator.md GC-1..GC-20):
 - The generation grows by exactly one each time a rebalance completes, and never otherwise (GC-4).
 - Every pending request is answered exactly once (GC-15).
 - A member is removed by a timer only after its deadline has passed: `now_ms > deadline` (GC-10).
+- A `group_instance_id` names at most one member, and a member id it no longer names is fenced:
+  every request naming the instance id with another member id gets FENCED_INSTANCE_ID (GC-16..20).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from flyq.errors import FlyQError, InvalidArgument
 
 __all__ = [
     "NONE",
+    "FENCED_INSTANCE_ID",
     "ILLEGAL_GENERATION",
     "INCONSISTENT_GROUP_PROTOCOL",
     "INVALID_GROUP_ID",
@@ -56,6 +59,7 @@ UNKNOWN_MEMBER_ID = 25
 INVALID_SESSION_TIMEOUT = 26
 REBALANCE_IN_PROGRESS = 27
 MEMBER_ID_REQUIRED = 79
+FENCED_INSTANCE_ID = 82
 
 NO_GENERATION = -1
 
@@ -105,7 +109,8 @@ class JoinGroupMember:
 
 @attrs.frozen
 class JoinGroupResponse:
-    """JoinGroup's answer. `members` is non-empty only for the leader (GC-6)."""
+    """JoinGroup's answer. `members` is non-empty only for the leader (GC-6). `skip_assignment`
+    (v9+) tells a leader to send an empty SyncGroup instead of running its assignor (GC-17)."""
 
     error_code: int
     generation_id: int
@@ -114,6 +119,7 @@ class JoinGroupResponse:
     leader: str
     member_id: str
     members: tuple[JoinGroupMember, ...] = ()
+    skip_assignment: bool = False
 
 
 @attrs.frozen
@@ -178,7 +184,8 @@ class MemberView:
 
 @attrs.frozen
 class GroupView:
-    """A snapshot of one group. `assignments` is the current generation's, once the leader synced."""
+    """A snapshot of one group. `assignments` is the current generation's, once the leader synced;
+    `static_members` maps each `group_instance_id` to its current member id (GC-16)."""
 
     group_id: str
     state: GroupState
@@ -189,6 +196,7 @@ class GroupView:
     members: tuple[MemberView, ...]
     assignments: tuple[tuple[str, bytes], ...] | None
     rebalance_deadline_ms: int | None
+    static_members: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.define
@@ -221,6 +229,8 @@ class _Group:
     pending_ids: dict[str, int] = attrs.Factory(dict)
     rebalance_deadline_ms: int | None = None
     assignments: dict[str, bytes] | None = None
+    # KIP-345: group_instance_id -> the one member id it names now (GC-16).
+    static_members: dict[str, str] = attrs.Factory(dict)
 
 
 class ClassicCoordinator:
@@ -266,8 +276,11 @@ class ClassicCoordinator:
         protocol_type: str,
         protocols: Sequence[tuple[str, bytes]],
         require_known_member_id: bool,
+        supports_skip_assignment: bool = False,
     ) -> list[Outcome]:
-        """JoinGroup. A rebalance timeout of -1 (JoinGroup v0) means the session timeout."""
+        """JoinGroup. A rebalance timeout of -1 (JoinGroup v0) means the session timeout.
+        `supports_skip_assignment` (JoinGroup v9+) only changes a restarted static leader's
+        answer (GC-17)."""
         self._begin(request_id, now_ms)
         out: list[Outcome] = []
 
@@ -289,27 +302,52 @@ class ClassicCoordinator:
         group = self._groups.get(group_id)
         if group is None:
             group = self._groups[group_id] = _Group(group_id)
+        # KIP-345: the member id this instance id names now, if it names one (GC-16).
+        static_id = None
+        if group_instance_id is not None:
+            static_id = group.static_members.get(group_instance_id)
+        # A static member naming a member id its instance id does not name (GC-18).
+        mismatched = group_instance_id is not None and member_id not in ("", static_id)
         known = group.members.get(member_id)
-        if known is not None:  # GC-9: any request from a known member restarts its session
+        if known is not None and not mismatched:  # GC-9: a known member's request restarts its session
             known.session_deadline_ms = now_ms + known.session_timeout_ms
         if group.state is not GroupState.EMPTY:
-            others = [m for m in group.members.values() if m.member_id != member_id]
+            # A restarted static member speaks for the member it replaces (GC-17).
+            speaks_for = member_id or static_id
+            others = [m for m in group.members.values() if m.member_id != speaks_for]
             if protocol_type != group.protocol_type or not _common(
                 [set(names), *(set(m.names()) for m in others)]
             ):
                 return error(INCONSISTENT_GROUP_PROTOCOL)
+        if mismatched:
+            return error(UNKNOWN_MEMBER_ID if static_id is None else FENCED_INSTANCE_ID)
+        if group_instance_id is not None and static_id is not None and not member_id:
+            return self._replace_static(
+                group,
+                static_id,
+                group_instance_id,
+                request_id,
+                now_ms,
+                session_timeout_ms=session_timeout_ms,
+                rebalance_timeout_ms=rebalance_timeout_ms,
+                protocols=protos,
+                supports_skip_assignment=supports_skip_assignment,
+            )
 
         member = group.members.get(member_id) if member_id else None
         if member is None:
             if member_id and member_id not in group.pending_ids:
                 return error(UNKNOWN_MEMBER_ID)
             if not member_id:
-                member_id = f"{client_id}-{self._next_number}"
-                self._next_number += 1
-                if require_known_member_id:
+                member_id = self._new_member_id(client_id, group_instance_id)
+                # KIP-394's second round trip is for dynamic members only: a static member is
+                # found again by its instance id, so it cannot leak a member id (GC-2, GC-16).
+                if require_known_member_id and group_instance_id is None:
                     group.pending_ids[member_id] = now_ms + session_timeout_ms
                     return error(MEMBER_ID_REQUIRED, member_id)
             group.pending_ids.pop(member_id, None)
+            if group_instance_id is not None:
+                group.static_members[group_instance_id] = member_id
             member = _Member(
                 member_id,
                 group_instance_id,
@@ -379,8 +417,11 @@ class ClassicCoordinator:
 
         if not group_id:
             return answer(INVALID_GROUP_ID)
-        if group is None or member_id not in group.members:
+        if group is None:
             return answer(UNKNOWN_MEMBER_ID)
+        code = _check_member(group, member_id, group_instance_id)
+        if code != NONE:
+            return answer(code)
         member = group.members[member_id]
         member.session_deadline_ms = now_ms + member.session_timeout_ms
         if generation_id != group.generation_id:
@@ -429,9 +470,11 @@ class ClassicCoordinator:
         group = self._groups.get(group_id)
         if not group_id:
             code = INVALID_GROUP_ID
-        elif group is None or member_id not in group.members:
+        elif group is None:
             code = UNKNOWN_MEMBER_ID
         else:
+            code = _check_member(group, member_id, group_instance_id)
+        if group is not None and code == NONE:
             member = group.members[member_id]
             member.session_deadline_ms = now_ms + member.session_timeout_ms
             if generation_id != group.generation_id:
@@ -450,7 +493,9 @@ class ClassicCoordinator:
         group_id: str,
         members: Sequence[tuple[str, str | None]],
     ) -> list[Outcome]:
-        """LeaveGroup for the (member_id, group_instance_id) pairs named (v0-2: one pair)."""
+        """LeaveGroup for the (member_id, group_instance_id) pairs named (v0-2: one pair). With an
+        instance id and an empty member id (v3+, an admin's removal) it removes whichever member
+        the instance id names (GC-18)."""
         self._begin(request_id, now_ms)
         out: list[Outcome] = []
         if not group_id:
@@ -459,11 +504,18 @@ class ClassicCoordinator:
         group = self._groups.get(group_id)
         results: list[LeaveMemberResponse] = []
         for member_id, instance_id in members:
-            if group is not None and member_id in group.members:
-                self._remove(group, member_id, now_ms, out)
-                results.append(LeaveMemberResponse(member_id, instance_id, NONE))
-            else:
-                results.append(LeaveMemberResponse(member_id, instance_id, UNKNOWN_MEMBER_ID))
+            code = UNKNOWN_MEMBER_ID
+            leaving = member_id
+            if group is not None:
+                if instance_id is not None and not member_id:
+                    leaving = group.static_members.get(instance_id, "")
+                    code = NONE if leaving else UNKNOWN_MEMBER_ID
+                else:
+                    code = _check_member(group, member_id, instance_id)
+            if code == NONE:
+                assert group is not None
+                self._remove(group, leaving, now_ms, out)
+            results.append(LeaveMemberResponse(member_id, instance_id, code))
         out.insert(0, Outcome(request_id, LeaveGroupResponse(NONE, tuple(results))))
         return out
 
@@ -480,10 +532,10 @@ class ClassicCoordinator:
             return NONE if generation < 0 else ILLEGAL_GENERATION
         if generation < 0 and group.state is GroupState.EMPTY:
             return NONE
-        if (generation >= 0 or member_id or group_instance_id is not None) and (
-            member_id not in group.members
-        ):
-            return UNKNOWN_MEMBER_ID
+        if generation >= 0 or member_id or group_instance_id is not None:
+            code = _check_member(group, member_id, group_instance_id)
+            if code != NONE:
+                return code
         if generation != group.generation_id:
             return ILLEGAL_GENERATION
         if group.state is GroupState.COMPLETING_REBALANCE:
@@ -566,6 +618,7 @@ class ClassicCoordinator:
             members,
             assignments,
             group.rebalance_deadline_ms,
+            tuple(sorted(group.static_members.items())),
         )
 
     def group_ids(self) -> list[str]:
@@ -583,6 +636,85 @@ class ClassicCoordinator:
         if request_id in self._pending:
             raise InvalidArgument("request_id", request_id, "an id that is not pending")
         self._advance(now_ms)
+
+    def _new_member_id(self, client_id: str, group_instance_id: str | None) -> str:
+        # Kafka's shape (`{group.instance.id}-{uuid}` for a static member, `{client.id}-{uuid}`
+        # otherwise), with a counter for the UUID so that a run is reproducible.
+        prefix = client_id if group_instance_id is None else group_instance_id
+        member_id = f"{prefix}-{self._next_number}"
+        self._next_number += 1
+        return member_id
+
+    def _replace_static(
+        self,
+        group: _Group,
+        old_id: str,
+        group_instance_id: str,
+        request_id: int,
+        now_ms: int,
+        *,
+        session_timeout_ms: int,
+        rebalance_timeout_ms: int,
+        protocols: tuple[tuple[str, bytes], ...],
+        supports_skip_assignment: bool,
+    ) -> list[Outcome]:
+        """GC-17: a static member restarted (its instance id, an empty member id). It takes the old
+        member's place under a new id, keeping its join order, leadership and assignment; the old
+        id is fenced. Stable and the same protocol chosen: answered at once, no rebalance."""
+        out: list[Outcome] = []
+        previous_leader = group.leader
+        member = group.members[old_id]
+        fenced_join = JoinGroupResponse(FENCED_INSTANCE_ID, NO_GENERATION, None, None, "", old_id)
+        if member.join_request is not None:
+            self._answer(member.join_request, fenced_join, out)
+        if member.sync_request is not None:
+            fenced_sync = SyncGroupResponse(FENCED_INSTANCE_ID, None, None, b"")
+            self._answer(member.sync_request, fenced_sync, out)
+        new_id = self._new_member_id(member.client_id, group_instance_id)
+        member.member_id = new_id
+        # Rebuilt rather than re-inserted: dict order is join order, which elects leaders (GC-5).
+        group.members = {new_id if k == old_id else k: m for k, m in group.members.items()}
+        group.static_members[group_instance_id] = new_id
+        if group.leader == old_id:
+            group.leader = new_id
+        if group.assignments is not None and old_id in group.assignments:
+            group.assignments[new_id] = group.assignments.pop(old_id)
+        member.protocols = protocols
+        member.session_timeout_ms = session_timeout_ms
+        member.rebalance_timeout_ms = rebalance_timeout_ms
+        member.session_deadline_ms = now_ms + session_timeout_ms
+        member.join_request = None
+        member.sync_request = None
+
+        if group.state is GroupState.STABLE and _choose_protocol(group) == group.protocol_name:
+            assert previous_leader is not None
+            if supports_skip_assignment:
+                # v9+ (KIP-814): the leader learns it leads (so it watches the group's metadata)
+                # but must not rerun its assignor: a Stable group would ignore the result.
+                response = attrs.evolve(
+                    self._join_response(group, member), skip_assignment=new_id == group.leader
+                )
+            else:
+                # Before v9 the leader field names the previous leader id, so a restarted leader
+                # sees itself as a follower and just syncs for its kept assignment.
+                response = JoinGroupResponse(
+                    NONE,
+                    group.generation_id,
+                    group.protocol_type,
+                    group.protocol_name,
+                    previous_leader,
+                    new_id,
+                )
+            out.append(Outcome(request_id, response))
+            return out
+        member.join_request = request_id
+        self._pending.add(request_id)
+        # In CompletingRebalance the leader may already hold the old id in its member list, so its
+        # assignment would miss the new id: a new rebalance is the only safe answer (as Kafka).
+        if group.state is not GroupState.PREPARING_REBALANCE:
+            self._prepare(group, now_ms, out)
+        self._try_complete(group, now_ms, out)
+        return out
 
     def _transition(self, group: _Group, event: GroupEvent) -> None:
         target = TRANSITIONS.get((group.state, event))
@@ -634,8 +766,18 @@ class ClassicCoordinator:
     def _complete(self, group: _Group, now_ms: int, out: list[Outcome]) -> None:
         """End the rebalance (GC-4..6): drop who did not rejoin, next generation, answer joins."""
         for member in list(group.members.values()):
-            if member.join_request is None:
+            # KIP-345: a static member that did not rejoin stays, and so keeps its partitions
+            # through the leader's assignment, until its session expires (GC-19).
+            if member.join_request is None and member.group_instance_id is None:
                 self._drop(group, member.member_id, out)
+        joined = [m.member_id for m in group.members.values() if m.join_request is not None]
+        if group.members and not joined:
+            # Only absent static members: nobody can lead. Wait another rebalance timeout (as
+            # Kafka does); their sessions expire meanwhile unless they come back.
+            group.rebalance_deadline_ms = now_ms + max(
+                m.rebalance_timeout_ms for m in group.members.values()
+            )
+            return
         group.pending_ids.clear()
         group.rebalance_deadline_ms = None
         group.generation_id += 1
@@ -646,15 +788,16 @@ class ClassicCoordinator:
             group.leader = None
             return
         self._transition(group, GroupEvent.COMPLETE_WITH_MEMBERS)
-        if group.leader not in group.members:
-            group.leader = next(iter(group.members))
+        if group.leader not in joined:  # the leader must be there to assign (GC-5)
+            group.leader = joined[0]
         group.protocol_name = _choose_protocol(group)
         for member in group.members.values():
-            assert member.join_request is not None
+            # Every member's session restarts, an absent static member's too (Kafka's onCompleteJoin).
             member.session_deadline_ms = now_ms + member.session_timeout_ms
-            request_id = member.join_request
-            member.join_request = None
-            self._answer(request_id, self._join_response(group, member), out)
+            if member.join_request is not None:
+                request_id = member.join_request
+                member.join_request = None
+                self._answer(request_id, self._join_response(group, member), out)
 
     def _join_response(self, group: _Group, member: _Member) -> JoinGroupResponse:
         assert group.leader is not None and group.protocol_name is not None
@@ -679,6 +822,8 @@ class ClassicCoordinator:
     def _drop(self, group: _Group, member_id: str, out: list[Outcome]) -> None:
         """Forget a member; its pending requests are answered UNKNOWN_MEMBER_ID (GC-15)."""
         member = group.members.pop(member_id)
+        if member.group_instance_id is not None:
+            group.static_members.pop(member.group_instance_id, None)
         if member.join_request is not None:
             response = JoinGroupResponse(UNKNOWN_MEMBER_ID, NO_GENERATION, None, None, "", member_id)
             self._answer(member.join_request, response, out)
@@ -695,6 +840,18 @@ class ClassicCoordinator:
         if group.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
             self._prepare(group, now_ms, out)
         self._try_complete(group, now_ms, out)
+
+
+def _check_member(group: _Group, member_id: str, group_instance_id: str | None) -> int:
+    """Kafka's `validateMember` (GC-18): an instance id must name this member id (else 82, or 25 if
+    it names none); the member id must be a member (25)."""
+    if group_instance_id is not None:
+        static_id = group.static_members.get(group_instance_id)
+        if static_id is None:
+            return UNKNOWN_MEMBER_ID
+        if static_id != member_id:
+            return FENCED_INSTANCE_ID
+    return NONE if member_id in group.members else UNKNOWN_MEMBER_ID
 
 
 def _kept_alive(member: _Member) -> bool:

@@ -515,7 +515,7 @@ def _compile(fields: tuple[Field, ...], version: int, flexible: bool) -> _Plan:
     absent: list[tuple[str, Any]] = []
     for field in fields:
         if not field.present_in(version):
-            absent.append((field.name, field.default_at(version)))
+            absent.append((field.name, field.default_when_absent(version)))
             continue
         slot = _slot(field, field.type, version, flexible, field.nullable_in(version))
         if flexible and field.tagged_in(version):

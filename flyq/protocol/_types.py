@@ -114,6 +114,13 @@ class Field:
             return {f.name: f.default_at(version) for f in self.fields}
         return _ZEROS[self.type]
 
+    def default_when_absent(self, version: int) -> object:
+        """The value of a field `version` lacks (PROTO-7): a declared null default stays None,
+        since no null has to be encoded (JoinGroup v4's missing group_instance_id is None)."""
+        if self.has_default and self.default is None:
+            return None
+        return self.default_at(version)
+
 
 _ZEROS: Mapping[str, object] = {
     "int8": 0, "int16": 0, "int32": 0, "int64": 0, "uint16": 0, "float64": 0.0, "bool": False,

@@ -606,7 +606,7 @@ class ApiHandlers:
             member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
             protocol_type=body["protocol_type"],
             protocols=[(p["name"], bytes(p["metadata"])) for p in body["protocols"]],
-            require_known_member_id=version >= 4)
+            require_known_member_id=version >= 4, supports_skip_assignment=version >= 9)
         assert isinstance(answer, JoinGroupResponse)
         if answer.member_id:
             self._member_hosts[answer.member_id] = host
@@ -616,6 +616,7 @@ class ApiHandlers:
             "protocol_name": answer.protocol_name if answer.protocol_name is not None or
             version >= 7 else "",
             "leader": answer.leader, "member_id": answer.member_id,
+            "skip_assignment": answer.skip_assignment,
             "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
                          "metadata": m.metadata} for m in answer.members],
         }

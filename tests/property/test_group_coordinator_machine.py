@@ -2,14 +2,20 @@
 
 A few clients join, sync, heartbeat and leave as a Kafka consumer does (eager protocol: a client
 gives up its partitions when it (re)joins; the leader assigns partitions 0..N-1 round robin), while
-the clock jumps. After every step: only one generation's holders can commit (GC-13), no partition
-has two owners among them (GC-14), every answered request was answered once (GC-15), sessions are
-within their deadline (GC-10), generations only grow (GC-4), and each state's shape holds (GC-1).
+the clock jumps. Some clients are static (a `group_instance_id`, KIP-345) and may restart: the
+process dies without leaving and a new incarnation joins with the same instance id and no member
+id; the dead incarnation (a zombie) keeps the partitions it thought it owned. After every step:
+only one generation's holders can commit, zombies included (GC-13), no partition has two owners
+among them (GC-14), every answered request was answered once (GC-15), sessions are within their
+deadline (GC-10), generations only grow (GC-4), each state's shape holds (GC-1), an instance id
+names at most one member and a member at most one instance id (GC-16), and a replaced member id
+can never commit (GC-18).
 """
 
 from __future__ import annotations
 
 import attrs
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -54,6 +60,8 @@ class Client:
     owned: frozenset[int] = frozenset()
     owned_generation: int = -1
     last_contact: int = 0
+    instance_id: str | None = None  # static membership (KIP-345)
+    supports_skip: bool = False  # speaks JoinGroup v9+ (skip_assignment)
 
 
 class GroupCoordinatorMachine(RuleBasedStateMachine):
@@ -67,14 +75,23 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         self.requests: dict[int, tuple[Client, str]] = {}
         self.answered: set[int] = set()
         self.clients: list[Client] = []
+        self.zombies: list[Client] = []  # incarnations of static clients that were restarted
         self.max_generation = 0
         self.last_state = ("Empty", 0)
         self.leader_sent: dict[int, dict[str, bytes]] = {}  # generation -> its leader's first sync
 
-    @initialize(n=st.integers(1, 3))
-    def make_clients(self, n: int) -> None:
-        """Create the clients with their own timeouts."""
-        self.clients = [Client(f"c{i}", SESSIONS[i % 3], REBALANCES[i % 3]) for i in range(n)]
+    @initialize(n=st.integers(1, 3), statics=st.integers(0, 3))
+    def make_clients(self, n: int, statics: int) -> None:
+        """Create the clients with their own timeouts; the first `statics` are static members."""
+        self.clients = [
+            Client(
+                f"c{i}",
+                SESSIONS[i % 3],
+                REBALANCES[i % 3],
+                instance_id=f"i{i}" if i < statics else None,
+            )
+            for i in range(n)
+        ]
 
     # ------------------------------------------------------------ plumbing
 
@@ -82,6 +99,9 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         self.next_rid += 1
         self.requests[self.next_rid] = (client, kind)
         return self.next_rid
+
+    def incarnations(self) -> list[Client]:
+        return self.clients + self.zombies
 
     def deliver(self, outcomes: list[Outcome]) -> None:
         """Hand each answer to its client; called once after every coordinator call."""
@@ -91,6 +111,13 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
                 # Stable is entered only by the leader's sync, within one generation (GC-1, GC-8).
                 assert self.last_state[0] in ("Stable", "CompletingRebalance"), self.last_state
                 assert view.generation_id == self.last_state[1]
+            if view.generation_id > self.last_state[1]:
+                # A rebalance completed: every member's session restarted, an absent static
+                # member's too (GC-19).
+                members = {m.member_id for m in view.members}
+                for client in self.incarnations():
+                    if client.member_id in members:
+                        client.last_contact = self.now
             self.last_state = (view.state.value, view.generation_id)
         for outcome in outcomes:
             assert outcome.request_id in self.requests, outcome
@@ -118,7 +145,10 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         if r.error_code == 0:
             client.member_id = r.member_id
             client.generation = r.generation_id
-            client.joined_members = tuple(m.member_id for m in r.members)
+            if r.skip_assignment:  # GC-17: a restarted leader of a Stable group does not assign
+                assert client.supports_skip and r.leader == r.member_id and r.members
+                event("restarted leader told to skip assignment")
+            client.joined_members = () if r.skip_assignment else tuple(m.member_id for m in r.members)
             client.synced = False
             client.needs_rejoin = False
             client.last_contact = self.now
@@ -140,7 +170,10 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
             self.on_error(client, r.error_code)
 
     def on_error(self, client: Client, code: int) -> None:
-        assert code in (0, 22, 25, 27), code
+        assert code in (0, 22, 25, 27, 82), code
+        if code == 82:  # GC-18: only a replaced incarnation is ever fenced
+            assert any(client is zombie for zombie in self.zombies), client
+            event("a zombie's waiting request was fenced")
         if code == 25:
             client.member_id = ""
             client.generation = -1
@@ -168,21 +201,33 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         client.pending = rid
         if client.member_id in self.view_members():
             client.last_contact = self.now
-        self.deliver(
-            self.gc.join(
-                rid,
-                self.now,
-                group_id=GROUP,
-                client_id=client.name,
-                session_timeout_ms=client.session_ms,
-                rebalance_timeout_ms=client.rebalance_ms,
-                member_id=client.member_id,
-                group_instance_id=None,
-                protocol_type="consumer",
-                protocols=PROTOCOLS,
-                require_known_member_id=require_known,
-            )
+        replaced = self.static_members().get(client.instance_id or "")
+        outcomes = self.gc.join(
+            rid,
+            self.now,
+            group_id=GROUP,
+            client_id=client.name,
+            session_timeout_ms=client.session_ms,
+            rebalance_timeout_ms=client.rebalance_ms,
+            member_id=client.member_id,
+            group_instance_id=client.instance_id,
+            protocol_type="consumer",
+            protocols=PROTOCOLS,
+            require_known_member_id=require_known,
+            supports_skip_assignment=client.supports_skip,
         )
+        successor = self.static_members().get(client.instance_id or "")
+        if replaced is not None and successor != replaced:
+            # GC-17: a restart takes over the replaced id's assignment in this generation.
+            assert not client.member_id and successor is not None
+            view = self.gc.describe(GROUP)
+            assert view is not None
+            sent = self.leader_sent.get(view.generation_id, {})
+            if replaced in sent:
+                sent[successor] = sent.pop(replaced)
+            answered = any(o.request_id == rid for o in outcomes)
+            event(f"static restart answered {'at once' if answered else 'after a rebalance'}")
+        self.deliver(outcomes)
 
     @rule(data=st.data())
     def sync(self, data: st.DataObject) -> None:
@@ -218,6 +263,7 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
                 generation_id=client.generation,
                 member_id=client.member_id,
                 assignments=assignments,
+                group_instance_id=client.instance_id,
             )
         )
 
@@ -240,25 +286,50 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
                 group_id=GROUP,
                 generation_id=client.generation,
                 member_id=client.member_id,
+                group_instance_id=client.instance_id,
             )
         )
 
-    @rule(data=st.data())
-    def leave(self, data: st.DataObject) -> None:
-        """A member leaves, giving up its partitions."""
+    @rule(data=st.data(), by_instance=st.booleans())
+    def leave(self, data: st.DataObject, by_instance: bool) -> None:
+        """A member leaves, giving up its partitions (a static one maybe by instance id alone)."""
         live = [c for c in self.clients if c.pending is None and c.member_id]
         if not live:
             return
         client = data.draw(st.sampled_from(live))
         rid = self.rid(client, "leave")
         member_id = client.member_id
+        named = "" if by_instance and client.instance_id is not None else member_id
         client.owned = frozenset()
         client.owned_generation = -1
         client.member_id = ""
         client.generation = -1
         client.joined_members = None
         client.needs_rejoin = True
-        self.deliver(self.gc.leave(rid, self.now, group_id=GROUP, members=[(member_id, None)]))
+        self.deliver(
+            self.gc.leave(rid, self.now, group_id=GROUP, members=[(named, client.instance_id)])
+        )
+
+    @precondition(lambda self: any(c.instance_id is not None for c in self.clients))
+    @rule(data=st.data(), supports_skip=st.booleans())
+    def restart(self, data: st.DataObject, supports_skip: bool) -> None:
+        """A static client's process dies without leaving (it becomes a zombie that still thinks
+        it owns its partitions) and a new incarnation joins with the same instance id."""
+        client = data.draw(st.sampled_from([c for c in self.clients if c.instance_id is not None]))
+        self.zombies.append(client)
+        fresh = Client(
+            client.name,
+            client.session_ms,
+            client.rebalance_ms,
+            instance_id=client.instance_id,
+            supports_skip=supports_skip,
+        )
+        self.clients[self.clients.index(client)] = fresh
+        self.do_join(fresh, require_known=True)
+
+    def static_members(self) -> dict[str, str]:
+        view = self.gc.describe(GROUP)
+        return {} if view is None else dict(view.static_members)
 
     def tick(self, now: int) -> None:
         """Run the timers at `now`; a member removed by them was past its deadline (GC-10/11)."""
@@ -317,9 +388,9 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         """GC-13/GC-14: holders that may commit share one generation and own disjoint partitions."""
         holders = [
             c
-            for c in self.clients
+            for c in self.incarnations()
             if c.owned_generation >= 0
-            and self.gc.check_commit(GROUP, c.owned_generation, c.member_id, None) == 0
+            and self.gc.check_commit(GROUP, c.owned_generation, c.member_id, c.instance_id) == 0
         ]
         assert len({c.owned_generation for c in holders}) <= 1
         seen: set[int] = set()
@@ -333,7 +404,7 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
         view = self.gc.describe(GROUP)
         if view is None:
             return
-        by_member = {c.member_id: c for c in self.clients if c.member_id}
+        by_member = {c.member_id: c for c in self.incarnations() if c.member_id}
         for m in view.members:
             if m.awaiting_join or m.awaiting_sync:
                 continue
@@ -369,6 +440,49 @@ class GroupCoordinatorMachine(RuleBasedStateMachine):
             assert dict(view.assignments) == self.leader_sent[view.generation_id]
         if view.state is not GroupState.COMPLETING_REBALANCE:
             assert not any(m.awaiting_sync for m in view.members)
+
+    @invariant()
+    def no_request_is_lost(self) -> None:
+        """GC-15: the requests not answered yet are exactly the ones the coordinator holds, one
+        per member awaiting a join or sync answer (so a replaced id's wait was answered too)."""
+        view = self.gc.describe(GROUP)
+        held = 0 if view is None else sum(m.awaiting_join + m.awaiting_sync for m in view.members)
+        assert len(self.requests) - len(self.answered) == held
+
+    @invariant()
+    def instance_ids_name_one_member_each(self) -> None:
+        """GC-16: the instance-id map is one-to-one and agrees with the members' instance ids."""
+        view = self.gc.describe(GROUP)
+        if view is None:
+            return
+        mapping = dict(view.static_members)
+        assert len(set(mapping.values())) == len(mapping), mapping
+        members = {m.member_id: m.group_instance_id for m in view.members}
+        for instance_id, member_id in mapping.items():
+            assert members.get(member_id) == instance_id, (instance_id, member_id, members)
+        statics = [i for i in members.values() if i is not None]
+        assert sorted(statics) == sorted(mapping), (statics, mapping)
+
+    @invariant()
+    def replaced_member_ids_never_commit(self) -> None:
+        """GC-18: a zombie whose instance id names another member is fenced (82) whatever
+        generation it names; once its instance id names nobody, it is unknown (25)."""
+        view = self.gc.describe(GROUP)
+        mapping = {} if view is None else dict(view.static_members)
+        current = -1 if view is None else view.generation_id
+        for zombie in self.zombies:
+            assert zombie.instance_id is not None
+            successor = mapping.get(zombie.instance_id)
+            if not zombie.member_id or successor == zombie.member_id:
+                continue  # not replaced yet: it is still the member (absent, GC-19)
+            # Generations >= 0: a commit naming none is an assign() consumer's (GC-12).
+            generations = {zombie.generation, zombie.owned_generation, current} - {-1}
+            for generation in generations:
+                code = self.gc.check_commit(GROUP, generation, zombie.member_id, zombie.instance_id)
+                if view is None:
+                    assert code != 0
+                else:
+                    assert code == (25 if successor is None else 82), (zombie, code)
 
 
 TestGroupCoordinatorMachine = GroupCoordinatorMachine.TestCase

@@ -1,4 +1,4 @@
-"""The classic group coordinator, by hand-written scenarios (spec/group-coordinator.md GC-1..GC-16).
+"""The classic group coordinator, by hand-written scenarios (spec/group-coordinator.md GC-1..GC-20).
 
 Expected codes are Kafka's numbers, written out here rather than read from flyq.groups.
 """
@@ -12,6 +12,7 @@ from flyq.groups import (
     TRANSITIONS,
     ClassicCoordinator,
     GroupState,
+    GroupView,
     HeartbeatResponse,
     JoinGroupResponse,
     LeaveGroupResponse,
@@ -46,6 +47,8 @@ class Harness:
         rebalance: int = REBALANCE,
         require_known: bool = False,
         group: str = "g",
+        instance: str | None = None,
+        skip_assignment: bool = False,
     ) -> tuple[int, list[Outcome]]:
         rid = self.rid()
         out = self.gc.join(
@@ -56,15 +59,21 @@ class Harness:
             session_timeout_ms=session,
             rebalance_timeout_ms=rebalance,
             member_id=member_id,
-            group_instance_id=None,
+            group_instance_id=instance,
             protocol_type="consumer",
             protocols=RANGE if protocols is None else protocols,
             require_known_member_id=require_known,
+            supports_skip_assignment=skip_assignment,
         )
         return rid, out
 
     def sync(
-        self, member_id: str, generation: int, assignments: list[tuple[str, bytes]] | None = None
+        self,
+        member_id: str,
+        generation: int,
+        assignments: list[tuple[str, bytes]] | None = None,
+        *,
+        instance: str | None = None,
     ) -> tuple[int, list[Outcome]]:
         rid = self.rid()
         out = self.gc.sync(
@@ -74,17 +83,30 @@ class Harness:
             generation_id=generation,
             member_id=member_id,
             assignments=assignments or [],
+            group_instance_id=instance,
         )
         return rid, out
 
-    def heartbeat(self, member_id: str, generation: int) -> int:
+    def heartbeat(self, member_id: str, generation: int, *, instance: str | None = None) -> int:
         rid = self.rid()
         [outcome] = self.gc.heartbeat(
-            rid, self.now, group_id="g", generation_id=generation, member_id=member_id
+            rid,
+            self.now,
+            group_id="g",
+            generation_id=generation,
+            member_id=member_id,
+            group_instance_id=instance,
         )
         assert outcome.request_id == rid
         assert isinstance(outcome.response, HeartbeatResponse)
         return outcome.response.error_code
+
+    def leave(self, members: list[tuple[str, str | None]]) -> tuple[LeaveGroupResponse, list[Outcome]]:
+        rid = self.rid()
+        out = self.gc.leave(rid, self.now, group_id="g", members=members)
+        [response] = [o.response for o in out if o.request_id == rid]
+        assert isinstance(response, LeaveGroupResponse)
+        return response, out
 
     def state(self) -> GroupState:
         view = self.gc.describe("g")
@@ -483,3 +505,318 @@ def test_newer_join_from_same_member_supersedes_the_waiting_one() -> None:
     second, out = h.join(a, client="a")
     assert join_answer(out, first).error_code == 27
     assert all(o.request_id != second for o in out)
+
+
+# ---------------------------------------------------------------- static membership (KIP-345)
+
+
+def static_pair(
+    h: Harness,
+    *,
+    protocols: list[tuple[str, bytes]] | None = None,
+    session_b: int = SESSION,
+) -> tuple[str, str]:
+    """Static members a (instance "ia", leader) and b ("ib") in a Stable generation 2; the leader
+    assigned b"A2" to a and b"B2" to b. Both last heard from at `h.now`."""
+    ra, out = h.join(client="a", instance="ia", require_known=True, protocols=protocols)
+    a = join_answer(out, ra).member_id
+    h.sync(a, 1, [(a, b"A1")], instance="ia")
+    rb, out = h.join(
+        client="b", instance="ib", require_known=True, protocols=protocols, session=session_b
+    )
+    assert out == []
+    ra, out = h.join(a, client="a", instance="ia", protocols=protocols)
+    b = join_answer(out, rb).member_id
+    assert (a, b) == ("ia-1", "ib-2")
+    fid, _ = h.sync(b, 2, instance="ib")
+    _lid, out = h.sync(a, 2, [(a, b"A2"), (b, b"B2")], instance="ia")
+    assert sync_answer(out, fid).assignment == b"B2"
+    assert h.state() is GroupState.STABLE
+    return a, b
+
+
+def view_of(h: Harness) -> GroupView:
+    view = h.gc.describe("g")
+    assert view is not None
+    return view
+
+
+def test_static_join_needs_no_member_id_round_trip() -> None:
+    """GC-16: a static member's first join is not sent back with 79 (KIP-394 is for dynamic
+    members); its member id is its instance id and a number, and the instance id names it."""
+    h = Harness()
+    rid, out = h.join(client="a", instance="ia", require_known=True)
+    j = join_answer(out, rid)
+    assert (j.error_code, j.member_id, j.generation_id, j.leader) == (0, "ia-1", 1, "ia-1")
+    assert [(m.member_id, m.group_instance_id) for m in j.members] == [("ia-1", "ia")]
+    assert view_of(h).static_members == (("ia", "ia-1"),)
+
+
+def test_static_restart_within_session_keeps_generation_and_assignment() -> None:
+    """GC-17: a static member restarted within its session (empty member id, same instance id) is
+    answered at once with a new id and the same generation; nobody rebalances; its sync gets the
+    assignment its old id had."""
+    h = Harness()
+    a, _b = static_pair(h)
+    h.now += SESSION - 1  # b died right after its sync and comes back just inside its session
+    assert h.heartbeat(a, 2, instance="ia") == 0
+    rid, out = h.join(client="b", instance="ib", require_known=True)
+    j = join_answer(out, rid)
+    assert len(out) == 1
+    assert (j.error_code, j.generation_id, j.member_id, j.leader, j.members) == (0, 2, "ib-3", a, ())
+    assert j.skip_assignment is False
+    view = view_of(h)
+    assert (view.state, view.generation_id) == (GroupState.STABLE, 2)
+    assert [m.member_id for m in view.members] == [a, "ib-3"]
+    assert view.static_members == (("ia", a), ("ib", "ib-3"))
+    sid, out = h.sync("ib-3", 2, instance="ib")
+    assert sync_answer(out, sid) == SyncGroupResponse(0, "consumer", "range", b"B2")
+    assert h.heartbeat(a, 2, instance="ia") == 0  # a is not asked to rejoin
+    assert h.heartbeat("ib-3", 2, instance="ib") == 0
+    assert h.gc.next_deadline() == h.now + SESSION + 1
+
+
+def test_replaced_member_id_is_fenced_on_every_request() -> None:
+    """GC-18: after a restart, the old member id with its instance id gets FENCED_INSTANCE_ID (82)
+    on heartbeat, sync, join, commit and leave, and changes nothing; the new id is served."""
+    h = Harness()
+    a, b = static_pair(h)
+    rid, out = h.join(client="b", instance="ib")
+    new_b = join_answer(out, rid).member_id
+    assert new_b != b
+    assert h.heartbeat(b, 2, instance="ib") == 82
+    sid, out = h.sync(b, 2, instance="ib")
+    assert sync_answer(out, sid).error_code == 82
+    rid, out = h.join(b, client="b", instance="ib")
+    assert join_answer(out, rid).error_code == 82
+    assert h.gc.check_commit("g", 2, b, "ib") == 82
+    assert h.gc.check_commit("g", 2, new_b, "ib") == 0
+    response, _ = h.leave([(b, "ib")])
+    assert [(m.member_id, m.group_instance_id, m.error_code) for m in response.members] == [
+        (b, "ib", 82)
+    ]
+    assert h.heartbeat(b, 2) == 25  # without its instance id the old id is just unknown
+    view = view_of(h)
+    assert (view.state, view.generation_id) == (GroupState.STABLE, 2)
+    assert [m.member_id for m in view.members] == [a, new_b]
+
+
+def test_instance_id_must_name_the_member_id_given() -> None:
+    """GC-18: an instance id naming another member gets 82; an instance id naming no member gets
+    UNKNOWN_MEMBER_ID (25), on join, heartbeat and commit alike."""
+    h = Harness()
+    a, b = static_pair(h)
+    rid, out = h.join(a, client="a", instance="ib")
+    assert join_answer(out, rid).error_code == 82
+    rid, out = h.join(a, client="a", instance="nobody")
+    assert join_answer(out, rid).error_code == 25
+    assert h.heartbeat(b, 2, instance="ia") == 82
+    assert h.heartbeat(b, 2, instance="nobody") == 25
+    assert h.gc.check_commit("g", 2, a, "nobody") == 25
+    assert h.gc.check_commit("g", 2, a, "ia") == 0
+    assert h.state() is GroupState.STABLE
+
+
+def test_restarted_leader_before_v9_is_named_follower_and_keeps_its_assignment() -> None:
+    """GC-17: a leader restarted in Stable (JoinGroup < v9) is answered with the previous leader
+    id, so it does not run the assignor; it stays the group's leader under its new id."""
+    h = Harness()
+    a, b = static_pair(h)
+    rid, out = h.join(client="a", instance="ia")
+    j = join_answer(out, rid)
+    assert (j.error_code, j.generation_id, j.member_id, j.leader) == (0, 2, "ia-3", a)
+    assert (j.members, j.skip_assignment) == ((), False)
+    view = view_of(h)
+    assert (view.state, view.generation_id, view.leader) == (GroupState.STABLE, 2, "ia-3")
+    sid, out = h.sync("ia-3", 2, instance="ia")
+    assert sync_answer(out, sid).assignment == b"A2"
+    assert h.heartbeat(b, 2, instance="ib") == 0
+
+
+def test_restarted_leader_v9_is_told_to_skip_assignment() -> None:
+    """GC-17: with JoinGroup v9+ the restarted leader learns it leads (member list, its new id as
+    leader) with skip_assignment set; its empty sync leaves every assignment as it was."""
+    h = Harness()
+    _a, b = static_pair(h)
+    rid, out = h.join(client="a", instance="ia", skip_assignment=True)
+    j = join_answer(out, rid)
+    assert (j.error_code, j.generation_id, j.member_id, j.leader) == (0, 2, "ia-3", "ia-3")
+    assert j.skip_assignment is True
+    assert [(m.member_id, m.group_instance_id) for m in j.members] == [("ia-3", "ia"), (b, "ib")]
+    sid, out = h.sync("ia-3", 2, [], instance="ia")
+    assert sync_answer(out, sid).assignment == b"A2"
+    sid, out = h.sync(b, 2, instance="ib")
+    assert sync_answer(out, sid).assignment == b"B2"
+    # A follower restarted with v9 is a follower: no member list, nothing to skip.
+    rid, out = h.join(client="b", instance="ib", skip_assignment=True)
+    j = join_answer(out, rid)
+    assert (j.leader, j.members, j.skip_assignment) == ("ia-3", (), False)
+    assert view_of(h).generation_id == 2
+
+
+def test_static_member_is_removed_after_its_session_and_returns_as_new() -> None:
+    """GC-19: a static member that stops is kept until one ms past its session deadline, then
+    removed (rebalance, mapping gone); coming back later it joins as a new member."""
+    h = Harness()
+    a, b = static_pair(h)
+    start = h.now
+    h.now = start + SESSION
+    assert h.heartbeat(a, 2, instance="ia") == 0
+    assert h.gc.tick(h.now) == []
+    assert len(view_of(h).members) == 2
+    h.now = start + SESSION + 1
+    h.gc.tick(h.now)
+    view = view_of(h)
+    assert [m.member_id for m in view.members] == [a]
+    assert view.state is GroupState.PREPARING_REBALANCE
+    assert view.static_members == (("ia", a),)
+    assert h.heartbeat(b, 2, instance="ib") == 25
+    ra, out = h.join(a, client="a", instance="ia")
+    assert join_answer(out, ra).generation_id == 3
+    rid, out = h.join(client="b", instance="ib")
+    assert all(o.request_id != rid for o in out)  # a new member: it waits for a rebalance
+    view = view_of(h)
+    assert view.state is GroupState.PREPARING_REBALANCE
+    assert view.static_members == (("ia", a), ("ib", "ib-3"))
+
+
+def test_absent_static_member_keeps_its_place_through_a_rebalance() -> None:
+    """GC-19: a rebalance ending by timeout drops dynamic members that did not rejoin but keeps
+    static ones, listed to the leader (so it keeps partitions); all sessions restart then."""
+    h = Harness()
+    a, b = static_pair(h, session_b=40_000)
+    start = h.now
+    rc, out = h.join(client="c")
+    assert out == []
+    ra, out = h.join(a, client="a", instance="ia")
+    assert out == []
+    h.now = start + REBALANCE + 1
+    out = h.gc.tick(h.now)
+    ja, jc = join_answer(out, ra), join_answer(out, rc)
+    assert (ja.generation_id, ja.leader, jc.member_id) == (3, a, "c-3")
+    assert [m.member_id for m in ja.members] == [a, b, "c-3"]
+    view = view_of(h)
+    assert [m.member_id for m in view.members] == [a, b, "c-3"]
+    [member_b] = [m for m in view.members if m.member_id == b]
+    assert member_b.session_deadline_ms == h.now + 40_000
+    # Still absent at the end of its restarted session: removed, and the others rebalance.
+    h.now += 40_000
+    assert h.heartbeat(a, 3, instance="ia") == 0
+    assert h.heartbeat("c-3", 3) == 0
+    h.gc.tick(h.now)
+    assert len(view_of(h).members) == 3
+    h.now += 1
+    h.gc.tick(h.now)
+    view = view_of(h)
+    assert [m.member_id for m in view.members] == [a, "c-3"]
+    assert view.state is GroupState.PREPARING_REBALANCE
+
+
+def test_absent_leader_is_replaced_by_a_member_that_rejoined() -> None:
+    """GC-5/GC-19: when the static leader did not rejoin, the earliest member that did leads."""
+    h = Harness()
+    a, b = static_pair(h)
+    h.now += 1
+    _rc, out = h.join(client="c")
+    rb, out = h.join(b, client="b", instance="ib")
+    assert out == []
+    h.now += REBALANCE + 1
+    h.heartbeat(a, 2, instance="ia")  # a lives but never rejoins
+    out = h.gc.tick(h.now)
+    jb = join_answer(out, rb)
+    assert (jb.generation_id, jb.leader) == (3, b)
+    assert [m.member_id for m in jb.members] == [a, b, "c-3"]
+
+
+def test_only_absent_static_members_postpone_the_rebalance() -> None:
+    """GC-19: a rebalance that times out with no member rejoined does not complete; it waits
+    another rebalance timeout while sessions expire, then completes Empty (one generation)."""
+    h = Harness()
+    _a, b = static_pair(h, session_b=40_000)
+    start = h.now
+    h.join(client="c", session=40_000)
+    h.leave([("c-3", None)])
+    # a's session (10 s) expires first; b's (40 s) outlives the rebalance timeout (30 s).
+    h.now = start + SESSION + 1
+    h.gc.tick(h.now)
+    assert [m.member_id for m in view_of(h).members] == [b]
+    h.now = start + REBALANCE + 1
+    assert h.gc.tick(h.now) == []
+    view = view_of(h)
+    assert (view.state, view.generation_id) == (GroupState.PREPARING_REBALANCE, 2)
+    assert view.rebalance_deadline_ms == h.now + REBALANCE
+    assert [m.member_id for m in view.members] == [b]
+    h.now = start + 40_001
+    h.gc.tick(h.now)
+    view = view_of(h)
+    assert (view.state, view.generation_id, view.members) == (GroupState.EMPTY, 3, ())
+    assert view.static_members == ()
+
+
+def test_restart_while_preparing_fences_the_old_join() -> None:
+    """GC-17/GC-15: a restart during PreparingRebalance answers the old id's waiting join 82 and
+    the new id waits for the rebalance like any rejoin."""
+    h = Harness()
+    a, b = static_pair(h)
+    rc, _ = h.join(client="c")
+    old_join, out = h.join(b, client="b", instance="ib")
+    assert out == []
+    rid, out = h.join(client="b", instance="ib")
+    assert join_answer(out, old_join).error_code == 82
+    assert all(o.request_id != rid for o in out)
+    ra, out = h.join(a, client="a", instance="ia")
+    jb, ja = join_answer(out, rid), join_answer(out, ra)
+    assert (jb.error_code, jb.generation_id, jb.member_id) == (0, 3, "ib-4")
+    assert [m.member_id for m in ja.members] == [a, "ib-4", "c-3"]
+    assert join_answer(out, rc).generation_id == 3
+
+
+def test_restart_while_completing_rebalances_again() -> None:
+    """GC-17: a restart in CompletingRebalance fences the old id's waiting sync (82) and starts
+    a new rebalance (the leader may be assigning to the old id); the generation is not bumped yet."""
+    h = Harness()
+    a, b = static_pair(h)
+    h.join(client="c")
+    h.join(b, client="b", instance="ib")
+    _ra, out = h.join(a, client="a", instance="ia")
+    assert h.state() is GroupState.COMPLETING_REBALANCE
+    old_sync, out = h.sync(b, 3, instance="ib")
+    assert out == []
+    rid, out = h.join(client="b", instance="ib")
+    assert sync_answer(out, old_sync).error_code == 82
+    assert all(o.request_id != rid for o in out)
+    view = view_of(h)
+    assert (view.state, view.generation_id) == (GroupState.PREPARING_REBALANCE, 3)
+
+
+def test_leave_by_instance_id_alone_removes_the_static_member() -> None:
+    """GC-18: LeaveGroup v3+ with an instance id and an empty member id removes the member the
+    instance id names; an instance id naming none gets 25."""
+    h = Harness()
+    a, b = static_pair(h)
+    response, _ = h.leave([("", "ib"), ("", "nobody")])
+    assert [(m.member_id, m.group_instance_id, m.error_code) for m in response.members] == [
+        ("", "ib", 0),
+        ("", "nobody", 25),
+    ]
+    view = view_of(h)
+    assert [m.member_id for m in view.members] == [a]
+    assert view.static_members == (("ia", a),)
+    assert view.state is GroupState.PREPARING_REBALANCE
+    assert h.heartbeat(b, 2, instance="ib") == 25
+
+
+def test_static_restart_that_changes_the_protocol_choice_rebalances() -> None:
+    """GC-17: a restart in Stable is answered at once only if the protocol the group would choose
+    is unchanged (new metadata is kept); otherwise it rebalances."""
+    both = [("range", b"r"), ("roundrobin", b"rr")]
+    h = Harness()
+    _a, _b = static_pair(h, protocols=both)
+    rid, out = h.join(client="b", instance="ib", protocols=[("range", b"r2"), ("roundrobin", b"")])
+    assert join_answer(out, rid).generation_id == 2
+    [_, member_b] = view_of(h).members
+    assert member_b.protocols == (("range", b"r2"), ("roundrobin", b""))
+    assert h.state() is GroupState.STABLE
+    rid, out = h.join(client="b", instance="ib", protocols=[("roundrobin", b"rr")])
+    assert all(o.request_id != rid for o in out)
+    assert h.state() is GroupState.PREPARING_REBALANCE

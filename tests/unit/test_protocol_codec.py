@@ -19,7 +19,7 @@ from flyq.protocol import (
     encode_request_header,
     encoded_size,
 )
-from flyq.protocol._schemas import API_VERSIONS, FETCH, METADATA, PRODUCE
+from flyq.protocol._schemas import API_VERSIONS, FETCH, JOIN_GROUP, METADATA, PRODUCE
 
 PRODUCE_V3 = bytes.fromhex(
     "ffff"  # transactional_id: null (int16 length -1)
@@ -84,6 +84,21 @@ def test_null_array_and_defaults() -> None:
     """Metadata v1 null topics is int32 -1; a missing key takes Kafka's default (true here)."""
     assert joined(encode_message(METADATA.request, 1, {"topics": None})) == bytes.fromhex("ffffffff")
     assert joined(encode_message(METADATA.request, 4, {"topics": []})) == bytes.fromhex("0000000001")
+
+
+def test_a_declared_null_default_is_none_where_the_version_lacks_the_field() -> None:
+    """PROTO-7: JoinGroup v4 has no group_instance_id (nullable from v5, default null): decoded,
+    it is None, as in Kafka's classes, and not the empty string a v5 join could send."""
+    value = {"group_id": "g", "session_timeout_ms": 6000, "rebalance_timeout_ms": 6000,
+             "member_id": "", "protocol_type": "consumer", "protocols": []}
+    for version in (0, 4):
+        decoded = decode_message(JOIN_GROUP.request, version,
+                                 memoryview(joined(encode_message(JOIN_GROUP.request, version,
+                                                                  value))))
+        assert decoded["group_instance_id"] is None
+    present = decode_message(JOIN_GROUP.request, 5, memoryview(joined(encode_message(
+        JOIN_GROUP.request, 5, {**value, "group_instance_id": ""}))))
+    assert present["group_instance_id"] == ""
 
 
 def test_produce_records_are_views_into_the_input() -> None:
