@@ -8,6 +8,8 @@ Kafka's default is 5 000), so that reconciliations that wait for a heartbeat tak
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from tests.integration.broker_process import BrokerProcess
 pytestmark = pytest.mark.integration
 
 HEARTBEAT_INTERVAL_MS = 500
+SESSION_TIMEOUT_MS = 10_000
 TOPIC = "kip848"
 PARTITIONS = 6
 
@@ -33,7 +36,7 @@ def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     config.write_text(
         "[server]\n"
         f'"group.consumer.heartbeat.interval.ms" = {HEARTBEAT_INTERVAL_MS}\n'
-        '"group.consumer.session.timeout.ms" = 10000\n'
+        f'"group.consumer.session.timeout.ms" = {SESSION_TIMEOUT_MS}\n'
     )
     process = BrokerProcess(tmp_path / "data", extra_args=("--config", str(config))).start()
     try:
@@ -252,3 +255,46 @@ def test_consumer_rejoins_after_broker_restart(kip848_broker: BrokerProcess) -> 
         consumer.close()
     assert set(seen) == set(range(120))
     assert not [e for e in errors if "FATAL" in e.upper()], errors
+
+
+_CRASHING_CONSUMER = """
+import sys, confluent_kafka
+consumer = confluent_kafka.Consumer({"bootstrap.servers": sys.argv[1], "group.id": "kip848-group",
+    "group.protocol": "consumer", "client.id": "doomed", "auto.offset.reset": "earliest"})
+consumer.subscribe([sys.argv[2]])
+while True:
+    consumer.poll(0.05)
+"""
+
+
+def test_killed_consumer_partitions_move_after_its_session(kip848_broker: BrokerProcess) -> None:
+    """CG-17: a consumer process killed with SIGKILL (no leave) keeps its partitions until its
+    session is over, then the two others take them (3 each); not before the session timeout
+    less one heartbeat interval has passed since the kill."""
+    create(kip848_broker)
+    produce(kip848_broker, range(60))
+    seen: set[int] = set()
+    lock = threading.Lock()
+    members = [Member(kip848_broker, f"survivor{i}", seen, lock).start() for i in range(2)]
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_CONSUMER, kip848_broker.bootstrap, TOPIC],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def two_each() -> bool:
+            with lock:
+                held = [m.assigned for m in members]
+            return all(len(h) == 2 for h in held) and not (held[0] & held[1])
+
+        wait_until(two_each, 60, "three members, the survivors with 2 each")
+        doomed.kill()
+        doomed.wait(10)
+        took = wait_until(lambda: balanced(members, lock), 60, "survivors take over")
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        for member in members:
+            member.close()
+    assert took >= (SESSION_TIMEOUT_MS - HEARTBEAT_INTERVAL_MS) / 1000, took
