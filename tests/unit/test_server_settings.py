@@ -111,3 +111,23 @@ def test_server_table_errors_name_file_table_and_key() -> None:
     assert server_table(b"[server]\nbroker.id = 3\n", source="b.toml") == {"node_id": 3}
     assert server_table(b'[server]\nadvertised = "[::1]:7"\n', source="b.toml") == {
         "advertised_host": "::1", "advertised_port": 7}
+
+
+def test_consumer_group_protocol_settings() -> None:
+    """CG-17: group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms default to
+    Kafka's 45000 and 5000, are read from the [server] table, and the interval must be below the
+    session timeout."""
+    assert (ServerSettings().consumer_session_timeout_ms,
+            ServerSettings().consumer_heartbeat_interval_ms) == (45_000, 5_000)
+    fields = server_table(b"""
+[server]
+group.consumer.session.timeout.ms = 9000
+group.consumer.heartbeat.interval.ms = 900
+""", source="f.toml")
+    settings = ServerSettings(**fields)
+    assert (settings.consumer_session_timeout_ms, settings.consumer_heartbeat_interval_ms) == (
+        9_000, 900)
+    with pytest.raises(InvalidConfig):
+        ServerSettings(consumer_session_timeout_ms=1_000, consumer_heartbeat_interval_ms=1_000)
+    with pytest.raises(InvalidConfig):
+        ServerSettings(consumer_heartbeat_interval_ms=0)
