@@ -475,3 +475,68 @@ def test_range_puts_static_members_first_by_instance_id() -> None:
     subs = {"a": ("t",), "b": ("t",), "z": ("t",)}
     out = range_assign(subs, {"t": 6}, {}, {"a": "i2", "b": None, "z": "i1"})
     assert out == {"z": {"t": parts(0, 1)}, "a": {"t": parts(2, 3)}, "b": {"t": parts(4, 5)}}
+
+
+def test_subscription_change_alone_bumps_the_epoch() -> None:
+    """CG-5: a member changing its subscription bumps the group epoch even when the group's set
+    of subscribed topics (and so its metadata) stays the same."""
+    h = Harness()
+    h.topics["u"] = 2
+    h.join("a", ["t"])  # epoch 1
+    h.join("b", ["t", "u"])  # epoch 2
+    h.beat("a", 1, None, subscribed=["t", "u"])
+    view = h.cc.describe("g")
+    assert view is not None and view.group_epoch == 3
+
+
+def test_member_that_already_let_go_skips_revoking() -> None:
+    """CG-10: a member whose owned partitions already exclude what it must give up moves straight
+    to the new epoch, without passing through unrevoked partitions."""
+    h = Harness()
+    h.join("a")
+    h.join("b")
+    r = h.beat("a", 1, {"t": parts(0, 1, 2)})
+    assert (r.member_epoch, r.assignment) == (2, {"t": parts(0, 1, 2)})
+    assert h.member("a") == (2, MemberState.STABLE)
+
+
+def test_assignor_tie_goes_to_uniform() -> None:
+    """CG-7: one member asking for range and one for uniform: the tie goes to uniform."""
+    h = Harness()
+    h.join("a", assignor="range")
+    h.join("b", assignor="uniform")
+    view = h.cc.describe("g")
+    assert view is not None and view.assignor_name == "uniform"
+
+
+def test_full_heartbeat_always_carries_the_assignment() -> None:
+    """CG-15: a heartbeat giving rebalance timeout, subscription and owned partitions gets the
+    assignment even when nothing changed; one giving only the epoch gets none."""
+    h = Harness()
+    h.join("a")
+    full = h.cc.heartbeat(
+        h.now,
+        group_id="g",
+        member_id="a",
+        member_epoch=1,
+        topics=h.topics,
+        rebalance_timeout_ms=REBALANCE,
+        subscribed_topic_names=["t"],
+        owned={"t": parts(0, 1, 2, 3, 4, 5)},
+    )
+    assert full.assignment == {"t": parts(0, 1, 2, 3, 4, 5)}
+    assert h.beat("a", 1, None).assignment is None
+
+
+def test_removal_bumps_once_even_when_a_topic_leaves_the_subscriptions() -> None:
+    """CG-5: a member leaving bumps the group epoch once, also when it was the only subscriber of
+    a topic (the metadata change is part of the same bump)."""
+    h = Harness()
+    h.topics["u"] = 2
+    h.join("a", ["t"])  # 1
+    h.join("b", ["u"])  # 2
+    h.beat("b", -1)  # 3
+    r = h.beat("a", 1, {"t": parts(0, 1, 2, 3, 4, 5)})
+    assert r.member_epoch == 3
+    view = h.cc.describe("g")
+    assert view is not None and view.group_epoch == 3
