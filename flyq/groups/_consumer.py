@@ -203,10 +203,12 @@ def uniform_assign(
     """Kafka's `uniform` assignor, in FlyQ's own words (CG-7): balanced and sticky.
 
     Every partition of a subscribed topic goes to exactly one member subscribed to it. A member
-    keeps what it had in `previous` (if still subscribed and existing); the rest go one by one to
-    the eligible member holding fewest; then, while a member holds at least two more partitions
-    than an eligible other, one moves. With identical subscriptions the counts differ by at most
-    one; a partition moves only when balance requires it.
+    keeps what it had in `previous` (if still subscribed and existing). With identical
+    subscriptions (the common case, in linear time) each member gets a quota, the counts
+    differing by at most one, and keeps its lowest previous partitions up to it. Otherwise the
+    rest go one by one to the eligible member holding fewest; then, while a member holds at least
+    two more partitions than an eligible other, one moves. A partition moves only when balance
+    requires it.
     """
     del instance_ids  # stickiness follows the member ids, which a static rejoin keeps (CG-16)
     members = sorted(subscriptions)
@@ -221,6 +223,8 @@ def uniform_assign(
                 if p < topics[topic] and (topic, p) not in taken:
                     owned[member].add((topic, p))
                     taken.add((topic, p))
+    if members and len(set(wanted.values())) == 1:
+        return _pack(_uniform_homogeneous(members, sorted(wanted[members[0]]), topics, owned))
     all_topics = sorted(set().union(*wanted.values())) if members else []
     for topic in all_topics:
         eligible = [m for m in members if topic in wanted[m]]
@@ -247,6 +251,31 @@ def uniform_assign(
             if moved:
                 break
     return _pack(owned)
+
+
+def _uniform_homogeneous(
+    members: list[str],
+    names: list[str],
+    topics: Mapping[str, int],
+    kept: Mapping[str, set[tuple[str, int]]],
+) -> dict[str, set[tuple[str, int]]]:
+    """Identical subscriptions (CG-7): quotas of `total // n`, one more for the first
+    `total % n` members by (most kept, member id); each keeps its lowest kept partitions up to its
+    quota, and the others are handed out in (topic, partition) order by member id."""
+    total = sum(topics[t] for t in names)
+    base, extra = divmod(total, len(members))
+    order = sorted(members, key=lambda m: (-len(kept[m]), m))
+    quota = {m: base + (1 if i < extra else 0) for i, m in enumerate(order)}
+    owned: dict[str, set[tuple[str, int]]] = {}
+    taken: set[tuple[str, int]] = set()
+    for m in members:
+        mine = sorted(kept[m])[: quota[m]]
+        owned[m] = set(mine)
+        taken.update(mine)
+    free = iter([(t, p) for t in names for p in range(topics[t]) if (t, p) not in taken])
+    for m in members:
+        owned[m].update(itertools.islice(free, quota[m] - len(owned[m])))
+    return owned
 
 
 def range_assign(
