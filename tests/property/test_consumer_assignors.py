@@ -83,16 +83,28 @@ def test_deterministic_whatever_the_order(group: Group) -> None:
 
 @given(groups(homogeneous=True))
 def test_uniform_homogeneous_is_balanced_and_sticky(group: Group) -> None:
-    """CG-7: identical subscriptions: counts differ by at most one, and each member keeps as many
-    of its previous partitions as its new count allows."""
+    """CG-7: identical subscriptions: counts differ by at most one, each member keeps as many of
+    its previous partitions as its new count allows, and the larger counts go to the members with
+    the most to keep."""
     subscriptions, topics, previous = group
     target = uniform_assign(subscriptions, topics, previous)
     counts = [len(flat(target.get(m, {}))) for m in subscriptions]
     assert max(counts) - min(counts) <= 1
+    kept = {}
     for member in subscriptions:
         mine = flat(target.get(member, {}))
         before = flat(previous.get(member, {}))
         assert len(mine & before) == min(len(before), len(mine))
+        kept[member] = (len(mine), len(before))
+    # The larger counts go where they keep more: never a member cut below what it had while a
+    # member with a larger count had room to spare (swapping their counts would move fewer).
+    for small, (count_small, before_small) in kept.items():
+        for large, (count_large, before_large) in kept.items():
+            if count_small < count_large:
+                assert not (before_small > count_small and before_large < count_large), (
+                    small,
+                    large,
+                )
 
 
 @given(groups(homogeneous=False))
