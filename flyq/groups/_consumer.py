@@ -234,18 +234,19 @@ def uniform_assign(
                 owned[chosen].add((topic, p))
                 taken.add((topic, p))
     # Balance: each move lowers the sum of squared counts, so this ends.
+    subscribers = {t: [m for m in members if t in wanted[m]] for t in all_topics}
     moved = True
     while moved:
         moved = False
         for giver in sorted(members, key=lambda m: (-len(owned[m]), m)):
-            for topic, p in sorted(owned[giver], reverse=True):
-                takers = [
-                    m for m in members if topic in wanted[m] and len(owned[m]) + 1 < len(owned[giver])
-                ]
+            # The giver's highest partition of the highest topic someone can take.
+            for topic in sorted({t for t, _ in owned[giver]}, reverse=True):
+                takers = [m for m in subscribers[topic] if len(owned[m]) + 1 < len(owned[giver])]
                 if takers:
                     taker = min(takers, key=lambda m: (len(owned[m]), m))
-                    owned[giver].remove((topic, p))
-                    owned[taker].add((topic, p))
+                    moving = (topic, max(p for t, p in owned[giver] if t == topic))
+                    owned[giver].remove(moving)
+                    owned[taker].add(moving)
                     moved = True
                     break
             if moved:
