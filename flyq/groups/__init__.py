@@ -30,6 +30,7 @@ from flyq.groups._classic import (
     Response,
     SyncGroupResponse,
 )
+from flyq.groups._subscriptions import is_subscribed, subscribed_topics
 
 __all__ = [
     "ILLEGAL_GENERATION",
@@ -54,4 +55,6 @@ __all__ = [
     "Outcome",
     "Response",
     "SyncGroupResponse",
+    "is_subscribed",
+    "subscribed_topics",
 ]

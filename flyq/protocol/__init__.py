@@ -18,6 +18,13 @@ from flyq.protocol._connection import (
     ServerConnection,
     api_versions_body,
 )
+from flyq.protocol._consumer import (
+    CONSUMER_PROTOCOL_TYPE,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
+)
 from flyq.protocol._header import (
     RequestHeader,
     decode_request_header,
@@ -32,6 +39,7 @@ from flyq.protocol._types import ApiSchema, Field, MessageSchema, snake_case
 
 __all__ = [
     "APIS",
+    "CONSUMER_PROTOCOL_TYPE",
     "DEFAULT_MAX_FRAME_BYTES",
     "ApiSchema",
     "Buffer",
@@ -41,13 +49,17 @@ __all__ = [
     "RequestHeader",
     "ServerConnection",
     "api_versions_body",
+    "decode_assignment",
     "decode_message",
     "decode_message_from",
     "decode_request_header",
     "decode_response_header",
+    "decode_subscription",
+    "encode_assignment",
     "encode_message",
     "encode_request_header",
     "encode_response_header",
+    "encode_subscription",
     "encoded_size",
     "request_header_version",
     "response_header_version",
