@@ -1,8 +1,9 @@
-"""Kafka wire protocol: message schemas as data, one pure interpreter, a sans-I/O server connection.
+"""Kafka wire protocol: message schemas as data, one pure interpreter, sans-I/O connections.
 
 Normative description: spec/protocol.md. `APIS` maps each api_key to its `ApiSchema`;
 `decode_message`/`encode_message` read and write message bodies as dicts with snake_case keys;
-`ServerConnection` turns bytes into `Request`s and response bodies into frame buffers.
+`ServerConnection` turns bytes into `Request`s and response bodies into frame buffers;
+`ClientConnection` is its mirror, request bodies to bytes and bytes to `Response`s.
 """
 
 from flyq.protocol._codec import (
@@ -14,7 +15,9 @@ from flyq.protocol._codec import (
 )
 from flyq.protocol._connection import (
     DEFAULT_MAX_FRAME_BYTES,
+    ClientConnection,
     Request,
+    Response,
     ServerConnection,
     api_versions_body,
 )
@@ -43,10 +46,12 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "ApiSchema",
     "Buffer",
+    "ClientConnection",
     "Field",
     "MessageSchema",
     "Request",
     "RequestHeader",
+    "Response",
     "ServerConnection",
     "api_versions_body",
     "decode_assignment",
