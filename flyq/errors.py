@@ -62,6 +62,9 @@ __all__ = [
     "UnknownMemberId",
     "RebalanceInProgress",
     "RemoteError",
+    "ConnectionBroken",
+    "ConnectionClosed",
+    "RequestTimedOut",
     "error_from_code",
 ]
 
@@ -385,6 +388,22 @@ class RemoteError(FlyQError):
         self.error_code = error_code
 
 
+# --- clients (flyq.client) -----------------------------------------------------------------------
+
+
+class ConnectionBroken(FlyQError):
+    """A connection to a broker broke from outside: refused, reset, closed by the broker, or a
+    frame that does not parse; the cause is kept in `__cause__`."""
+
+
+class ConnectionClosed(FlyQError):
+    """The connection was closed by its owner (this client); it cannot be used any more."""
+
+
+class RequestTimedOut(FlyQError):
+    """A broker did not answer (or a connection did not open) within the client's timeout."""
+
+
 class OffsetMetadataTooLarge(FlyQError):
     """A commit's metadata string is longer, in UTF-8 bytes, than the store keeps."""
 
@@ -505,6 +524,8 @@ ILLEGAL_GENERATION = KafkaError(22, "ILLEGAL_GENERATION", retriable=False)
 UNKNOWN_MEMBER_ID = KafkaError(25, "UNKNOWN_MEMBER_ID", retriable=False)
 REBALANCE_IN_PROGRESS = KafkaError(27, "REBALANCE_IN_PROGRESS", retriable=False)
 NON_EMPTY_GROUP = KafkaError(68, "NON_EMPTY_GROUP", retriable=False)
+REQUEST_TIMED_OUT = KafkaError(7, "REQUEST_TIMED_OUT", retriable=True)
+NETWORK_EXCEPTION = KafkaError(13, "NETWORK_EXCEPTION", retriable=True)
 GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
 GROUP_SUBSCRIBED_TO_TOPIC = KafkaError(86, "GROUP_SUBSCRIBED_TO_TOPIC", retriable=False)
 FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
@@ -553,6 +574,11 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     IllegalGeneration: ILLEGAL_GENERATION,
     UnknownMemberId: UNKNOWN_MEMBER_ID,
     RebalanceInProgress: REBALANCE_IN_PROGRESS,
+    # Broken from outside: Kafka clients retry on a new connection.
+    ConnectionBroken: NETWORK_EXCEPTION,
+    # Closed by its owner: the caller's own doing, with no Kafka code and nothing to retry.
+    ConnectionClosed: UNKNOWN_SERVER_ERROR,
+    RequestTimedOut: REQUEST_TIMED_OUT,
     # A code with no FlyQ class, as a client receives it; the code is kept on the instance.
     RemoteError: UNKNOWN_SERVER_ERROR,
     OffsetMetadataTooLarge: OFFSET_METADATA_TOO_LARGE,
