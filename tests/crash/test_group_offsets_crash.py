@@ -1,12 +1,12 @@
 """Crash exploration of the consumer-group offset store (spec/groups.md GRP-9, GRP-10).
 
-A seeded workload of commits, durable commits, deletes (groups, single offsets) and flushes runs against a
-`RecordingFileLayer`; after every step a `step` mark is recorded next to the model's state, so for
-any crash point we know which steps had returned (their durability promises hold) and whether one
-was in flight. Every disk a crash could leave there, in every mode, is written out as real files
-and reopened with the real `OsFileLayer`; the reopened store must hold one of the states the model
-allows. Two deliberately broken stores, switched in by a subclass and by a file-layer wrapper,
-prove the check can fail.
+A seeded workload of commits, durable commits, deletes (of groups and of single offsets) and
+flushes runs against a `RecordingFileLayer`; after every step a `step` mark is recorded next to the
+model's state, so for any crash point we know which steps had returned (their durability promises
+hold) and whether one was in flight. Every disk a crash could leave there, in every mode, is
+written out as real files and reopened with the real `OsFileLayer`; the reopened store must hold
+one of the states the model allows. Two deliberately broken stores, switched in by a subclass and
+by a file-layer wrapper, prove the check can fail.
 """
 
 from __future__ import annotations
