@@ -703,16 +703,24 @@ class ApiHandlers:
         """OffsetDelete: a group's committed offsets of some partitions go (durably); a live
         consumer group keeps those of topics its members subscribe to (GROUP_SUBSCRIBED_TO_TOPIC)."""
         group_id = body["group_id"]
+        counts: dict[str, int] = {}
         try:
             validate_group_id(group_id)
             committed = await self.broker.fetch_offsets(group_id)
+            for topic in body["topics"]:
+                try:
+                    counts[topic["name"]] = (
+                        await self.broker.topic_metadata(topic["name"])).partitions
+                except UnknownTopic:
+                    counts[topic["name"]] = 0
         except Exception as exc:  # noqa: BLE001 - answered for the group
             return {"error_code": error_of(exc, f"offset delete of {group_id}")[0],
                     "throttle_time_ms": 0, "topics": []}
+        # Decided on one snapshot of the group, taken after the awaits above.
         view = self.groups.coordinator.describe(group_id)
         live = view is not None and view.state not in _NO_MEMBERS
         error = NONE
-        if not live and not committed:
+        if (view is None or view.state is GroupState.DEAD) and not committed:
             error = kafka_error(UnknownGroup).code
         elif live and view is not None and view.protocol_type != CONSUMER_PROTOCOL_TYPE:
             error = kafka_error(NonEmptyGroup).code
@@ -722,10 +730,7 @@ class ApiHandlers:
         doomed: list[tuple[str, int]] = []
         for topic in body["topics"]:
             name = topic["name"]
-            try:
-                count = (await self.broker.topic_metadata(name)).partitions
-            except FlyQError:
-                count = 0
+            count = counts[name]
             partitions = []
             for partition in topic["partitions"]:
                 number = partition["partition_index"]

@@ -122,8 +122,9 @@ def test_offset_delete_refuses_subscribed_topics_of_a_live_group(tmp_path: Path)
 
 
 def test_offset_delete_group_level_errors(tmp_path: Path) -> None:
-    """GADM-4: unknown group 69, invalid id 24, a live group of another protocol type 68, and
-    undecodable subscriptions count as subscribed (86)."""
+    """GADM-4: unknown group 69, invalid id 24, a live group of another protocol type 68,
+    undecodable subscriptions count as subscribed (86), and an Empty group the coordinator holds
+    exists even without offsets."""
     async def scenario(api: ApiHandlers) -> None:
         assert (await offset_delete(api, "nobody", {"t": [0]}))[0] == GROUP_ID_NOT_FOUND
         assert (await offset_delete(api, "", {"t": [0]}))[0] == INVALID_GROUP_ID
@@ -133,4 +134,6 @@ def test_offset_delete_group_level_errors(tmp_path: Path) -> None:
         await join(api, "odd", b"\x00")
         assert await offset_delete(api, "odd", {"u": [0]}) == (
             NONE, {("u", 0): GROUP_SUBSCRIBED_TO_TOPIC})
+        await leave(api, "fresh", await join(api, "fresh", encode_subscription(["t"])))
+        assert await offset_delete(api, "fresh", {"t": [0]}) == (NONE, {("t", 0): NONE})
     run(tmp_path, scenario)
