@@ -90,8 +90,8 @@ def lags(document: dict[str, object]) -> dict[int, tuple[int | None, int | None,
 
 def test_describe_shows_the_live_member_its_assignment_and_the_lag(
         broker: BrokerProcess, consumer: confluent_kafka.Consumer) -> None:
-    """describe --bootstrap: state, protocol, the member's client id, host and partitions, and
-    per partition what the test committed, the log end it produced and their difference."""
+    """GRP-CLI-6: describe --bootstrap: state, protocol, the member's client id, host and partitions,
+    and per partition what the test committed, the log end it produced and their difference."""
     consumer.commit(offsets=[confluent_kafka.TopicPartition(TOPIC, 0, 2),
                              confluent_kafka.TopicPartition(TOPIC, 1, 3)], asynchronous=False)
     document = describe(broker)
@@ -115,9 +115,9 @@ def test_describe_shows_the_live_member_its_assignment_and_the_lag(
 
 def test_reset_and_delete_are_refused_while_live_then_work(
         broker: BrokerProcess, consumer: confluent_kafka.Consumer) -> None:
-    """reset-offsets is refused while the group is Stable (Kafka's message), delete gets
-    NON_EMPTY_GROUP; once the consumer closed, reset prints the plan, --execute applies it,
-    delete removes the group and `list` no longer shows it."""
+    """GRP-CLI-7, GRP-CLI-6, GADM-2: reset-offsets is refused while the group is Stable (Kafka's
+    message), delete gets NON_EMPTY_GROUP; once the consumer closed, reset prints the plan, --execute
+    applies it, delete removes the group and `list` no longer shows it."""
     consumer.commit(offsets=[confluent_kafka.TopicPartition(TOPIC, 0, 4),
                              confluent_kafka.TopicPartition(TOPIC, 1, 1)], asynchronous=False)
     args = ("groups", "reset-offsets", GROUP, "--topic", TOPIC, "--to-earliest",
@@ -153,7 +153,8 @@ def test_reset_and_delete_are_refused_while_live_then_work(
 
 def test_bootstrap_comes_from_the_environment_and_a_dead_broker_is_one_line(
         broker: BrokerProcess) -> None:
-    """FLYQ_BOOTSTRAP stands for --bootstrap; nobody listening is a one-line error, exit 1."""
+    """GRP-CLI-6, CLIENT-2: FLYQ_BOOTSTRAP stands for --bootstrap; nobody listening is a one-line error,
+    exit 1."""
     listed = run("groups", "list", env={"FLYQ_BOOTSTRAP": broker.bootstrap})
     assert listed.returncode == 0 and listed.stdout.decode().split() == [
         "GROUP_ID", "STATE", "PROTOCOL_TYPE"]
@@ -220,9 +221,9 @@ def test_kafka_python_deletes_group_offsets(broker: BrokerProcess,
 
 def test_async_admin_offset_delete_and_errors(broker: BrokerProcess,
                                               consumer: confluent_kafka.Consumer) -> None:
-    """AsyncAdmin over a real socket: OffsetDelete keeps a subscribed topic's offsets while the
-    consumer lives (GADM-3), errors are FlyQErrors with Kafka's codes, and a closed broker
-    connection is ConnectionBroken."""
+    """CLIENT-2, CLIENT-4, CLIENT-5, GADM-3: AsyncAdmin over a real socket: OffsetDelete keeps a
+    subscribed topic's offsets while the consumer lives (GADM-3), errors are FlyQErrors with Kafka's
+    codes, and a closed broker connection is ConnectionBroken."""
     consumer.commit(offsets=[confluent_kafka.TopicPartition(TOPIC, 0, 1),
                              confluent_kafka.TopicPartition(TOPIC, 1, 1)], asynchronous=False)
 

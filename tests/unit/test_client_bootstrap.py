@@ -15,12 +15,12 @@ from flyq.errors import InvalidArgument
     ("a:1,b:2", ("a", 1)),
 ])
 def test_valid_bootstrap(text: str, expected: tuple[str, int]) -> None:
-    """HOST:PORT, IPv6 in brackets, and the first of a list."""
+    """CLIENT-1: HOST:PORT, IPv6 in brackets, and the first of a list."""
     assert parse_bootstrap(text) == expected
 
 
 @pytest.mark.parametrize("text", ["localhost", ":9092", "host:", "host:0", "host:65536", "h:x"])
 def test_invalid_bootstrap(text: str) -> None:
-    """No port, no host, or a port outside 1..65535 is InvalidArgument naming the value."""
+    """CLIENT-1: no port, no host, or a port outside 1..65535 is InvalidArgument naming the value."""
     with pytest.raises(InvalidArgument, match="bootstrap"):
         parse_bootstrap(text)

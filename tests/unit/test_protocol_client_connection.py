@@ -27,8 +27,8 @@ def serve(client: ClientConnection, server: ServerConnection, data: bytes,
 
 
 def test_round_trip_against_the_server_side() -> None:
-    """Requests at flexible and non-flexible versions reach the server intact, with their client
-    id and increasing correlation ids; responses come back in order with their bodies."""
+    """PROTO-15, PROTO-4: requests at flexible and non-flexible versions reach the server intact, with
+    their client id and increasing correlation ids; responses come back in order with their bodies."""
     client = ClientConnection()
     server = ServerConnection(SUPPORTED_VERSIONS)
     data = (client.send_request(18, 3, {"client_software_name": "flyq",
@@ -73,7 +73,7 @@ def test_api_versions_refused_version_is_read_at_v0() -> None:
 
 
 def test_produce_acks_0_awaits_nothing() -> None:
-    """Rule 1: a Produce with acks=0 gets no response slot; the next request's response fits."""
+    """PROTO-15: a Produce with acks=0 gets no response slot; the next request's response fits."""
     client = ClientConnection(first_correlation_id=7)
     client.send_request(0, 9, {"acks": 0, "timeout_ms": 1, "topic_data": []})
     client.send_request(42, 0, {"groups_names": []})
@@ -96,7 +96,7 @@ def _frame(correlation_id: int, body: bytes, header_version: int = 0) -> bytes:
     (struct.pack(">i", 2) + b"\x00\x00", "response header needs 4 bytes"),
 ], ids=["out-of-order", "truncated-body", "trailing-bytes", "negative-size", "short-header"])
 def test_malformed_responses_break_the_connection(data: bytes, match: str) -> None:
-    """Rule 4: each is a ProtocolError, and the connection stays broken."""
+    """PROTO-15, PROTO-13: each is a ProtocolError, and the connection stays broken."""
     client = ClientConnection()
     client.send_request(42, 0, {"groups_names": []})
     client.receive_data(data)
@@ -108,8 +108,8 @@ def test_malformed_responses_break_the_connection(data: bytes, match: str) -> No
 
 
 def test_unsolicited_frames_and_closing_mid_frame_are_errors() -> None:
-    """Rule 4: a frame nobody awaits, or the peer closing inside a frame, is a ProtocolError;
-    closing between frames is not, and data after closing is a caller error."""
+    """PROTO-15, PROTO-13: a frame nobody awaits, or the peer closing inside a frame, is a
+    ProtocolError; closing between frames is not, and data after closing is a caller error."""
     client = ClientConnection()
     client.receive_data(_frame(0, b""))
     with pytest.raises(ProtocolError, match="no request awaiting"):
@@ -128,7 +128,7 @@ def test_unsolicited_frames_and_closing_mid_frame_are_errors() -> None:
 
 
 def test_unknown_apis_and_versions_are_refused_before_sending() -> None:
-    """Rule 1: an api key or version the schema table lacks raises UnsupportedVersion; a body the
+    """PROTO-15: an api key or version the schema table lacks raises UnsupportedVersion; a body the
     schema cannot carry raises InvalidArgument; neither takes a correlation id."""
     client = ClientConnection()
     with pytest.raises(UnsupportedVersion):
@@ -143,7 +143,7 @@ def test_unknown_apis_and_versions_are_refused_before_sending() -> None:
 
 
 def test_correlation_ids_wrap_at_int32() -> None:
-    """Rule 1: after 2^31 - 1 the next correlation id is 0."""
+    """PROTO-15: after 2^31 - 1 the next correlation id is 0."""
     client = ClientConnection(first_correlation_id=0x7FFFFFFF)
     first = client.send_request(42, 0, {"groups_names": []})
     second = client.send_request(42, 0, {"groups_names": []})

@@ -26,7 +26,8 @@ with warnings.catch_warnings():
 
 @pytest.mark.parametrize("version", [0, 1, 2, 3])
 def test_subscription_as_kafka_python_writes_it(version: int) -> None:
-    """Every version kafka-python writes decodes to its topics, and encodes to the same bytes."""
+    """protocol.md "Consumer protocol data": every version kafka-python writes decodes to its topics,
+    and encodes to the same bytes."""
     theirs = ConsumerProtocolSubscription(
         version=version, topics=["a", "b"], user_data=b"u",
         owned_partitions=[("a", [0, 2])], generation_id=7, rack_id="r1",
@@ -44,7 +45,8 @@ def test_subscription_as_kafka_python_writes_it(version: int) -> None:
 
 @pytest.mark.parametrize("version", [0, 1, 3])
 def test_assignment_as_kafka_python_writes_it(version: int) -> None:
-    """An assignment kafka-python writes decodes to its partitions; ours is byte-identical."""
+    """protocol.md "Consumer protocol data": an assignment kafka-python writes decodes to its
+    partitions; ours is byte-identical."""
     theirs = ConsumerProtocolAssignment(
         version=version, assigned_partitions=[("t", [0, 1]), ("u", [3])], user_data=None,
     ).encode(version=version)
@@ -55,7 +57,8 @@ def test_assignment_as_kafka_python_writes_it(version: int) -> None:
 
 
 def test_a_newer_version_is_read_as_the_newest_with_trailing_bytes_ignored() -> None:
-    """As Kafka's ConsumerProtocol: version 9 reads as 3, fields it does not know are skipped."""
+    """protocol.md "Consumer protocol data", as Kafka's ConsumerProtocol: version 9 reads as 3, fields
+    it does not know are skipped."""
     data = bytearray(encode_subscription(["x"], 3))
     data[0:2] = (9).to_bytes(2, "big")
     decoded = decode_subscription(bytes(data) + b"\x01\x02\x03")
@@ -65,7 +68,8 @@ def test_a_newer_version_is_read_as_the_newest_with_trailing_bytes_ignored() -> 
 @pytest.mark.parametrize("data", [b"", b"\x00", b"\xff\xff", b"\x00\x00\x00\x00\x00\x05\x00\x01a"],
                          ids=["empty", "half-version", "negative-version", "truncated-topics"])
 def test_malformed_data_is_a_protocol_error(data: bytes) -> None:
-    """Anything malformed raises ProtocolError, never struct.error or IndexError."""
+    """protocol.md "Consumer protocol data": malformed data raises ProtocolError, never struct.error or
+    IndexError."""
     with pytest.raises(ProtocolError):
         decode_subscription(data)
     with pytest.raises(ProtocolError):
