@@ -134,6 +134,8 @@ class BrokerConnection:
         try:
             while True:
                 data = await self._reader.read(_READ_SIZE)
+                if self._failure is not None:
+                    return  # failed meanwhile (a timeout): its futures are settled already
                 self._protocol.receive_data(data)
                 while (response := self._protocol.next_response()) is not None:
                     future = self._waiting.popleft()
