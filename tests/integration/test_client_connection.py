@@ -1,5 +1,6 @@
 """flyq.client.BrokerConnection's failure modes over real sockets (spec/client.md CLIENT-2,
-CLIENT-3): a peer that never answers, one that answers garbage, one that hangs up, and closing."""
+CLIENT-3): a peer that never answers, one that answers garbage, one that hangs up, closing; and
+version negotiation with an older broker (CLIENT-1) built from ServerConnection."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from flyq.client import BrokerConnection
-from flyq.errors import ConnectionBroken, ConnectionClosed, ProtocolError, RequestTimedOut
+from flyq.errors import (
+    ConnectionBroken,
+    ConnectionClosed,
+    ProtocolError,
+    RequestTimedOut,
+    UnsupportedVersion,
+)
+from flyq.protocol import ServerConnection, api_versions_body
 from tests.integration.broker_process import BrokerProcess
 
 pytestmark = pytest.mark.integration
@@ -81,3 +89,36 @@ def test_requests_after_close_are_closed_not_broken(broker: BrokerProcess) -> No
         with pytest.raises(ConnectionClosed):
             await connection.request(16, {})
     asyncio.run(scenario())
+
+
+def test_versions_are_negotiated_with_an_older_broker() -> None:
+    """CLIENT-1: a broker refusing ApiVersions v3 is asked again at v0; requests then go at the
+    highest common version, and an API it does not serve is UnsupportedVersion before sending."""
+    supported = {18: (0, 2), 16: (0, 3)}
+    seen: list[tuple[int, int]] = []
+
+    async def old_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = ServerConnection(supported)
+        while data := await reader.read(65536):
+            connection.receive_data(data)
+            while (request := connection.next_request()) is not None:
+                seen.append((request.header.api_key, request.header.api_version))
+                if request.unsupported is not None:
+                    parts = connection.api_versions_fallback(request)
+                elif request.header.api_key == 18:
+                    parts = connection.send_response(request, api_versions_body(supported))
+                else:
+                    parts = connection.send_response(request, {"error_code": 0, "groups": []})
+                writer.writelines(parts)
+        writer.close()
+
+    async def scenario(bootstrap: str) -> None:
+        async with await BrokerConnection.open(bootstrap, timeout=5) as connection:
+            assert connection.version_for(16) == 3
+            with pytest.raises(UnsupportedVersion):
+                connection.version_for(42)
+            response = await connection.request(16, {})
+            assert (response.version, response.body["groups"]) == (3, [])
+
+    asyncio.run(with_peer(old_broker, scenario))
+    assert seen == [(18, 3), (18, 0), (16, 3)]
