@@ -29,6 +29,7 @@ from flyq.errors import (
     GroupSubscribedToTopic,
     InvalidConfig,
     InvalidGroupId,
+    InvalidTopicName,
     NonEmptyGroup,
     TopicAlreadyExists,
     UnknownGroup,
@@ -711,7 +712,7 @@ class ApiHandlers:
                 try:
                     counts[topic["name"]] = (
                         await self.broker.topic_metadata(topic["name"])).partitions
-                except UnknownTopic:
+                except (UnknownTopic, InvalidTopicName):
                     counts[topic["name"]] = 0
         except Exception as exc:  # noqa: BLE001 - answered for the group
             return {"error_code": error_of(exc, f"offset delete of {group_id}")[0],

@@ -108,11 +108,14 @@ def test_offset_delete_refuses_subscribed_topics_of_a_live_group(tmp_path: Path)
     async def scenario(api: ApiHandlers) -> None:
         await api.broker.commit_offsets("g", {("t", 0): 1, ("t", 1): 2, ("u", 0): 3})
         member = await join(api, "g", encode_subscription(["t"]))
-        code, partitions = await offset_delete(api, "g", {"t": [0], "u": [0, 5], "x": [0]})
+        code, partitions = await offset_delete(
+            api, "g", {"t": [0], "u": [0, 5, -1], "x": [0], "..": [0]})
         assert code == NONE
         assert partitions == {("t", 0): GROUP_SUBSCRIBED_TO_TOPIC, ("u", 0): NONE,
                               ("u", 5): UNKNOWN_TOPIC_OR_PARTITION,
-                              ("x", 0): UNKNOWN_TOPIC_OR_PARTITION}
+                              ("u", -1): UNKNOWN_TOPIC_OR_PARTITION,
+                              ("x", 0): UNKNOWN_TOPIC_OR_PARTITION,
+                              ("..", 0): UNKNOWN_TOPIC_OR_PARTITION}
         assert set(await api.broker.fetch_offsets("g")) == {("t", 0), ("t", 1)}
         await leave(api, "g", member)
         code, partitions = await offset_delete(api, "g", {"t": [0]})
