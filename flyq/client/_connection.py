@@ -123,7 +123,9 @@ class BrokerConnection:
         except OSError as exc:
             self._fail(ConnectionBroken(f"sending to the broker failed: {exc}"), exc)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            # A timeout or a cancelled caller cancels `future`; it keeps its place in the queue,
+            # so the response it would have had is still matched (and dropped).
+            return await asyncio.wait_for(future, self.timeout)
         except TimeoutError as exc:
             name = APIS[api_key].name
             error = RequestTimedOut(f"{name} v{version}: no answer within {self.timeout}s")
