@@ -31,6 +31,7 @@ from flyq.groups._classic import (
     Response,
     SyncGroupResponse,
 )
+from flyq.groups._subscriptions import is_subscribed, subscribed_topics
 
 __all__ = [
     "FENCED_INSTANCE_ID",
@@ -56,4 +57,6 @@ __all__ = [
     "Outcome",
     "Response",
     "SyncGroupResponse",
+    "is_subscribed",
+    "subscribed_topics",
 ]

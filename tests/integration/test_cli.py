@@ -616,6 +616,19 @@ def test_groups_describe_shows_lag(tmp_path: Path) -> None:
     )
 
 
+def test_groups_delete_offline(tmp_path: Path) -> None:
+    """GRP-CLI-5: `groups delete` removes one group's offsets for good; an unknown one exits 1."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a")
+    consumed(data_dir, "t", "--group", "g1")
+    consumed(data_dir, "t", "--group", "g2")
+    ok("groups", "delete", "g1", data_dir=data_dir)
+    assert ok("groups", "list", data_dir=data_dir).split() == ["g2"]
+    assert "group 'g1' has no committed offsets" in fails("groups", "delete", "g1",
+                                                          data_dir=data_dir)
+
+
 def test_groups_reset_offsets(tmp_path: Path) -> None:
     """reset-offsets --to-earliest/--to-latest/--to-offset/--to-timestamp move the group."""
     data_dir = tmp_path / "data"
