@@ -12,7 +12,7 @@ import attrs
 import click
 
 from flyq.cli._render import format_option, print_json, table
-from flyq.cli._root import cli, data_dir_option, open_broker
+from flyq.cli._root import cli, data_dir_given, data_dir_option, open_broker
 from flyq.client import AsyncAdmin, GroupDescription
 from flyq.errors import InvalidPartition, NonEmptyGroup, OffsetOutOfRange, UnknownGroup, UnknownTopic
 
@@ -33,6 +33,21 @@ def bootstrap_option(function: Any) -> Any:
         "--bootstrap", envvar="FLYQ_BOOTSTRAP", show_envvar=True, metavar="HOST:PORT",
         help="A running broker to ask (its groups' members too) instead of the data directory.",
     )(function)
+
+
+def chosen_bootstrap(ctx: click.Context, bootstrap: str | None) -> str | None:
+    """The broker to talk to, or None to work on the data directory. A `--data-dir` on the
+    command line beats $FLYQ_BOOTSTRAP from the environment; naming both on the command line is
+    an error, since it is unclear which one the user means."""
+    if bootstrap is None:
+        return None
+    from_command_line = ctx.get_parameter_source("bootstrap") is click.core.ParameterSource.COMMANDLINE
+    if data_dir_given(ctx):
+        if from_command_line:
+            raise click.UsageError("give either --bootstrap (a running broker) or --data-dir "
+                                   "(a stopped broker's directory), not both")
+        return None
+    return bootstrap
 
 
 def _admin_run(bootstrap: str, work: Callable[[AsyncAdmin], Awaitable[_T]]) -> _T:
@@ -57,6 +72,7 @@ def groups_list(ctx: click.Context, output_format: str, bootstrap: str | None) -
 
     With --bootstrap: every group the broker knows, with its state (json: an array of objects).
     """
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
         listings = _admin_run(bootstrap, lambda admin: admin.list_groups())
         rows = [attrs.asdict(listing) for listing in listings]
@@ -89,6 +105,7 @@ def groups_describe(ctx: click.Context, group: str, output_format: str,
     With --bootstrap also its state, protocol and members (client id, host, assigned
     partitions), and the partitions assigned to a member that has not committed yet.
     """
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
         _describe_network(bootstrap, group, output_format)
         return
@@ -155,6 +172,7 @@ def _describe_network(bootstrap: str, group: str, output_format: str) -> None:
 def groups_delete(ctx: click.Context, group: str, bootstrap: str | None) -> None:
     """Delete GROUP and its committed offsets, durably. With --bootstrap the broker refuses a
     group that has members."""
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
         errors = _admin_run(bootstrap, lambda admin: admin.delete_groups([group]))
         error = errors.get(group)
@@ -207,6 +225,7 @@ def groups_reset_offsets(ctx: click.Context, group: str, topic_name: str, partit
             "choose exactly one of --to-offset, --to-earliest, --to-latest, --to-timestamp"
             + (f", not {' and '.join(chosen)}" if chosen else "")
         )
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
         target = ("offset", to_offset) if to_offset is not None else (
             ("earliest", None) if to_earliest else ("latest", None) if to_latest

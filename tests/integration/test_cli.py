@@ -42,6 +42,7 @@ def run(
     """Run `python -m <module> ARGS` with the repository importable; never raises on exit code."""
     environment = dict(os.environ)
     environment.pop("FLYQ_DATA_DIR", None)
+    environment.pop("FLYQ_BOOTSTRAP", None)  # the tests say which broker, if any, they mean
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
     )

@@ -10,6 +10,7 @@ import json
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import confluent_kafka
 import confluent_kafka.admin
@@ -246,3 +247,19 @@ def test_async_admin_offset_delete_and_errors(broker: BrokerProcess,
                 await admin.list_groups()
 
     asyncio.run(scenario())
+
+
+def test_a_data_dir_on_the_command_line_beats_flyq_bootstrap(tmp_path: Path) -> None:
+    """$FLYQ_BOOTSTRAP chooses the network only when the command line names no data directory;
+    naming both --bootstrap and --data-dir is a usage error (exit 2) naming both."""
+    data = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data)
+    ok("groups", "reset-offsets", "g", "--topic", "t", "--to-earliest", data_dir=data)
+    nowhere = {"FLYQ_BOOTSTRAP": "127.0.0.1:1"}  # nothing listens there
+    offline = run("groups", "list", data_dir=data, env=nowhere)
+    assert (offline.returncode, offline.stdout.decode().split()) == (0, ["g"])
+    networked = run("groups", "list", env=nowhere)
+    assert networked.returncode == 1
+    both = run("groups", "list", "--bootstrap", "127.0.0.1:1", data_dir=data)
+    assert both.returncode == 2
+    assert b"--bootstrap" in both.stderr and b"--data-dir" in both.stderr
