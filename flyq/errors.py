@@ -57,6 +57,16 @@ __all__ = [
     "OffsetMetadataTooLarge",
     "OffsetStoreClosed",
     "UnknownGroup",
+    "NonEmptyGroup",
+    "GroupSubscribedToTopic",
+    "IllegalGeneration",
+    "UnknownMemberId",
+    "RebalanceInProgress",
+    "RemoteError",
+    "ConnectionBroken",
+    "ConnectionClosed",
+    "RequestTimedOut",
+    "error_from_code",
 ]
 
 
@@ -345,6 +355,64 @@ class UnknownGroup(FlyQError):
         self.group = group
 
 
+class NonEmptyGroup(FlyQError):
+    """The group has members, so it cannot be deleted (or its offsets reset) now."""
+
+    def __init__(self, group: str, state: str, reason: str | None = None) -> None:
+        super().__init__(reason or f"group {group!r} has members (state {state}); only a group "
+                         "without members can be deleted")
+        self.group = group
+        self.state = state
+
+
+class GroupSubscribedToTopic(FlyQError):
+    """A live group's members subscribe to the topic whose offsets were to be deleted."""
+
+    def __init__(self, group: str, topic: str, partition: int) -> None:
+        super().__init__(f"group {group!r} is subscribed to topic {topic!r}: the offset of "
+                         f"{topic}-{partition} cannot be deleted while its members read it")
+        self.group = group
+        self.topic = topic
+        self.partition = partition
+
+
+class IllegalGeneration(FlyQError):
+    """A group request named a generation the group is not at (GC-12)."""
+
+
+class UnknownMemberId(FlyQError):
+    """A group request named a member the group does not have (GC-12)."""
+
+
+class RebalanceInProgress(FlyQError):
+    """The group is rebalancing; the request is to be made again after it (GC-12)."""
+
+
+class RemoteError(FlyQError):
+    """A broker answered with a Kafka error code that no FlyQ class stands for; `error_code`
+    keeps the code (the class's own entry is UNKNOWN_SERVER_ERROR)."""
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+# --- clients (flyq.client) -----------------------------------------------------------------------
+
+
+class ConnectionBroken(FlyQError):
+    """A connection to a broker broke from outside: refused, reset, closed by the broker, or a
+    frame that does not parse; the cause is kept in `__cause__`."""
+
+
+class ConnectionClosed(FlyQError):
+    """The connection was closed by its owner (this client); it cannot be used any more."""
+
+
+class RequestTimedOut(FlyQError):
+    """A broker did not answer (or a connection did not open) within the client's timeout."""
+
+
 class OffsetMetadataTooLarge(FlyQError):
     """A commit's metadata string is longer, in UTF-8 bytes, than the store keeps."""
 
@@ -461,7 +529,14 @@ INVALID_REQUEST = KafkaError(42, "INVALID_REQUEST", retriable=False)
 OUT_OF_ORDER_SEQUENCE_NUMBER = KafkaError(45, "OUT_OF_ORDER_SEQUENCE_NUMBER", retriable=False)
 INVALID_PRODUCER_EPOCH = KafkaError(47, "INVALID_PRODUCER_EPOCH", retriable=False)
 KAFKA_STORAGE_ERROR = KafkaError(56, "KAFKA_STORAGE_ERROR", retriable=True)
+ILLEGAL_GENERATION = KafkaError(22, "ILLEGAL_GENERATION", retriable=False)
+UNKNOWN_MEMBER_ID = KafkaError(25, "UNKNOWN_MEMBER_ID", retriable=False)
+REBALANCE_IN_PROGRESS = KafkaError(27, "REBALANCE_IN_PROGRESS", retriable=False)
+NON_EMPTY_GROUP = KafkaError(68, "NON_EMPTY_GROUP", retriable=False)
+REQUEST_TIMED_OUT = KafkaError(7, "REQUEST_TIMED_OUT", retriable=True)
+NETWORK_EXCEPTION = KafkaError(13, "NETWORK_EXCEPTION", retriable=True)
 GROUP_ID_NOT_FOUND = KafkaError(69, "GROUP_ID_NOT_FOUND", retriable=False)
+GROUP_SUBSCRIBED_TO_TOPIC = KafkaError(86, "GROUP_SUBSCRIBED_TO_TOPIC", retriable=False)
 FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
 INVALID_RECORD = KafkaError(87, "INVALID_RECORD", retriable=False)
 UNKNOWN_TOPIC_ID = KafkaError(100, "UNKNOWN_TOPIC_ID", retriable=True)
@@ -505,6 +580,18 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     InvalidConfig: INVALID_CONFIG,
     InvalidGroupId: INVALID_GROUP_ID,
     UnknownGroup: GROUP_ID_NOT_FOUND,
+    NonEmptyGroup: NON_EMPTY_GROUP,
+    GroupSubscribedToTopic: GROUP_SUBSCRIBED_TO_TOPIC,
+    IllegalGeneration: ILLEGAL_GENERATION,
+    UnknownMemberId: UNKNOWN_MEMBER_ID,
+    RebalanceInProgress: REBALANCE_IN_PROGRESS,
+    # Broken from outside: Kafka clients retry on a new connection.
+    ConnectionBroken: NETWORK_EXCEPTION,
+    # Closed by its owner: the caller's own doing, with no Kafka code and nothing to retry.
+    ConnectionClosed: UNKNOWN_SERVER_ERROR,
+    RequestTimedOut: REQUEST_TIMED_OUT,
+    # A code with no FlyQ class, as a client receives it; the code is kept on the instance.
+    RemoteError: UNKNOWN_SERVER_ERROR,
     OffsetMetadataTooLarge: OFFSET_METADATA_TOO_LARGE,
     CorruptOffsetsFile: KAFKA_STORAGE_ERROR,
     MissingOffsetsFile: KAFKA_STORAGE_ERROR,
@@ -518,3 +605,27 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     OutOfOrderSequence: OUT_OF_ORDER_SEQUENCE_NUMBER,
     InvalidProducerEpoch: INVALID_PRODUCER_EPOCH,
 }
+
+
+# The class a client raises for a code a broker answered with: the first class of ERROR_TABLE with
+# that code, except where a later one says it better (a storage fault, not a damaged index).
+_CLASS_OF_CODE: dict[int, type[FlyQError]] = {}
+for _cls, _error in ERROR_TABLE.items():
+    _CLASS_OF_CODE.setdefault(_error.code, _cls)
+_CLASS_OF_CODE.update({
+    UNKNOWN_SERVER_ERROR.code: RemoteError,
+    KAFKA_STORAGE_ERROR.code: StorageError,
+    INVALID_REQUEST.code: InvalidArgument,
+})
+
+
+def error_from_code(code: int, message: str | None = None, **fields: object) -> FlyQError:
+    """The FlyQError a client raises for Kafka error `code` (non-zero) from a broker's answer:
+    an instance of the class standing for the code (a `RemoteError` keeping the code if there is
+    none), with `message` (or the code's Kafka name) and `fields` as attributes."""
+    cls = _CLASS_OF_CODE.get(code, RemoteError)
+    name = next((e.name for e in ERROR_TABLE.values() if e.code == code), f"error code {code}")
+    text = f"{name}: {message}" if message else name
+    if cls is RemoteError:
+        return RemoteError(code, text)
+    return _restore(cls, text, dict(fields))

@@ -37,7 +37,7 @@ RANGES = {
     44: range(0, 2), 21: range(0, 3), 10: range(0, 5), 8: range(0, 9), 9: range(0, 9),
     22: range(0, 5), 60: range(0, 2),
     11: range(0, 10), 12: range(0, 5), 13: range(0, 6), 14: range(0, 6), 15: range(0, 6),
-    16: range(0, 6),
+    16: range(0, 6), 42: range(0, 3), 47: range(0, 1),
 }
 
 

@@ -283,6 +283,10 @@ class AsyncBroker:
         """`Broker.delete_group` on the admin thread."""
         await self._on_admin(self.broker.delete_group, group)
 
+    async def delete_offsets(self, group: str, partitions: Iterable[tuple[str, int]]) -> None:
+        """`Broker.delete_offsets` on the admin thread."""
+        await self._on_admin(self.broker.delete_offsets, group, list(partitions))
+
     async def describe_group(self, group: str) -> tuple[GroupPartitionLag, ...]:
         """`Broker.describe_group`: committed offsets from the admin thread, each partition's
         offsets from its own thread."""

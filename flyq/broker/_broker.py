@@ -26,7 +26,7 @@ from flyq.broker import layout
 from flyq.broker._producer_ids import ProducerIdAllocator
 from flyq.broker._schedule import Duty, PartitionClock, ScheduleSettings, plan_duties
 from flyq.clock import wall_clock_ms
-from flyq.codec.offsets import CommittedOffset, validate_commit
+from flyq.codec.offsets import CommittedOffset, validate_commit, validate_key
 from flyq.errors import (
     CorruptCheckpoint,
     EmptyBatch,
@@ -888,6 +888,18 @@ class Broker:
         if store is None:
             raise UnknownGroup(group)
         store.delete_group(group, durable=True)
+
+    def delete_offsets(self, group: str, partitions: Iterable[tuple[str, int]]) -> None:
+        """Remove `group`'s committed offsets of `partitions`, durably (GRP-14: keys without
+        one are skipped). The partitions need not exist: a deleted topic's offsets stay until
+        deleted."""
+        keys = list(partitions)
+        store = self._offset_store(create=False)
+        if store is None:
+            for topic, partition in keys:
+                validate_key(group, topic, partition)
+            return
+        store.delete_offsets(group, keys, durable=True)
 
     def reset_offsets(
         self, group: str, topic: str, *, partition: int | None = None,

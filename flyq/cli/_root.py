@@ -60,6 +60,14 @@ def data_dir(ctx: click.Context) -> str:
     return str(chosen)
 
 
+def data_dir_given(ctx: click.Context) -> bool:
+    """Whether the command line itself named a data directory (before or after the subcommand),
+    rather than $FLYQ_DATA_DIR or the default."""
+    root = ctx.find_root()
+    return (ctx.meta.get(_DATA_DIR_KEY) is not None
+            or root.get_parameter_source("data_dir") is click.core.ParameterSource.COMMANDLINE)
+
+
 def open_broker(ctx: click.Context, *, create: bool = False) -> Broker:
     """The Broker of the chosen data directory, closed when the command ends."""
     config_file = ctx.find_root().params.get("config_file")

@@ -55,6 +55,7 @@ from flyq.groups._consumer import (
     range_assign,
     uniform_assign,
 )
+from flyq.groups._subscriptions import is_subscribed, subscribed_topics
 
 __all__ = [
     "ASSIGNORS",
@@ -98,6 +99,8 @@ __all__ = [
     "Outcome",
     "Response",
     "SyncGroupResponse",
+    "is_subscribed",
     "range_assign",
+    "subscribed_topics",
     "uniform_assign",
 ]

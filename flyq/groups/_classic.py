@@ -536,8 +536,12 @@ class ClassicCoordinator:
             code = _check_member(group, member_id, group_instance_id)
             if code != NONE:
                 return code
-        if generation != group.generation_id:
-            return ILLEGAL_GENERATION
+            if generation != group.generation_id:
+                return ILLEGAL_GENERATION
+        else:
+            # No member, no generation (an assign() consumer, OffsetCommit v0) while the group has
+            # members: Kafka's answer is UNKNOWN_MEMBER_ID.
+            return UNKNOWN_MEMBER_ID
         if group.state is GroupState.COMPLETING_REBALANCE:
             return REBALANCE_IN_PROGRESS
         return NONE

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from flyq.clock import monotonic_ms
@@ -183,6 +183,21 @@ class OffsetStore:
                 del self._offsets[key]
             self._changed()
         if durable:
+            self.flush()
+
+    def delete_offsets(self, group: str, partitions: Iterable[tuple[str, int]], *,
+                       durable: bool = False) -> None:
+        """Remove `group`'s committed offsets of `partitions` (GRP-14); keys without one are
+        skipped, and a call that removes nothing changes nothing."""
+        doomed = {validate_key(group, topic, partition) for topic, partition in partitions}
+        with self._state_lock:
+            self._check_open()
+            found = [key for key in doomed if key in self._offsets]
+            for key in found:
+                del self._offsets[key]
+            if found:
+                self._changed()
+        if durable and found:
             self.flush()
 
     # --- persistence --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ written. `ModelOffsetStore` wraps a state in the mutable shape of `flyq.impl.gro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 import attrs
@@ -119,6 +119,18 @@ def delete_group(state: GroupsState, group: str, *, durable: bool = False) -> Gr
     return flush(new) if durable else new
 
 
+def delete_offsets(state: GroupsState, group: str, partitions: Iterable[tuple[str, int]], *,
+                   durable: bool = False) -> GroupsState:
+    """Remove `group`'s committed offsets of `partitions` (GRP-14): every key is checked first;
+    keys without an offset are skipped, and a call that removes nothing changes nothing."""
+    doomed = {validate_key(group, topic, partition) for topic, partition in partitions}
+    kept = {key: value for key, value in state.committed if key not in doomed}
+    if len(kept) == len(state.committed):
+        return state
+    new = _changed(state, kept)
+    return flush(new) if durable else new
+
+
 def flush(state: GroupsState) -> GroupsState:
     """Everything committed so far is durable (GRP-6); a clean store stays as it is."""
     return GroupsState(committed=state.committed, durable=state.committed, unflushed=())
@@ -181,6 +193,9 @@ class OffsetStoreInterface(Protocol):
 
     def delete_group(self, group: str, *, durable: bool = False) -> None: ...
 
+    def delete_offsets(self, group: str, partitions: Iterable[tuple[str, int]], *,
+                       durable: bool = False) -> None: ...
+
     def flush(self) -> None: ...
 
 
@@ -209,6 +224,10 @@ class ModelOffsetStore:
 
     def delete_group(self, group: str, *, durable: bool = False) -> None:
         self.state = delete_group(self.state, group, durable=durable)
+
+    def delete_offsets(self, group: str, partitions: Iterable[tuple[str, int]], *,
+                       durable: bool = False) -> None:
+        self.state = delete_offsets(self.state, group, partitions, durable=durable)
 
     def flush(self) -> None:
         self.state = flush(self.state)

@@ -1,6 +1,7 @@
-"""The server side of one Kafka connection, sans I/O (h11's shape; spec/protocol.md "Frames").
+"""Both sides of one Kafka connection, sans I/O (h11's shape; spec/protocol.md "Frames").
 
-Rules:
+`ServerConnection` is the broker's side, `ClientConnection` the client's (its rules are at the
+class). Server rules:
 
 1. Bytes go in with `receive_data`; `b""` means the peer closed its side. Data after that is a
    caller error (`InvalidArgument`).
@@ -28,18 +29,33 @@ from typing import Any
 import attrs
 
 from flyq.errors import InvalidArgument, ProtocolError, UnsupportedVersion
-from flyq.protocol._codec import Buffer, decode_message_from, encode_message, encoded_size
+from flyq.protocol._codec import (
+    Buffer,
+    decode_message,
+    decode_message_from,
+    encode_message,
+    encoded_size,
+)
 from flyq.protocol._header import (
     API_VERSIONS_KEY,
     RequestHeader,
     decode_request_header,
+    decode_response_header,
+    encode_request_header,
     encode_response_header,
     response_header_version,
 )
 from flyq.protocol._schemas import API_VERSIONS, APIS
 from flyq.protocol._types import ApiSchema
 
-__all__ = ["DEFAULT_MAX_FRAME_BYTES", "Request", "ServerConnection", "api_versions_body"]
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "ClientConnection",
+    "Request",
+    "Response",
+    "ServerConnection",
+    "api_versions_body",
+]
 
 DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024
 UNSUPPORTED_VERSION_CODE = 35
@@ -81,22 +97,16 @@ def api_versions_body(
     }
 
 
-class ServerConnection:
-    """Bytes in, `Request`s out; response bodies in, frame buffers out. No sockets, no clock."""
+class _FrameReader:
+    """Bytes in, frame payloads out (rules 1 and 2), for both sides of a connection."""
 
-    def __init__(
-        self, supported: Mapping[int, tuple[int, int]], max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
-    ) -> None:
-        self.supported = dict(supported)
+    def __init__(self, max_frame_bytes: int) -> None:
         self.max_frame_bytes = max_frame_bytes
         self.peer_closed = False
         self._buffer = bytearray()
         self._start = 0  # bytes of `_buffer` already handed out as frames
-        self._broken: ProtocolError | None = None
-        self._awaiting: deque[Request] = deque()
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer bytes read from the peer; `b""` means the peer closed its side."""
         if self.peer_closed:
             raise InvalidArgument("data", bytes(data[:16]), "no data after the peer closed")
         if not data:
@@ -104,20 +114,7 @@ class ServerConnection:
         else:
             self._buffer += data
 
-    def next_request(self) -> Request | None:
-        """The next complete request, or None until more bytes arrive. Raises `ProtocolError`."""
-        if self._broken is not None:
-            raise self._broken
-        try:
-            request = self._next_request()
-        except ProtocolError as error:
-            self._broken = error
-            raise
-        if request is not None and request.expects_response:
-            self._awaiting.append(request)
-        return request
-
-    def _next_request(self) -> Request | None:
+    def next_frame(self) -> memoryview | None:
         available = len(self._buffer) - self._start
         if available < _FRAME_SIZE.size:
             self._check_not_closed(available)
@@ -138,12 +135,51 @@ class ServerConnection:
         if self._start * 2 >= len(self._buffer):
             del self._buffer[: self._start]
             self._start = 0
-        return self._parse(frame)
+        return frame
 
     def _check_not_closed(self, available: int) -> None:
         if self.peer_closed and available:
             raise ProtocolError(f"peer closed the connection {available} bytes into a frame",
                                 field="size", position=0, source="frame")
+
+
+class ServerConnection:
+    """Bytes in, `Request`s out; response bodies in, frame buffers out. No sockets, no clock."""
+
+    def __init__(
+        self, supported: Mapping[int, tuple[int, int]], max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    ) -> None:
+        self.supported = dict(supported)
+        self.max_frame_bytes = max_frame_bytes
+        self._frames = _FrameReader(max_frame_bytes)
+        self._broken: ProtocolError | None = None
+        self._awaiting: deque[Request] = deque()
+
+    @property
+    def peer_closed(self) -> bool:
+        """Whether the peer closed its side (`receive_data(b"")`)."""
+        return self._frames.peer_closed
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes read from the peer; `b""` means the peer closed its side."""
+        self._frames.receive_data(data)
+
+    def next_request(self) -> Request | None:
+        """The next complete request, or None until more bytes arrive. Raises `ProtocolError`."""
+        if self._broken is not None:
+            raise self._broken
+        try:
+            request = self._next_request()
+        except ProtocolError as error:
+            self._broken = error
+            raise
+        if request is not None and request.expects_response:
+            self._awaiting.append(request)
+        return request
+
+    def _next_request(self) -> Request | None:
+        frame = self._frames.next_frame()
+        return None if frame is None else self._parse(frame)
 
     def _parse(self, frame: memoryview) -> Request:
         header, pos = decode_request_header(frame)
@@ -203,3 +239,115 @@ def _frame(request: Request, api: ApiSchema, version: int, body: Mapping[str, An
     _FRAME_SIZE.pack_into(first, 0, size)
     parts[0] = bytes(first)
     return parts
+
+
+@attrs.frozen(eq=False)
+class Response:
+    """One response frame, decoded: the request's correlation id, api key and version (for an
+    ApiVersions answer to a version the server refused: 0, the version its body is in)."""
+
+    correlation_id: int
+    api_key: int
+    version: int
+    body: dict[str, Any]
+
+
+@attrs.frozen
+class _Sent:
+    correlation_id: int
+    api_key: int
+    version: int
+
+
+class ClientConnection:
+    """Request bodies in, frame bytes out; bytes in, `Response`s out. No sockets, no clock.
+
+    Rules (the mirror of the server's):
+
+    1. `send_request` encodes a request with the header version the API version calls for
+       (PROTO-4) and the next correlation id (counting from `first_correlation_id`, wrapping at
+       2^31); every request but a Produce with acks=0 awaits a response.
+    2. `receive_data` as on the server (`b""`: the peer closed; data after that is a caller error).
+    3. `next_response` returns the next complete frame decoded, or None until more bytes arrive.
+       Responses come in request order (PROTO-3), so a frame must answer the oldest request
+       awaiting one: its correlation id, then its header (v0 or v1) and its whole body at that
+       request's version. An ApiVersions body that does not decode at the version asked is read
+       at v0: a server refusing the version answers so (PROTO-14).
+    4. Anything else is a `ProtocolError`: a frame size outside 0..`max_frame_bytes`, a frame
+       nobody awaits, a correlation id out of order, a malformed header or body, the peer closing
+       mid-frame. After one, every later `next_response` raises the same error.
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 first_correlation_id: int = 0) -> None:
+        self._frames = _FrameReader(max_frame_bytes)
+        self._next_id = first_correlation_id
+        self._awaiting: deque[_Sent] = deque()
+        self._broken: ProtocolError | None = None
+
+    @property
+    def peer_closed(self) -> bool:
+        """Whether the peer closed its side (`receive_data(b"")`)."""
+        return self._frames.peer_closed
+
+    @property
+    def awaiting(self) -> int:
+        """How many requests await a response."""
+        return len(self._awaiting)
+
+    def send_request(self, api_key: int, version: int, body: Mapping[str, Any],
+                     client_id: str | None = None) -> bytes:
+        """The whole request frame; `UnsupportedVersion` for an API or version the schema table
+        lacks, `InvalidArgument` for a body the schema cannot carry."""
+        api = APIS.get(api_key)
+        if api is None or not api.versions[0] <= version <= api.versions[1]:
+            raise UnsupportedVersion(api.name if api else str(api_key), "request", version,
+                                     api.versions if api else (0, -1))
+        correlation_id = self._next_id
+        header = encode_request_header(RequestHeader(api_key, version, correlation_id, client_id))
+        parts = encode_message(api.request, version, body,
+                               prefix=bytes(_FRAME_SIZE.size) + header)
+        data = bytearray(b"".join(parts))
+        _FRAME_SIZE.pack_into(data, 0, len(data) - _FRAME_SIZE.size)
+        self._next_id = (correlation_id + 1) & 0x7FFFFFFF
+        if not (api_key == _PRODUCE_KEY and body.get("acks") == 0):
+            self._awaiting.append(_Sent(correlation_id, api_key, version))
+        return bytes(data)
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes read from the server; `b""` means it closed its side."""
+        self._frames.receive_data(data)
+
+    def next_response(self) -> Response | None:
+        """The next complete response, or None until more bytes arrive. Raises `ProtocolError`."""
+        if self._broken is not None:
+            raise self._broken
+        try:
+            frame = self._frames.next_frame()
+            return None if frame is None else self._parse(frame)
+        except ProtocolError as error:
+            self._broken = error
+            raise
+
+    def _parse(self, frame: memoryview) -> Response:
+        if not self._awaiting:
+            raise ProtocolError("a response frame arrived with no request awaiting one",
+                                field="correlation_id", position=0, source="frame")
+        sent = self._awaiting[0]
+        correlation_id, pos = decode_response_header(
+            frame, response_header_version(sent.api_key, sent.version))
+        if correlation_id != sent.correlation_id:
+            raise ProtocolError(f"correlation id {correlation_id}, expected {sent.correlation_id} "
+                                "(responses come in request order)", field="correlation_id",
+                                position=0, source="response header")
+        self._awaiting.popleft()
+        schema = APIS[sent.api_key].response
+        body_view = frame[pos:]
+        try:
+            body = decode_message(schema, sent.version, body_view)
+            version = sent.version
+        except ProtocolError:
+            if sent.api_key != API_VERSIONS_KEY or sent.version == 0:
+                raise
+            body, version = decode_message(schema, 0, body_view), 0
+        return Response(correlation_id, sent.api_key, version, body)

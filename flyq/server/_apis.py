@@ -24,10 +24,16 @@ from flyq.broker.kafka_config import (
     log_config_changes,
 )
 from flyq.broker.layout import check_topic_name
+from flyq.codec.offsets import validate_group_id
 from flyq.errors import (
     FlyQError,
+    GroupSubscribedToTopic,
     InvalidConfig,
+    InvalidGroupId,
+    InvalidTopicName,
+    NonEmptyGroup,
     TopicAlreadyExists,
+    UnknownGroup,
     UnknownTopic,
     UnknownTopicId,
     kafka_error,
@@ -40,9 +46,10 @@ from flyq.groups import (
     JoinGroupResponse,
     LeaveGroupResponse,
     SyncGroupResponse,
+    is_subscribed,
 )
 from flyq.impl.topic import TopicMetadata
-from flyq.protocol import encode_assignment, encode_subscription
+from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
 from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
@@ -81,7 +88,9 @@ class ApiKey:
     DESCRIBE_CONFIGS = 32
     ALTER_CONFIGS = 33
     CREATE_PARTITIONS = 37
+    DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
+    OFFSET_DELETE = 47
     DESCRIBE_CLUSTER = 60
     CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
@@ -110,7 +119,9 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.DESCRIBE_CONFIGS: (0, 4),
     ApiKey.ALTER_CONFIGS: (0, 2),
     ApiKey.CREATE_PARTITIONS: (0, 3),
+    ApiKey.DELETE_GROUPS: (0, 2),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
+    ApiKey.OFFSET_DELETE: (0, 0),
     ApiKey.DESCRIBE_CLUSTER: (0, 1),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: (0, 0),
@@ -134,6 +145,8 @@ GROUP_ID_NOT_FOUND = 69
 INVALID_RECORD = 87
 FETCH_SESSION_ID_NOT_FOUND = 70
 UNKNOWN_SERVER_ERROR = -1
+
+_NO_MEMBERS = (GroupState.EMPTY, GroupState.DEAD)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
@@ -194,7 +207,9 @@ class ApiHandlers:
             ApiKey.DESCRIBE_CONFIGS: self.describe_configs,
             ApiKey.ALTER_CONFIGS: self.alter_configs,
             ApiKey.CREATE_PARTITIONS: self.create_partitions,
+            ApiKey.DELETE_GROUPS: self.delete_groups,
             ApiKey.INCREMENTAL_ALTER_CONFIGS: self.incremental_alter_configs,
+            ApiKey.OFFSET_DELETE: self.offset_delete,
             ApiKey.DESCRIBE_CLUSTER: self.describe_cluster,
             ApiKey.CONSUMER_GROUP_HEARTBEAT: self.consumer_group_heartbeat,
             ApiKey.CONSUMER_GROUP_DESCRIBE: self.consumer_group_describe,
@@ -700,8 +715,9 @@ class ApiHandlers:
                     "members": [{
                         "member_id": m.member_id, "group_instance_id": m.instance_id,
                         "client_id": m.client_id, "client_host": m.client_host,
-                        "member_metadata": encode_subscription(m.subscribed_topic_names),
-                        "member_assignment": encode_assignment(m.assigned),
+                        "member_metadata": encode_subscription(list(m.subscribed_topic_names)),
+                        "member_assignment": encode_assignment(
+                            {t: sorted(ps) for t, ps in sorted(m.assigned.items()) if ps}),
                     } for m in consumer_view.members]})
                 continue
             view = self.groups.coordinator.describe(group_id)
@@ -845,6 +861,99 @@ class ApiHandlers:
                 "group_state": view.state.value, "group_epoch": view.group_epoch,
                 "assignment_epoch": view.assignment_epoch, "assignor_name": view.assignor_name,
                 "members": members}
+
+    # --- group administration (spec/protocol.md "Group administration") ------------------------
+
+    async def delete_groups(self, version: int, body: Body) -> Body:
+        """DeleteGroups: a group without members goes, with its committed offsets (durably)."""
+        return {"throttle_time_ms": 0, "results": [
+            {"group_id": group_id, "error_code": await self._delete_group(group_id)}
+            for group_id in body["groups_names"]]}
+
+    async def _delete_group(self, group_id: str) -> int:
+        coordinator = self.groups.coordinator
+        try:
+            validate_group_id(group_id)
+        except InvalidGroupId as exc:
+            return exc.code
+        view = coordinator.describe(group_id)
+        if (view is not None and view.state not in _NO_MEMBERS) or (
+                self.groups.consumer.has_members(group_id)):  # CG-20: either group type
+            return kafka_error(NonEmptyGroup).code
+        # The coordinator's group goes first (Empty -> Dead, forgotten): a member joining while
+        # the offsets are being deleted starts a new group, which keeps no offset of the old one.
+        in_memory = view is not None and coordinator.delete_group(group_id)
+        in_memory = self.groups.consumer.delete_group(group_id) or in_memory
+        try:
+            await self.broker.delete_group(group_id)
+        except UnknownGroup as exc:
+            if not in_memory:
+                return exc.code
+        except Exception as exc:  # noqa: BLE001 - answered per group
+            return error_of(exc, f"delete group {group_id}")[0]
+        _log.info("group %s deleted", group_id)
+        return NONE
+
+    async def offset_delete(self, version: int, body: Body) -> Body:
+        """OffsetDelete: a group's committed offsets of some partitions go (durably); a live
+        consumer group keeps those of topics its members subscribe to (GROUP_SUBSCRIBED_TO_TOPIC)."""
+        group_id = body["group_id"]
+        counts: dict[str, int] = {}
+        try:
+            validate_group_id(group_id)
+            committed = await self.broker.fetch_offsets(group_id)
+            for topic in body["topics"]:
+                try:
+                    counts[topic["name"]] = (
+                        await self.broker.topic_metadata(topic["name"])).partitions
+                except (UnknownTopic, InvalidTopicName):
+                    counts[topic["name"]] = 0
+        except Exception as exc:  # noqa: BLE001 - answered for the group
+            return {"error_code": error_of(exc, f"offset delete of {group_id}")[0],
+                    "throttle_time_ms": 0, "topics": []}
+        # Decided on one snapshot of the group, taken after the awaits above.
+        view = self.groups.coordinator.describe(group_id)
+        live = view is not None and view.state not in _NO_MEMBERS
+        # CG-20: a consumer-protocol group with members keeps its subscribed topics' offsets.
+        consumer_view = self.groups.consumer.describe(group_id)
+        consumer_topics = ({t for m in consumer_view.members for t in m.subscribed_topic_names}
+                           if consumer_view is not None and consumer_view.members else None)
+        error = NONE
+        if (view is None or view.state is GroupState.DEAD) and not committed and (
+                consumer_view is None):
+            error = kafka_error(UnknownGroup).code
+        elif live and view is not None and view.protocol_type != CONSUMER_PROTOCOL_TYPE:
+            error = kafka_error(NonEmptyGroup).code
+        if error != NONE:
+            return {"error_code": error, "throttle_time_ms": 0, "topics": []}
+        topics: list[Body] = []
+        doomed: list[tuple[str, int]] = []
+        for topic in body["topics"]:
+            name = topic["name"]
+            count = counts[name]
+            partitions = []
+            for partition in topic["partitions"]:
+                number = partition["partition_index"]
+                code = NONE
+                if not 0 <= number < count:
+                    code = UNKNOWN_TOPIC_OR_PARTITION
+                elif (live and view is not None and is_subscribed(view, name)) or (
+                        consumer_topics is not None and name in consumer_topics):
+                    code = kafka_error(GroupSubscribedToTopic).code
+                else:
+                    doomed.append((name, number))
+                partitions.append({"partition_index": number, "error_code": code})
+            topics.append({"name": name, "partitions": partitions})
+        if doomed:
+            try:
+                await self.broker.delete_offsets(group_id, doomed)
+            except Exception as exc:  # noqa: BLE001 - answered for the partitions to delete
+                failed = error_of(exc, f"offset delete of {group_id}")[0]
+                for topic in topics:
+                    for partition in topic["partitions"]:
+                        if partition["error_code"] == NONE:
+                            partition["error_code"] = failed
+        return {"error_code": NONE, "throttle_time_ms": 0, "topics": topics}
 
     # --- topics and configs ---------------------------------------------------------------------
 

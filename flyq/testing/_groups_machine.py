@@ -124,6 +124,12 @@ def make_groups_machine(
             """GRP-4: deletes agree, including UnknownGroup."""
             self._both(lambda s: s.delete_group(group, durable=durable))
 
+        @rule(group=groups_ids, keys=st.lists(st.tuples(topics, partitions), max_size=3),
+              durable=st.booleans())
+        def delete_offsets(self, group: str, keys: list[tuple[str, int]], durable: bool) -> None:
+            """GRP-14: deleting some offsets agrees, including refusals and absent keys."""
+            self._both(lambda s: s.delete_offsets(group, keys, durable=durable))
+
         @rule()
         def flush(self) -> None:
             """GRP-6: a flush makes everything durable."""

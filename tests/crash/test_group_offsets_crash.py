@@ -1,12 +1,12 @@
 """Crash exploration of the consumer-group offset store (spec/groups.md GRP-9, GRP-10).
 
-A seeded workload of commits, durable commits, deletes and flushes runs against a
-`RecordingFileLayer`; after every step a `step` mark is recorded next to the model's state, so for
-any crash point we know which steps had returned (their durability promises hold) and whether one
-was in flight. Every disk a crash could leave there, in every mode, is written out as real files
-and reopened with the real `OsFileLayer`; the reopened store must hold one of the states the model
-allows. Two deliberately broken stores, switched in by a subclass and by a file-layer wrapper,
-prove the check can fail.
+A seeded workload of commits, durable commits, deletes (of groups and of single offsets) and
+flushes runs against a `RecordingFileLayer`; after every step a `step` mark is recorded next to the
+model's state, so for any crash point we know which steps had returned (their durability promises
+hold) and whether one was in flight. Every disk a crash could leave there, in every mode, is
+written out as real files and reopened with the real `OsFileLayer`; the reopened store must hold
+one of the states the model allows. Two deliberately broken stores, switched in by a subclass and
+by a file-layer wrapper, prove the check can fail.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from flyq.model.groups import (
     crash_outcomes,
     crash_problems,
     delete_group,
+    delete_offsets,
     empty_store,
     flush,
     groups,
@@ -60,7 +61,7 @@ def _open_store(layer: FileLayer) -> OffsetStore:
 class Step:
     """One call on the store."""
 
-    kind: str  # commit | delete | flush
+    kind: str  # commit | delete | delete_offsets | flush
     group: str = ""
     topic: str = ""
     partition: int = 0
@@ -70,22 +71,33 @@ class Step:
 
 
 def make_workload(seed: int, size: int) -> list[Step]:
-    """A seeded mix of commits (some durable), deletes of existing groups and flushes."""
+    """A seeded mix of commits (some durable), deletes of existing groups, deletes of one of
+    their offsets (GRP-14) and flushes."""
     rng = random.Random(seed)
     steps: list[Step] = []
-    live: set[str] = set()
+    live: dict[str, set[tuple[str, int]]] = {}  # group -> the keys it holds
     for _ in range(size):
         roll = rng.random()
         if roll < 0.12 and live:
             group = rng.choice(sorted(live))
-            live.discard(group)
+            del live[group]
             steps.append(Step("delete", group, durable=rng.random() < 0.5))
+        elif roll < 0.2 and live:
+            # A key the group may or may not hold: GRP-14 skips absent ones.
+            group = rng.choice(sorted(live))
+            topic, partition = rng.choice(["t", "u"]), rng.randrange(2)
+            live[group].discard((topic, partition))
+            if not live[group]:
+                del live[group]
+            steps.append(Step("delete_offsets", group, topic, partition,
+                              durable=rng.random() < 0.5))
         elif roll < 0.3:
             steps.append(Step("flush"))
         else:
             group = rng.choice(["g1", "g2", "grüppe"])
-            live.add(group)
-            steps.append(Step("commit", group, rng.choice(["t", "u"]), rng.randrange(2),
+            topic, partition = rng.choice(["t", "u"]), rng.randrange(2)
+            live.setdefault(group, set()).add((topic, partition))
+            steps.append(Step("commit", group, topic, partition,
                               rng.randrange(10_000), rng.choice(["", "m", "ψ" * rng.randrange(4)]),
                               durable=rng.random() < 0.3))
     return steps
@@ -100,6 +112,10 @@ def _apply(store: OffsetStore, state: GroupsState, step: Step) -> GroupsState:
     if step.kind == "delete":
         store.delete_group(step.group, durable=step.durable)
         return delete_group(state, step.group, durable=step.durable)
+    if step.kind == "delete_offsets":
+        key = [(step.topic, step.partition)]
+        store.delete_offsets(step.group, key, durable=step.durable)
+        return delete_offsets(state, step.group, key, durable=step.durable)
     store.flush()
     return flush(state)
 
@@ -296,7 +312,8 @@ def test_no_crash_state_loses_or_invents_offsets() -> None:
 
 
 def test_workload_exercises_every_promise() -> None:
-    """GRP-6, GRP-9: the recorded workloads include durable commits, deletes, flushes and values
+    """GRP-6, GRP-9: the recorded workloads include durable commits, deletes (of groups and of
+    offsets, GRP-14), flushes and values
     that a crash may lose, so the exploration above checks something."""
     kinds: set[tuple[str, bool]] = set()
     lost_possible = False
@@ -306,7 +323,8 @@ def test_workload_exercises_every_promise() -> None:
         _, states = record(workload, _open_store)
         lost_possible |= any(len(crash_outcomes(s)) > 1 for s in states)
         assert groups(states[-1]) == sorted({k[0] for k, _ in states[-1].committed})
-    assert kinds == {("commit", False), ("commit", True), ("delete", False), ("delete", True)}
+    assert kinds == {("commit", False), ("commit", True), ("delete", False), ("delete", True),
+                     ("delete_offsets", False), ("delete_offsets", True)}
     assert lost_possible
 
 

@@ -42,6 +42,7 @@ def run(
     """Run `python -m <module> ARGS` with the repository importable; never raises on exit code."""
     environment = dict(os.environ)
     environment.pop("FLYQ_DATA_DIR", None)
+    environment.pop("FLYQ_BOOTSTRAP", None)  # the tests say which broker, if any, they mean
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
     )
@@ -614,6 +615,19 @@ def test_groups_describe_shows_lag(tmp_path: Path) -> None:
     assert "group 'nope' has no committed offsets" in fails(
         "groups", "describe", "nope", data_dir=data_dir
     )
+
+
+def test_groups_delete_offline(tmp_path: Path) -> None:
+    """GRP-CLI-5: `groups delete` removes one group's offsets for good; an unknown one exits 1."""
+    data_dir = tmp_path / "data"
+    ok("topic", "create", "t", data_dir=data_dir)
+    produce_values(data_dir, "t", 0, "a")
+    consumed(data_dir, "t", "--group", "g1")
+    consumed(data_dir, "t", "--group", "g2")
+    ok("groups", "delete", "g1", data_dir=data_dir)
+    assert ok("groups", "list", data_dir=data_dir).split() == ["g2"]
+    assert "group 'g1' has no committed offsets" in fails("groups", "delete", "g1",
+                                                          data_dir=data_dir)
 
 
 def test_groups_reset_offsets(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from flyq.broker.layout import (
     partition_directory,
     topic_directory,
 )
-from flyq.codec.offsets import validate_key
+from flyq.codec.offsets import CommittedOffset, validate_key
 from flyq.codec.record_batch import decode_batch, encode_batch, iter_batch_headers
 from flyq.errors import (
     EmptyBatch,
@@ -318,6 +318,19 @@ def test_commit_fetch_describe_delete_group(tmp_path: Path) -> None:
             broker.describe_group("g")
         with pytest.raises(UnknownGroup):
             broker.delete_group("g")
+
+
+def test_delete_offsets_is_durable(tmp_path: Path) -> None:
+    """GRP-14 through the Broker: the named offsets are gone after a reopen, the others stay;
+    before any commit it only checks the keys."""
+    data = str(tmp_path / "data")
+    with Broker.open(data, create=True) as broker:
+        broker.delete_offsets("g", [("t", 0)])
+        broker.create_topic("t", 2)
+        broker.commit_offsets("g", {("t", 0): 0, ("t", 1): 0})
+        broker.delete_offsets("g", [("t", 0)])
+    with Broker.open(data) as broker:
+        assert broker.fetch_offsets("g") == {("t", 1): CommittedOffset(0)}
 
 
 def test_reset_offsets_targets(tmp_path: Path) -> None:

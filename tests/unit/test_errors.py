@@ -165,3 +165,26 @@ def test_codes_survive_pickling() -> None:
     """ERR-5: an error rebuilt from a pickle keeps its attributes and its Kafka error."""
     error = pickle.loads(pickle.dumps(LogFailed("/data/t-0", OSError(5, "EIO"))))
     assert (type(error), error.directory, error.code) == (LogFailed, "/data/t-0", 56)
+
+
+@pytest.mark.parametrize("error", sorted(set(ERROR_TABLE.values()), key=lambda e: e.code),
+                         ids=lambda e: e.name)
+def test_error_from_code_keeps_the_code(error: KafkaError) -> None:
+    """ERR-6: the error a client raises for a code carries that code (or keeps it, RemoteError)."""
+    raised = flyq.errors.error_from_code(error.code, "why")
+    assert isinstance(raised, FlyQError)
+    assert "why" in str(raised) and error.name in str(raised)
+    if isinstance(raised, flyq.errors.RemoteError):
+        assert raised.error_code == error.code == -1
+    else:
+        assert raised.code == error.code
+
+
+def test_error_from_code_prefers_the_plain_class_and_keeps_unknown_codes() -> None:
+    """ERR-6: 56 is a StorageError, 69 an UnknownGroup with its fields; a code without a class a
+    RemoteError keeping it."""
+    assert type(flyq.errors.error_from_code(56)) is StorageError
+    unknown = flyq.errors.error_from_code(69, group="g")
+    assert isinstance(unknown, flyq.errors.UnknownGroup) and unknown.group == "g"
+    other = flyq.errors.error_from_code(58, "sasl")
+    assert isinstance(other, flyq.errors.RemoteError) and other.error_code == 58

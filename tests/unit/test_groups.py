@@ -286,6 +286,26 @@ def test_groups_describe_delete(tmp_path: Path) -> None:
         assert store.groups() == ["b"]
 
 
+def test_delete_offsets_drops_only_the_named_keys(tmp_path: Path) -> None:
+    """GRP-14: named keys go, absent ones are skipped, a bad key refuses the whole call, and a
+    call removing nothing leaves the store clean."""
+    with _store(tmp_path) as store:
+        store.commit("a", "t", 0, 1)
+        store.commit("a", "t", 1, 2)
+        store.commit("b", "t", 0, 3, durable=True)
+        with pytest.raises(InvalidArgument):
+            store.delete_offsets("a", [("t", 0), ("t", -1)])
+        assert store.fetch("a", "t", 0) == CommittedOffset(1)
+        store.delete_offsets("a", [("t", 0), ("u", 7)], durable=True)
+        assert not store.dirty
+        assert store.describe("a") == {("t", 1): CommittedOffset(2)}
+        assert store.fetch("b", "t", 0) == CommittedOffset(3)
+        store.delete_offsets("a", [("t", 0)])
+        assert not store.dirty
+    with _store(tmp_path) as store:
+        assert store.describe("a") == {("t", 1): CommittedOffset(2)}
+
+
 # --- persistence (GRP-5..GRP-8, GRP-12, GRP-13) ---------------------------------------------------
 
 

@@ -263,3 +263,37 @@ def test_describe_groups_reports_a_consumer_group(tmp_path: Path) -> None:
         ]
 
     run(tmp_path, scenario)
+
+
+def test_delete_groups_and_offset_delete_know_consumer_groups(tmp_path: Path) -> None:
+    """CG-20 with GADM-1..3: a consumer-protocol group with members is NON_EMPTY_GROUP (68) to
+    DeleteGroups and keeps its subscribed topics' offsets (GROUP_SUBSCRIBED_TO_TOPIC, 86) while
+    others go; once its last member left, the group and its offsets are deleted."""
+
+    async def scenario(api: ApiHandlers) -> None:
+        await create(api, "t", 1)
+        await create(api, "u", 1)
+        await api.consumer_group_heartbeat(1, join_body("a", ["t"]))
+        await api.broker.commit_offsets("g", {("t", 0): 1, ("u", 0): 2})
+        deleted = await api.delete_groups(2, {"groups_names": ["g"]})
+        assert deleted["results"][0]["error_code"] == 68
+        answer = await api.offset_delete(
+            0,
+            {
+                "group_id": "g",
+                "topics": [
+                    {"name": "t", "partitions": [{"partition_index": 0}]},
+                    {"name": "u", "partitions": [{"partition_index": 0}]},
+                ],
+            },
+        )
+        codes = {t["name"]: t["partitions"][0]["error_code"] for t in answer["topics"]}
+        assert (answer["error_code"], codes) == (0, {"t": 86, "u": 0})
+        left = await api.consumer_group_heartbeat(1, beat_body("a", -1, None))
+        assert left["error_code"] == 0
+        deleted = await api.delete_groups(2, {"groups_names": ["g"]})
+        assert deleted["results"][0]["error_code"] == 0
+        assert api.groups.consumer.describe("g") is None
+        assert await api.broker.fetch_offsets("g") == {}
+
+    run(tmp_path, scenario)

@@ -1,0 +1,238 @@
+"""`AsyncAdmin`: topics, consumer groups and their offsets over one `BrokerConnection`.
+
+Each method is one Kafka request (or one per call of it), sent at the highest version both sides
+know within the range its body and answer are written for. A non-zero error code in an answer is
+raised as the `FlyQError` of `flyq.errors.error_from_code` (spec/errors.md ERR-6), with the
+group, topic or partition it concerns; `delete_groups` answers per group instead, as Kafka's
+AdminClient does. FlyQ is one node that coordinates every group, so no FindCoordinator is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
+from flyq.errors import FlyQError, ProtocolError, error_from_code
+from flyq.protocol import CONSUMER_PROTOCOL_TYPE, decode_assignment
+
+__all__ = ["EARLIEST", "LATEST", "AsyncAdmin", "GroupDescription", "GroupListing", "MemberDescription"]
+
+_LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
+_DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
+LATEST, EARLIEST = -1, -2
+TopicPartition = tuple[str, int]
+
+
+@attrs.frozen
+class GroupListing:
+    """One group as ListGroups names it; `state` is "" from a broker older than ListGroups v4."""
+
+    group_id: str
+    state: str
+    protocol_type: str
+
+
+@attrs.frozen
+class MemberDescription:
+    """One member of a group. `assignment` is its partitions, decoded from the classic consumer
+    protocol's ConsumerProtocolAssignment (empty for another protocol type, or before a sync)."""
+
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    assignment: tuple[TopicPartition, ...]
+
+
+@attrs.frozen
+class GroupDescription:
+    """A group as DescribeGroups describes it: `protocol` is the chosen assignor ("" if none)."""
+
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    members: tuple[MemberDescription, ...]
+
+
+def _raise_for(code: int, message: str | None = None, **fields: object) -> None:
+    if code:
+        raise error_from_code(code, message, **fields)
+
+
+def _assigned(protocol_type: str, data: bytes) -> tuple[TopicPartition, ...]:
+    if protocol_type != CONSUMER_PROTOCOL_TYPE or not data:
+        return ()
+    try:
+        decoded = decode_assignment(data)
+    except ProtocolError:
+        return ()
+    return tuple(sorted((entry["topic"], number) for entry in decoded["assigned_partitions"]
+                        for number in entry["partitions"]))
+
+
+def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
+    topics: dict[str, list[int]] = {}
+    for topic, number in partitions:
+        topics.setdefault(topic, []).append(number)
+    return topics
+
+
+class AsyncAdmin:
+    """Admin operations on one broker; `await AsyncAdmin.connect("HOST:PORT")`, then `close()`
+    (or `async with`)."""
+
+    def __init__(self, connection: BrokerConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def connect(cls, bootstrap: str, *, client_id: str = "flyq-admin",
+                      timeout: float = DEFAULT_TIMEOUT) -> AsyncAdmin:
+        """Connect to `bootstrap` (HOST:PORT) and negotiate api versions."""
+        return cls(await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout))
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.connection.close()
+
+    async def __aenter__(self) -> AsyncAdmin:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _call(self, api_key: int, body: Mapping[str, Any],
+                    versions: tuple[int, int]) -> dict[str, Any]:
+        return (await self.connection.request(api_key, body, versions)).body
+
+    # --- topics -------------------------------------------------------------------------------
+
+    async def list_topics(self) -> dict[str, int]:
+        """Topic name -> partition count, for every topic (Metadata)."""
+        body = await self._call(_METADATA, {"topics": None, "allow_auto_topic_creation": False},
+                                (1, 12))
+        topics = {}
+        for topic in body["topics"]:
+            _raise_for(topic["error_code"], f"metadata of {topic['name']}", name=topic["name"])
+            topics[topic["name"]] = len(topic["partitions"])
+        return dict(sorted(topics.items()))
+
+    async def list_end_offsets(self, partitions: Iterable[TopicPartition]
+                               ) -> dict[TopicPartition, int]:
+        """Each partition's log end offset (ListOffsets, timestamp -1: latest)."""
+        return await self.list_offsets(partitions, LATEST)
+
+    async def list_start_offsets(self, partitions: Iterable[TopicPartition]
+                                 ) -> dict[TopicPartition, int]:
+        """Each partition's log start offset (ListOffsets, timestamp -2: earliest)."""
+        return await self.list_offsets(partitions, EARLIEST)
+
+    async def list_offsets(self, partitions: Iterable[TopicPartition], timestamp: int
+                           ) -> dict[TopicPartition, int]:
+        """ListOffsets: per partition the first offset with a timestamp at or after `timestamp`
+        (-1 where there is none), or the log end (`LATEST`) or start (`EARLIEST`) offset."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        body = await self._call(_LIST_OFFSETS, {"replica_id": -1, "isolation_level": 0, "topics": [
+            {"name": topic, "partitions": [{"partition_index": n, "timestamp": timestamp}
+                                           for n in numbers]}
+            for topic, numbers in _by_topic(wanted).items()]}, (1, 7))
+        ends = {}
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                _raise_for(partition["error_code"],
+                           f"offsets of {topic['name']}-{partition['partition_index']}",
+                           topic=topic["name"], partition=partition["partition_index"])
+                ends[(topic["name"], partition["partition_index"])] = partition["offset"]
+        return ends
+
+    # --- groups -------------------------------------------------------------------------------
+
+    async def list_groups(self) -> list[GroupListing]:
+        """Every group the broker knows, with its state (ListGroups)."""
+        body = await self._call(_LIST_GROUPS, {}, (0, 5))
+        _raise_for(body["error_code"], "list groups")
+        return sorted((GroupListing(group["group_id"], group["group_state"],
+                                    group["protocol_type"]) for group in body["groups"]),
+                      key=lambda listing: listing.group_id)
+
+    async def describe_groups(self, group_ids: Sequence[str]) -> list[GroupDescription]:
+        """State, protocol and members of each group (DescribeGroups); an unknown group is Dead."""
+        body = await self._call(_DESCRIBE_GROUPS, {"groups": list(group_ids)}, (0, 5))
+        described = []
+        for group in body["groups"]:
+            _raise_for(group["error_code"], f"describe group {group['group_id']}",
+                       group=group["group_id"])
+            kind = group["protocol_type"]
+            described.append(GroupDescription(
+                group["group_id"], group["group_state"], kind, group["protocol_data"],
+                tuple(MemberDescription(
+                    member["member_id"], member["group_instance_id"], member["client_id"],
+                    member["client_host"], _assigned(kind, member["member_assignment"]))
+                    for member in group["members"])))
+        return described
+
+    async def delete_groups(self, group_ids: Sequence[str]) -> dict[str, FlyQError | None]:
+        """Delete groups without members, with their committed offsets (DeleteGroups): group id
+        -> None if deleted, else the error (NonEmptyGroup, UnknownGroup, InvalidGroupId, ...)."""
+        body = await self._call(_DELETE_GROUPS, {"groups_names": list(group_ids)}, (0, 2))
+        return {result["group_id"]: (error_from_code(result["error_code"],
+                                                     f"delete group {result['group_id']}",
+                                                     group=result["group_id"])
+                                     if result["error_code"] else None)
+                for result in body["results"]}
+
+    async def list_group_offsets(self, group: str,
+                                 partitions: Iterable[TopicPartition] | None = None
+                                 ) -> dict[TopicPartition, int]:
+        """`group`'s committed offsets (OffsetFetch): of `partitions`, or of every partition it
+        committed; a partition without a committed offset is left out."""
+        topics = None if partitions is None else [
+            {"name": topic, "partition_indexes": numbers}
+            for topic, numbers in _by_topic(partitions).items()]
+        body = await self._call(_OFFSET_FETCH, {"group_id": group, "topics": topics}, (2, 7))
+        _raise_for(body["error_code"], f"committed offsets of {group}", group=group)
+        committed = {}
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                where = (topic["name"], partition["partition_index"])
+                _raise_for(partition["error_code"], f"committed offset of {where}", group=group)
+                if partition["committed_offset"] >= 0:
+                    committed[where] = partition["committed_offset"]
+        return dict(sorted(committed.items()))
+
+    async def alter_group_offsets(self, group: str,
+                                  offsets: Mapping[TopicPartition, int]) -> None:
+        """Set `group`'s committed offsets (OffsetCommit with generation -1 and no member, as an
+        `assign()` consumer commits): the broker refuses it for a group with members (GC-12)."""
+        body = await self._call(_OFFSET_COMMIT, {
+            "group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+            "topics": [{"name": topic, "partitions": [
+                {"partition_index": number, "committed_offset": offsets[(topic, number)],
+                 "committed_metadata": ""} for number in numbers]}
+                for topic, numbers in _by_topic(offsets).items()]}, (2, 8))
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                _raise_for(partition["error_code"],
+                           f"commit of {group} {topic['name']}-{partition['partition_index']}",
+                           group=group, topic=topic["name"],
+                           partition=partition["partition_index"])
+
+    async def delete_group_offsets(self, group: str,
+                                   partitions: Iterable[TopicPartition]) -> None:
+        """Delete `group`'s committed offsets of `partitions` (OffsetDelete); a live group keeps
+        those of topics it subscribes to (GroupSubscribedToTopic)."""
+        body = await self._call(_OFFSET_DELETE, {"group_id": group, "topics": [
+            {"name": topic, "partitions": [{"partition_index": n} for n in numbers]}
+            for topic, numbers in _by_topic(partitions).items()]}, (0, 0))
+        _raise_for(body["error_code"], f"delete offsets of {group}", group=group)
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                _raise_for(partition["error_code"],
+                           f"delete offset of {group} {topic['name']}-{partition['partition_index']}",
+                           group=group, topic=topic["name"],
+                           partition=partition["partition_index"])

@@ -1,0 +1,180 @@
+"""One asyncio connection to a broker: sockets and timers over the sans-I/O `ClientConnection`.
+
+It owns the socket, a reader task and the futures of the requests in flight; framing, correlation
+ids and decoding are `ClientConnection`'s. On opening it asks ApiVersions (v3, or v0 when the
+broker refuses v3) and from then on sends each request at the highest version both sides know,
+within the range the caller can read (`request(..., versions=(low, high))`).
+
+Errors: a refused, reset or closed socket, or a frame that does not parse, is `ConnectionBroken`
+(cause in `__cause__`) for every request in flight and after; a request after `close()` is
+`ConnectionClosed`; no answer within `timeout` is `RequestTimedOut` (the connection is then
+closed, as its responses would no longer line up with the requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from flyq.errors import (
+    ConnectionBroken,
+    ConnectionClosed,
+    FlyQError,
+    InvalidArgument,
+    ProtocolError,
+    RequestTimedOut,
+    UnsupportedVersion,
+    error_from_code,
+)
+from flyq.protocol import APIS, ClientConnection, Response
+
+__all__ = ["DEFAULT_TIMEOUT", "BrokerConnection", "parse_bootstrap"]
+
+DEFAULT_TIMEOUT = 30.0
+API_VERSIONS = 18
+_READ_SIZE = 1 << 16
+_UNSUPPORTED_VERSION = 35
+
+
+def parse_bootstrap(bootstrap: str) -> tuple[str, int]:
+    """HOST:PORT (the first of a comma-separated list) as (host, port); `InvalidArgument` else."""
+    first = bootstrap.split(",", 1)[0].strip()
+    host, sep, port = first.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidArgument("bootstrap", bootstrap, "HOST:PORT, the port in 1..65535")
+    return host.strip("[]"), int(port)
+
+
+class BrokerConnection:
+    """Requests out, awaited responses in; use `BrokerConnection.open`."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 client_id: str, timeout: float) -> None:
+        self.client_id = client_id
+        self.timeout = timeout
+        self.versions: dict[int, tuple[int, int]] = {}
+        self._reader = reader
+        self._writer = writer
+        self._protocol = ClientConnection()
+        self._waiting: deque[asyncio.Future[Response]] = deque()
+        self._failure: FlyQError | None = None
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @classmethod
+    async def open(cls, bootstrap: str, *, client_id: str = "flyq",
+                   timeout: float = DEFAULT_TIMEOUT) -> BrokerConnection:
+        """Connect to `bootstrap` (HOST:PORT) and learn the broker's api versions."""
+        host, port = parse_bootstrap(bootstrap)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except TimeoutError as exc:
+            raise RequestTimedOut(f"no connection to {host}:{port} within {timeout}s") from exc
+        except OSError as exc:
+            raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
+        connection = cls(reader, writer, client_id, timeout)
+        try:
+            await connection._negotiate()
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
+
+    async def _negotiate(self) -> None:
+        version, body = 3, {"client_software_name": "flyq", "client_software_version": "0"}
+        response = await self._send(API_VERSIONS, version, body)
+        if response.body["error_code"] == _UNSUPPORTED_VERSION:
+            response = await self._send(API_VERSIONS, 0, {})
+        if response.body["error_code"]:
+            raise error_from_code(response.body["error_code"], "ApiVersions")
+        self.versions = {entry["api_key"]: (entry["min_version"], entry["max_version"])
+                         for entry in response.body["api_keys"]}
+
+    def version_for(self, api_key: int, versions: tuple[int, int] | None = None) -> int:
+        """The highest version of `api_key` the broker serves, the schema table knows and
+        `versions` (what the caller can read) allows; `UnsupportedVersion` if there is none."""
+        api = APIS[api_key]
+        low, high = api.versions
+        if versions is not None:
+            low, high = max(low, versions[0]), min(high, versions[1])
+        served = self.versions.get(api_key)
+        if served is not None:
+            low, high = max(low, served[0]), min(high, served[1])
+        if served is None or low > high:
+            raise UnsupportedVersion(api.name, "request", high, served or (0, -1))
+        return high
+
+    async def request(self, api_key: int, body: Mapping[str, Any],
+                      versions: tuple[int, int] | None = None) -> Response:
+        """Send `body` at the negotiated version (see `version_for`) and await its response."""
+        return await self._send(api_key, self.version_for(api_key, versions), body)
+
+    async def _send(self, api_key: int, version: int, body: Mapping[str, Any]) -> Response:
+        if self._failure is not None:
+            raise self._failure
+        data = self._protocol.send_request(api_key, version, body, self.client_id)
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except OSError as exc:
+            self._fail(ConnectionBroken(f"sending to the broker failed: {exc}"), exc)
+        try:
+            # A timeout or a cancelled caller cancels `future`; it keeps its place in the queue,
+            # so the response it would have had is still matched (and dropped).
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError as exc:
+            name = APIS[api_key].name
+            error = RequestTimedOut(f"{name} v{version}: no answer within {self.timeout}s")
+            self._fail(error, exc)
+            raise error from exc
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self._reader.read(_READ_SIZE)
+                if self._failure is not None:
+                    return  # failed meanwhile (a timeout): its futures are settled already
+                self._protocol.receive_data(data)
+                while (response := self._protocol.next_response()) is not None:
+                    future = self._waiting.popleft()
+                    if not future.done():
+                        future.set_result(response)
+                if not data:
+                    self._fail(ConnectionBroken("the broker closed the connection"), None)
+                    return
+        except ProtocolError as exc:
+            self._fail(ConnectionBroken(f"malformed response: {exc}"), exc)
+        except OSError as exc:
+            self._fail(ConnectionBroken(f"reading from the broker failed: {exc}"), exc)
+
+    def _fail(self, error: FlyQError, cause: BaseException | None) -> None:
+        """Fail every request in flight and every later one with `error`; close the socket."""
+        if self._failure is not None:
+            return
+        error.__cause__ = cause
+        self._failure = error
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
+        self._writer.close()
+
+    async def close(self) -> None:
+        """Close the connection; requests in flight and later ones get `ConnectionClosed`."""
+        self._fail(ConnectionClosed("the connection was closed by this client"), None)
+        if self._task is not asyncio.current_task():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+    async def __aenter__(self) -> BrokerConnection:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
