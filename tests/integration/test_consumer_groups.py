@@ -9,15 +9,23 @@ the tests that wait for a session to expire take about that long each.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import confluent_kafka.admin
 import pytest
 
 from tests.integration._raw_client import RawClient
-from tests.integration.broker_process import BrokerProcess
+from tests.integration.broker_process import REPO_ROOT, BrokerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +35,7 @@ ILLEGAL_GENERATION = 22
 UNKNOWN_MEMBER_ID = 25
 REBALANCE_IN_PROGRESS = 27
 TIMEOUT = 30.0
+MEMBER_SCRIPT = Path(__file__).with_name("_group_member.py")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str,
@@ -67,6 +76,91 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
 
 def all_offsets(ends: dict[int, int]) -> set[tuple[int, int]]:
     return {(partition, offset) for partition, end in ends.items() for offset in range(end)}
+
+
+class Member:
+    """One `_group_member.py` process: its events, each stamped with the parent's monotonic clock
+    when its line arrived; stderr (librdkafka's debug lines, if asked for) goes to a file."""
+
+    def __init__(self, log_dir: Path, **settings: Any) -> None:
+        self.name = str(settings["client_id"])
+        self.stderr_path = log_dir / f"{self.name}.stderr"
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        with self.stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, str(MEMBER_SCRIPT), json.dumps(settings)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                env=environment)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            event = json.loads(line)
+            with self._lock:
+                self.events.append((time.monotonic(), event))
+
+    def snapshot(self) -> list[tuple[float, dict[str, Any]]]:
+        with self._lock:
+            return list(self.events)
+
+    def owned(self) -> set[int]:
+        """The partitions it holds now: assigns add, revokes and losses take away (eager
+        callbacks give whole sets, cooperative ones increments; both read right this way)."""
+        owned: set[int] = set()
+        for _, event in self.snapshot():
+            if event["event"] == "assign":
+                owned |= set(event["partitions"])
+            elif event["event"] in ("revoke", "lost"):
+                owned -= set(event["partitions"])
+        return owned
+
+    def records(self) -> set[tuple[int, int]]:
+        return {(event["partition"], event["offset"]) for _, event in self.snapshot()
+                if event["event"] == "record"}
+
+    def assigned_at(self, partition: int) -> list[float]:
+        """When each assign event naming `partition` arrived."""
+        return [stamp for stamp, event in self.snapshot()
+                if event["event"] == "assign" and partition in event["partitions"]]
+
+    def stop(self) -> None:
+        """SIGTERM (a clean close: LeaveGroup), or SIGKILL if it does not end in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(15)
+        self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def kill(self) -> float:
+        """SIGKILL; the monotonic time it was sent."""
+        killed = time.monotonic()
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(15)
+        return killed
+
+    def describe(self) -> str:
+        """Its events and the tail of its stderr, for a failure message."""
+        lines = [f"{stamp:.3f} {event}" for stamp, event in self.snapshot()
+                 if event["event"] != "record"]
+        tail = self.stderr_path.read_text(errors="replace")[-3000:]
+        return f"--- {self.name}\n" + "\n".join(lines) + f"\n{tail}"
+
+
+def disjoint_cover(owned: list[set[int]], partitions: int) -> bool:
+    """Whether the members' partitions are pairwise disjoint and cover 0..partitions-1."""
+    return (sum(map(len, owned)) == partitions
+            and set().union(*owned) == set(range(partitions)))
 
 
 # --- a removed member's commit is fenced (GC-12, GC-13) ---------------------------------------
@@ -131,3 +225,55 @@ def test_a_removed_members_commit_is_refused(broker: BrokerProcess) -> None:
     finally:
         zombie.close()
         live.close()
+
+
+# --- members that die: their partitions move, nothing is skipped ------------------------------
+
+
+def test_a_killed_members_partitions_move_to_the_survivors(broker: BrokerProcess,
+                                                           tmp_path: Path) -> None:
+    """GC-10/GC-11 with three confluent-kafka members, each its own process: SIGKILL one
+    mid-stream; its partitions move to the two survivors after the kill and within its session
+    timeout plus a margin, and the union of what the three consumed covers every record."""
+    create_topic(broker.bootstrap, "six", 6)
+    members = [Member(tmp_path, bootstrap=broker.bootstrap, group="killers", topic="six",
+                      client_id=f"member-{number}", session_ms=SESSION_MS,
+                      heartbeat_ms=HEARTBEAT_MS, debug="cgrp")
+               for number in range(3)]
+    victim, survivors = members[0], members[1:]
+
+    def report() -> str:
+        return "\n".join(member.describe() for member in members)
+
+    try:
+        wait_until(lambda: all(member.owned() for member in members)
+                   and disjoint_cover([member.owned() for member in members], 6), TIMEOUT,
+                   "three members sharing six partitions")
+        produce(broker.bootstrap, "six", 6, range(0, 300))
+        wait_until(lambda: len(victim.records()) >= 10, TIMEOUT, "the victim consuming")
+        lost = victim.owned()
+        killed = victim.kill()
+        produce(broker.bootstrap, "six", 6, range(300, 600))
+        moved = wait_until(
+            lambda: disjoint_cover([member.owned() for member in survivors], 6),
+            SESSION_MS / 1000 + 15, "the survivors owning all six partitions")
+        ends = end_offsets(broker.bootstrap, "six", 6)
+        assert sum(ends.values()) == 600
+        wait_until(lambda: set().union(*(member.records() for member in members))
+                   >= all_offsets(ends), TIMEOUT, "every record consumed")
+    except BaseException:
+        print(report())
+        raise
+    finally:
+        for member in members:
+            member.stop()
+    took = moved - killed
+    print(f"partitions {sorted(lost)} moved {took:.2f} s after the kill")
+    # Each lost partition was given to a survivor again after the kill (before it, the victim
+    # held it in a disjoint cover), no sooner than the session allows (GC-10) and not much later.
+    assert lost and all(max(stamp for member in survivors for stamp in member.assigned_at(p))
+                        > killed for p in lost), report()
+    assert SESSION_MS / 1000 - 2 <= took <= SESSION_MS / 1000 + 5, (
+        f"moved {took:.2f} s after the kill\n{report()}")
+    consumed = set().union(*(member.records() for member in members))
+    assert consumed == all_offsets(ends)
