@@ -9,6 +9,8 @@ the tests that wait for a session to expire take about that long each.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,14 @@ from typing import Any
 import confluent_kafka
 import confluent_kafka.admin
 import pytest
+
+with warnings.catch_warnings():
+    # kafka-python 3.x's package import uses the deprecated importlib.resources.read_text.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import aiokafka
+    import aiokafka.errors
+    import kafka
+    import kafka.errors
 
 from tests.integration._raw_client import RawClient
 from tests.integration.broker_process import REPO_ROOT, BrokerProcess
@@ -277,3 +288,121 @@ def test_a_killed_members_partitions_move_to_the_survivors(broker: BrokerProcess
         f"moved {took:.2f} s after the kill\n{report()}")
     consumed = set().union(*(member.records() for member in members))
     assert consumed == all_offsets(ends)
+
+
+# --- the same flow with kafka-python and aiokafka ----------------------------------------------
+
+
+class ThreadMember:
+    """A kafka-python or aiokafka group member in a thread of the test (aiokafka on its own event
+    loop there): it records what it consumed, commits synchronously after each batch, and keeps
+    `owned` up to date from the client's own assignment. `leave()` closes it (LeaveGroup)."""
+
+    def __init__(self, client: str, bootstrap: str, group: str, topic: str, name: str) -> None:
+        self.client, self.bootstrap, self.group, self.topic, self.name = (
+            client, bootstrap, group, topic, name)
+        self.owned: set[int] = set()
+        self.consumed: set[tuple[int, int]] = set()
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name)
+        self.thread.start()
+
+    def snapshot(self) -> tuple[set[int], set[tuple[int, int]]]:
+        with self.lock:
+            return set(self.owned), set(self.consumed)
+
+    def leave(self) -> None:
+        self.stopping.set()
+        self.thread.join(20)
+        assert not self.thread.is_alive(), f"{self.name} did not close"
+
+    def _note(self, owned: set[int], batch: list[tuple[int, int]]) -> None:
+        with self.lock:
+            self.owned = owned
+            self.consumed.update(batch)
+
+    def _run(self) -> None:
+        try:
+            if self.client == "kafka-python":
+                self._kafka_python()
+            else:
+                asyncio.run(self._aiokafka())
+        except Exception as exc:  # noqa: BLE001 - the test checks `errors` is empty
+            self.errors.append(repr(exc))
+        finally:
+            with self.lock:
+                self.owned = set()
+
+    def _kafka_python(self) -> None:
+        consumer = kafka.KafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=self.group, client_id=self.name,
+            auto_offset_reset="earliest", enable_auto_commit=False,
+            session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
+            fetch_max_wait_ms=100, retry_backoff_ms=50)
+        try:
+            consumer.subscribe([self.topic])
+            while not self.stopping.is_set():
+                batches = consumer.poll(timeout_ms=100)
+                batch = [(tp.partition, message.offset)
+                         for tp, messages in batches.items() for message in messages]
+                self._note({tp.partition for tp in consumer.assignment()}, batch)
+                if batch:
+                    # Refused in a rebalance: the next owner starts from the last commit.
+                    with contextlib.suppress(kafka.errors.CommitFailedError):
+                        consumer.commit()
+        finally:
+            consumer.close()
+
+    async def _aiokafka(self) -> None:
+        consumer = aiokafka.AIOKafkaConsumer(
+            self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+            client_id=self.name, auto_offset_reset="earliest", enable_auto_commit=False,
+            session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
+            fetch_max_wait_ms=100, retry_backoff_ms=50)
+        await consumer.start()
+        try:
+            while not self.stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=100)
+                batch = [(tp.partition, message.offset)
+                         for tp, messages in batches.items() for message in messages]
+                self._note({tp.partition for tp in consumer.assignment()}, batch)
+                if batch:
+                    with contextlib.suppress(aiokafka.errors.CommitFailedError):
+                        await consumer.commit()
+        finally:
+            await consumer.stop()
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "aiokafka"])
+def test_group_flow_with_python_clients(broker: BrokerProcess, client: str) -> None:
+    """Three kafka-python / aiokafka members share six partitions disjointly; one leaves
+    (LeaveGroup) mid-stream and the other two take its partitions over well before a session
+    timeout would have; every record is consumed."""
+    create_topic(broker.bootstrap, "flow", 6)
+    members = [ThreadMember(client, broker.bootstrap, f"flow-{client}", "flow", f"{client}-{n}")
+               for n in range(3)]
+    leaver, stayers = members[0], members[1:]
+    try:
+        wait_until(lambda: disjoint_cover([member.snapshot()[0] for member in members], 6)
+                   and all(member.snapshot()[0] for member in members), TIMEOUT,
+                   "three members sharing six partitions")
+        produce(broker.bootstrap, "flow", 6, range(0, 300))
+        wait_until(lambda: len(leaver.snapshot()[1]) >= 10, TIMEOUT, "the leaver consuming")
+        left = time.monotonic()
+        leaver.leave()
+        produce(broker.bootstrap, "flow", 6, range(300, 600))
+        moved = wait_until(
+            lambda: disjoint_cover([member.snapshot()[0] for member in stayers], 6), TIMEOUT,
+            "the two others owning all six partitions")
+        ends = end_offsets(broker.bootstrap, "flow", 6)
+        assert sum(ends.values()) == 600
+        wait_until(lambda: set().union(*(member.snapshot()[1] for member in members))
+                   >= all_offsets(ends), TIMEOUT, "every record consumed")
+    finally:
+        for member in members:
+            member.leave()
+    assert [member.errors for member in members] == [[], [], []]
+    assert moved - left < SESSION_MS / 1000, "the leave was not honoured: a session expired"
+    assert set().union(*(member.snapshot()[1] for member in members)) == all_offsets(ends)
