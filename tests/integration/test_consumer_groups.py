@@ -406,3 +406,57 @@ def test_group_flow_with_python_clients(broker: BrokerProcess, client: str) -> N
     assert [member.errors for member in members] == [[], [], []]
     assert moved - left < SESSION_MS / 1000, "the leave was not honoured: a session expired"
     assert set().union(*(member.snapshot()[1] for member in members)) == all_offsets(ends)
+
+
+# --- cooperative-sticky: retained partitions are never revoked ---------------------------------
+
+
+def test_cooperative_sticky_members_keep_what_they_retain(broker: BrokerProcess,
+                                                          tmp_path: Path) -> None:
+    """confluent-kafka with `cooperative-sticky` over the classic protocol: three members join one
+    by one; in the incremental rounds each member is revoked only the partitions that move away
+    from it (never one it keeps), nothing is lost, and every record is consumed."""
+    create_topic(broker.bootstrap, "sticky", 6)
+    settings = {"bootstrap": broker.bootstrap, "group": "sticky", "topic": "sticky",
+                "session_ms": SESSION_MS, "heartbeat_ms": HEARTBEAT_MS,
+                "strategy": "cooperative-sticky"}
+    members: list[Member] = []
+    describer = RawClient(broker.bootstrap, "describer")
+
+    def report() -> str:
+        return "\n".join(member.describe() for member in members)
+
+    try:
+        for number in range(3):
+            members.append(Member(tmp_path, client_id=f"sticky-{number}", **settings))
+            produce(broker.bootstrap, "sticky", 6, range(200 * number, 200 * (number + 1)))
+            wait_until(lambda: all(member.owned() for member in members)
+                       and disjoint_cover([member.owned() for member in members], 6), TIMEOUT,
+                       f"{len(members)} members sharing six partitions")
+        ends = end_offsets(broker.bootstrap, "sticky", 6)
+        assert sum(ends.values()) == 600
+        wait_until(lambda: set().union(*(member.records() for member in members))
+                   >= all_offsets(ends), TIMEOUT, "every record consumed")
+        described = describer.describe("sticky")
+        final = [member.owned() for member in members]
+        histories = [member.snapshot() for member in members]  # before close() revokes all
+    except BaseException:
+        print(report())
+        raise
+    finally:
+        describer.close()
+        for member in members:
+            member.stop()
+    assert described["state"] == "Stable" and described["protocol"] == "cooperative-sticky"
+    assert disjoint_cover(final, 6) and all(len(owned) == 2 for owned in final), final
+    for member, owned, history in zip(members, final, histories, strict=True):
+        events = [event for _, event in history if event["event"] != "record"]
+        revoked = [p for event in events if event["event"] == "revoke"
+                   for p in event["partitions"]]
+        assert not any(event["event"] == "lost" for event in events), report()
+        # Eager rebalancing would revoke everything each round, the kept partitions included.
+        assert not set(revoked) & owned, f"{member.name} was revoked a partition it kept\n{report()}"
+        assigned = [p for event in events if event["event"] == "assign"
+                    for p in event["partitions"]]
+        assert len(assigned) == len(set(assigned)), f"{member.name} reassigned\n{report()}"
+        assert sorted(revoked) == sorted(set(assigned) - owned), report()
