@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ with warnings.catch_warnings():
 
 from tests.integration._raw_client import RawClient
 from tests.integration.broker_process import REPO_ROOT, BrokerProcess
+from tests.integration.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +48,8 @@ ILLEGAL_GENERATION = 22
 UNKNOWN_MEMBER_ID = 25
 REBALANCE_IN_PROGRESS = 27
 TIMEOUT = 30.0
+GENERATION = re.compile(r"JoinGroup response: GenerationId (-?\d+)")
+HEARTBEAT, OFFSET_COMMIT = 12, 8
 MEMBER_SCRIPT = Path(__file__).with_name("_group_member.py")
 
 
@@ -460,3 +464,137 @@ def test_cooperative_sticky_members_keep_what_they_retain(broker: BrokerProcess,
                     for p in event["partitions"]]
         assert len(assigned) == len(set(assigned)), f"{member.name} reassigned\n{report()}"
         assert sorted(revoked) == sorted(set(assigned) - owned), report()
+
+
+# --- heartbeats and commits through the fault proxy --------------------------------------------
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[tuple[FaultProxy, BrokerProcess]]:
+    """A broker that advertises a fault proxy in front of it, so clients talk only through it."""
+    broker: BrokerProcess | None = None
+
+    def upstream() -> tuple[str, int]:
+        assert broker is not None and broker.port is not None
+        return "127.0.0.1", broker.port
+
+    with FaultProxy(upstream) as proxy:
+        broker = BrokerProcess(tmp_path / "data", ("--advertised", proxy.address)).start()
+        try:
+            yield proxy, broker
+        finally:
+            if broker.running:
+                try:
+                    assert broker.stop() == 0
+                finally:
+                    if broker.running:
+                        broker.kill()
+
+
+def generations(member: Member) -> list[int]:
+    """The generations librdkafka's JoinGroup answers gave the member (its `cgrp` debug log)."""
+    return [int(found) for found in GENERATION.findall(
+        member.stderr_path.read_text(errors="replace"))]
+
+
+def committed_offsets(client: RawClient, group: str, topic: str, partitions: int) -> dict[int, int]:
+    return {partition: client.committed(group, topic, partition)
+            for partition in range(partitions)}
+
+
+def test_lost_heartbeat_and_commit_answers(proxied: tuple[FaultProxy, BrokerProcess],
+                                           tmp_path: Path) -> None:
+    """Two confluent-kafka members behind the proxy: the connection is cut right after a Heartbeat
+    is forwarded, and later right after an OffsetCommit is; the clients reconnect, the group keeps
+    the same two members owning disjoint partitions, every record is consumed, and the committed
+    offsets end at the log end (the lost commit was applied, or retried by a later one)."""
+    proxy, broker = proxied
+    create_topic(broker.bootstrap, "cut", 4)
+    members = [Member(tmp_path, bootstrap=proxy.address, group="cut", topic="cut",
+                      client_id=f"cut-{number}", session_ms=SESSION_MS,
+                      heartbeat_ms=HEARTBEAT_MS, debug="cgrp") for number in range(2)]
+    describer = RawClient(broker.bootstrap, "describer")  # straight to the broker
+
+    def report() -> str:
+        return "\n".join(member.describe() for member in members)
+
+    try:
+        wait_until(lambda: all(member.owned() for member in members)
+                   and disjoint_cover([member.owned() for member in members], 4), TIMEOUT,
+                   "two members sharing four partitions")
+        before = describer.describe("cut")
+        connections = proxy.connections
+        produce(broker.bootstrap, "cut", 4, range(0, 200))
+        proxy.drop_answer(HEARTBEAT, 2)
+        assert proxy.wait_for(lambda relay: len(relay.dropped) == 1, TIMEOUT), "no heartbeat cut"
+        produce(broker.bootstrap, "cut", 4, range(200, 400))
+        proxy.drop_answer(OFFSET_COMMIT, 10)
+        assert proxy.wait_for(lambda relay: len(relay.dropped) == 2, TIMEOUT), "no commit cut"
+        produce(broker.bootstrap, "cut", 4, range(400, 600))
+        ends = end_offsets(broker.bootstrap, "cut", 4)
+        assert sum(ends.values()) == 600
+        wait_until(lambda: set().union(*(member.records() for member in members))
+                   >= all_offsets(ends), TIMEOUT, "every record consumed")
+        wait_until(lambda: committed_offsets(describer, "cut", "cut", 4) == ends, TIMEOUT,
+                   "the commits reaching the log end")
+        wait_until(lambda: disjoint_cover([member.owned() for member in members], 4), TIMEOUT,
+                   "two members sharing four partitions again")
+        after = describer.describe("cut")
+    except BaseException:
+        print(report())
+        raise
+    finally:
+        describer.close()
+        for member in members:
+            member.stop()
+    assert proxy.connections > connections, "nobody reconnected"
+    assert after["state"] == "Stable"
+    assert set(after["members"]) == set(before["members"]), report()
+    assert sorted(p for _, owned in after["members"].values() for p in owned.get("cut", [])) == [
+        0, 1, 2, 3]
+
+
+def test_slow_heartbeat_answers_do_not_rebalance(proxied: tuple[FaultProxy, BrokerProcess],
+                                                 tmp_path: Path) -> None:
+    """Heartbeat answers held 2.5 s (under the 6 s session) for several heartbeats: no rebalance
+    (no member's generation changes, no partition is revoked or assigned), the same members."""
+    proxy, broker = proxied
+    create_topic(broker.bootstrap, "slow", 4)
+    members = [Member(tmp_path, bootstrap=proxy.address, group="slow", topic="slow",
+                      client_id=f"slow-{number}", session_ms=SESSION_MS,
+                      heartbeat_ms=HEARTBEAT_MS, debug="cgrp") for number in range(2)]
+    describer = RawClient(broker.bootstrap, "describer")
+
+    def report() -> str:
+        return "\n".join(member.describe() for member in members)
+
+    def rebalance_events(member: Member) -> list[dict[str, Any]]:
+        return [event for _, event in member.snapshot()
+                if event["event"] in ("assign", "revoke", "lost")]
+
+    try:
+        wait_until(lambda: all(member.owned() for member in members)
+                   and disjoint_cover([member.owned() for member in members], 4)
+                   and describer.describe("slow")["state"] == "Stable", TIMEOUT,
+                   "two members sharing four partitions")
+        before = describer.describe("slow")
+        events = [rebalance_events(member) for member in members]
+        joined = [generations(member) for member in members]
+        assert all(joined), "no JoinGroup answer in the cgrp debug log"
+        heartbeats = proxy.requests.get(HEARTBEAT, 0)
+        proxy.delay(HEARTBEAT, 2.5)
+        assert proxy.wait_for(
+            lambda relay: relay.requests.get(HEARTBEAT, 0) >= heartbeats + 4, TIMEOUT)
+        proxy.delay(HEARTBEAT, 0)
+        after = describer.describe("slow")
+        assert [rebalance_events(member) for member in members] == events, report()
+        assert [generations(member) for member in members] == joined, report()
+    except BaseException:
+        print(report())
+        raise
+    finally:
+        describer.close()
+        for member in members:
+            member.stop()
+    assert after["state"] == "Stable"
+    assert after["members"] == before["members"]
