@@ -37,6 +37,7 @@ with warnings.catch_warnings():
     import kafka.errors
 
 from tests.integration._raw_client import RawClient
+from tests.integration._timings import record_timing
 from tests.integration.broker_process import REPO_ROOT, BrokerProcess
 from tests.integration.fault_proxy import FaultProxy
 
@@ -598,3 +599,107 @@ def test_slow_heartbeat_answers_do_not_rebalance(proxied: tuple[FaultProxy, Brok
             member.stop()
     assert after["state"] == "Stable"
     assert after["members"] == before["members"]
+
+
+# --- how long a classic rebalance takes -----------------------------------------------------------
+
+
+class ConfluentThreadMember:
+    """A confluent-kafka member in a thread of the test, for timing: `owned` from its eager
+    callbacks and when each assignment arrived (the test's monotonic clock)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, name: str) -> None:
+        self.name = name
+        self.owned: set[int] = set()
+        self.assigned: list[float] = []
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": 100,
+            "fetch.wait.max.ms": 100,
+            "error_cb": lambda error: self.errors.append(str(error))})
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.thread = threading.Thread(target=self._run, name=name)
+        self.thread.start()
+
+    def _on_assign(self, _consumer: confluent_kafka.Consumer, partitions: list[Any]) -> None:
+        with self.lock:
+            self.owned = {tp.partition for tp in partitions}
+            self.assigned.append(time.monotonic())
+
+    def _on_revoke(self, _consumer: confluent_kafka.Consumer, partitions: list[Any]) -> None:
+        with self.lock:
+            self.owned -= {tp.partition for tp in partitions}
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.consumer.poll(0.02)
+        finally:
+            self.consumer.close()
+
+    def state(self) -> tuple[set[int], float]:
+        """What it owns and when its last assignment arrived (-inf: never)."""
+        with self.lock:
+            return set(self.owned), self.assigned[-1] if self.assigned else float("-inf")
+
+    def leave(self) -> None:
+        self.stopping.set()
+        self.thread.join(20)
+        assert not self.thread.is_alive(), f"{self.name} did not close"
+
+
+def settled_since(members: list[ConfluentThreadMember], since: float, partitions: int) -> bool:
+    """Every member got an assignment after `since`, and together they own a disjoint cover."""
+    states = [member.state() for member in members]
+    return (all(owned and assigned > since for owned, assigned in states)
+            and disjoint_cover([owned for owned, _ in states], partitions))
+
+
+def test_rebalance_time_when_a_third_member_joins(broker: BrokerProcess) -> None:
+    """Two confluent-kafka members are Stable; a third joins (eager, classic protocol): each round
+    ends with all three holding a disjoint cover of the partitions, every one of them assigned
+    in that round, the group Stable with the two first members never replaced; then the third
+    leaves and the two cover everything again. Times the join and the leave rounds."""
+    rounds = 10
+    create_topic(broker.bootstrap, "timed", 6)
+    describer = RawClient(broker.bootstrap, "describer")
+    stayers = [ConfluentThreadMember(broker.bootstrap, "timed", "timed", f"timer-{number}")
+               for number in range(2)]
+    joins: list[float] = []
+    leaves: list[float] = []
+    stayer_ids: list[set[str]] = []
+    try:
+        wait_until(lambda: settled_since(stayers, float("-inf"), 6), TIMEOUT, "two members")
+        for number in range(rounds):
+            started = time.monotonic()
+            third = ConfluentThreadMember(broker.bootstrap, "timed", "timed", f"third-{number}")
+            try:
+                members = [*stayers, third]
+                wait_until(lambda members=members, started=started: settled_since(
+                    members, started, 6), TIMEOUT, f"round {number}: three members settled")
+                joins.append(max(member.state()[1] for member in members) - started)
+                described = describer.describe("timed")
+                assert described["state"] == "Stable", described
+                assert sorted(client for client, _ in described["members"].values()) == [
+                    f"third-{number}", "timer-0", "timer-1"], described
+                stayer_ids.append({member for member, (client, _) in described["members"].items()
+                                   if client.startswith("timer-")})
+            finally:
+                left = time.monotonic()
+                third.leave()
+            wait_until(lambda left=left: settled_since(stayers, left, 6), TIMEOUT,
+                       f"round {number}: two members settled after the leave")
+            leaves.append(max(member.state()[1] for member in stayers) - left)
+    finally:
+        describer.close()
+        for member in stayers:
+            member.leave()
+    assert [member.errors for member in stayers] == [[], []]
+    assert len(joins) == rounds and all(ids == stayer_ids[0] for ids in stayer_ids), stayer_ids
+    record_timing("classic rebalance: a third member joins two Stable ones (confluent-kafka)",
+                  joins)
+    record_timing("classic rebalance: the third leaves (LeaveGroup) until two cover all", leaves)
