@@ -83,7 +83,6 @@ class FaultProxy:
         self._dropped: list[int] = []
         self._cut: list[int] = []
         self._connections = 0
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy",
@@ -195,10 +194,15 @@ class FaultProxy:
 
     async def _shutdown(self) -> None:
         self._server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Every task on this private loop but this one: the relays, including any accepted just
+        # now whose first step has not run yet, so that none is left pending.
+        for _ in range(3):
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            if not tasks:
+                break
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await self._server.wait_closed()
 
     def _take(self, table: dict[int, int], api_key: int) -> bool:
@@ -214,9 +218,6 @@ class FaultProxy:
 
     async def _relay(self, client_reader: asyncio.StreamReader,
                      client_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         with self._lock:
             self._connections += 1
         server_writer: asyncio.StreamWriter | None = None
@@ -246,7 +247,6 @@ class FaultProxy:
                 if writer is not None:
                     with contextlib.suppress(OSError, asyncio.CancelledError, TimeoutError):
                         await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
-            self._tasks.discard(task)
 
     async def _forward(self, client: asyncio.StreamReader, server: asyncio.StreamWriter,
                        pending: dict[int, _Pending]) -> None:

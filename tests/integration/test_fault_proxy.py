@@ -54,14 +54,22 @@ class FrameServer:
                     body = struct.pack(">ih", correlation, api_key) + frame[8:]
                     writer.write(struct.pack(">i", len(body)) + body)
                 await writer.drain()
-        except OSError:
-            pass
+        except (OSError, asyncio.CancelledError):
+            pass  # cancelled by close(): end quietly (start_server's callback would log it)
         finally:
             self.ended[index] = True
             writer.close()
 
-    def close(self) -> None:
+    async def _shutdown(self) -> None:
         self._server.close()
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(TIMEOUT)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(TIMEOUT)
         self._loop.close()
