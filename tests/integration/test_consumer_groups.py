@@ -347,7 +347,13 @@ class ThreadMember:
             session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
             fetch_max_wait_ms=100, retry_backoff_ms=50)
         try:
-            consumer.subscribe([self.topic])
+            # kafka-python 3.0.12 can hang a leader whose first assignment was made before its
+            # metadata snapshot held the topic: the metadata then asks for a rejoin, the leader's
+            # new assignment makes need_rejoin() False while that join is in flight, the join is
+            # never completed, heartbeats stay disabled and the session expires. With a pattern
+            # subscription it fetches metadata before its first join (KAFKA-3949's guard), so that
+            # rejoin is never asked for.
+            consumer.subscribe(pattern=f"^{self.topic}$")
             while not self.stopping.is_set():
                 batches = consumer.poll(timeout_ms=100)
                 batch = [(tp.partition, message.offset)
