@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration._timings import summary_lines
 from tests.integration.broker_process import BrokerProcess
 
 
@@ -27,3 +28,12 @@ def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
                     process.kill()
     if not process.killed and code is not None:
         assert code == 0, f"broker exited with {code}:\n{process.stderr_text(current_only=True)}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the timings the tests recorded with `tests.integration._timings.record_timing`."""
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("timings")
+        for line in lines:
+            terminalreporter.write_line(line)
