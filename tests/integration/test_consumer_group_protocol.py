@@ -7,7 +7,6 @@ Kafka's default is 5 000), so that reconciliations that wait for a heartbeat tak
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import confluent_kafka
 import confluent_kafka.admin
 import pytest
 
+from tests.integration._timings import record_timing
 from tests.integration.broker_process import BrokerProcess
 
 pytestmark = pytest.mark.integration
@@ -167,23 +167,7 @@ def test_three_consumers_share_six_partitions_and_take_over_on_close(
     assert all(m.error is None for m in everyone), [m.error for m in everyone]
 
 
-def _record(name: str, seconds: list[float], capsys: pytest.CaptureFixture[str]) -> None:
-    """Hand the figures to the shared timings helper if the tree has it, else print them."""
-    try:
-        from tests.integration._timings import record_timing  # type: ignore[import-not-found]  # noqa: PLC0415
-    except ImportError:
-        with capsys.disabled():
-            print(
-                f"\n[timing] {name}: median {statistics.median(seconds):.3f} s, "
-                f"max {max(seconds):.3f} s over {len(seconds)} rounds"
-            )
-        return
-    record_timing(name, seconds)
-
-
-def test_rebalance_time_when_a_member_joins(
-    kip848_broker: BrokerProcess, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_rebalance_time_when_a_member_joins(kip848_broker: BrokerProcess) -> None:
     """CG-10..12: with two members settled (3 partitions each), a third joins; measured from its
     subscribe to the moment all three hold their target (2 each, disjoint, all six), over ten
     rounds (the third closes between rounds, and the two settle back to 3 each)."""
@@ -207,11 +191,9 @@ def test_rebalance_time_when_a_member_joins(
         for member in members:
             member.close()
     assert len(times) == 10
-    _record(
+    record_timing(
         f"KIP-848 rebalance, a 3rd member joins (heartbeat interval {HEARTBEAT_INTERVAL_MS} ms)",
-        times,
-        capsys,
-    )
+        times)
 
 
 def test_consumer_rejoins_after_broker_restart(kip848_broker: BrokerProcess) -> None:
