@@ -1,8 +1,9 @@
 """Real Kafka clients (confluent-kafka, kafka-python, aiokafka, kcat) against a real `flyq broker`.
 
 Each scenario that all three Python clients can express runs once per client through the small
-adapters of `_clients.py`; every consumer uses assign() (JoinGroup is not served yet) and every
-producer has idempotence off (InitProducerId is being built).
+adapters of `_clients.py`. The adapters' consumers use assign() and their producers have
+idempotence off; the scenarios for subscribe() and idempotence name those settings themselves
+(consumer groups in depth: test_consumer_groups.py and test_consumer_group_protocol.py).
 """
 
 from __future__ import annotations
