@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flyq.clock import monotonic_ms
@@ -29,6 +30,8 @@ from flyq.groups import (
 )
 
 __all__ = ["GroupService"]
+
+_log = logging.getLogger("flyq.server.groups")
 
 
 class GroupService:
@@ -56,6 +59,7 @@ class GroupService:
         self._waiting: dict[int, asyncio.Future[Response]] = {}
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
+        self._logged: dict[str, tuple[str, str, int, int]] = {}  # what was last logged per group
 
     def start(self) -> None:
         """Start the timer task (on the running loop)."""
@@ -80,6 +84,7 @@ class GroupService:
         self._waiting[request_id] = future
         outcomes = getattr(self.coordinator, method)(request_id, self._clock(), **fields)
         self._settle(outcomes)
+        self._log_changes([fields["group_id"]])
         self._wake.set()
         try:
             return await future
@@ -89,6 +94,7 @@ class GroupService:
     def consumer_heartbeat(self, **fields: Any) -> ConsumerHeartbeatResponse:
         """ConsumerGroupHeartbeat on the consumer coordinator, answered at once."""
         response = self.consumer.heartbeat(self._clock(), **fields)
+        self._log_changes([fields["group_id"]])
         self._wake.set()
         return response
 
@@ -116,3 +122,34 @@ class GroupService:
             now = self._clock()
             self._settle(self.coordinator.tick(now))
             self.consumer.tick(now)
+            if deadlines and now >= min(deadlines):  # a timer was due: any group may have changed
+                self._log_changes({*self._logged, *self.coordinator.group_ids(),
+                                   *self.consumer.group_ids()})
+
+    def _log_changes(self, group_ids: Iterable[str]) -> None:
+        """One INFO line per group whose state, generation (or group epoch) or member count
+        changed since it was last logged, so an operator can follow rebalances."""
+        if not _log.isEnabledFor(logging.INFO):
+            return
+        for group_id in group_ids:
+            now = self._summary(group_id)
+            if now == self._logged.get(group_id):
+                continue
+            if now is None:
+                del self._logged[group_id]
+                _log.info("group %s is gone", group_id)
+                continue
+            self._logged[group_id] = now
+            protocol, state, generation, members = now
+            _log.info("group %s (%s protocol): %s, %s %d, %d members", group_id, protocol, state,
+                      "generation" if protocol == "classic" else "group epoch", generation,
+                      members)
+
+    def _summary(self, group_id: str) -> tuple[str, str, int, int] | None:
+        classic = self.coordinator.describe(group_id)
+        if classic is not None:
+            return ("classic", classic.state.value, classic.generation_id, len(classic.members))
+        consumer = self.consumer.describe(group_id)
+        if consumer is not None:
+            return ("consumer", consumer.state.value, consumer.group_epoch, len(consumer.members))
+        return None

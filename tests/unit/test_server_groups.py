@@ -4,6 +4,9 @@ coordinator of flyq.groups."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from flyq.groups import JoinGroupResponse
 from flyq.server._groups import GroupService
@@ -66,3 +69,42 @@ def test_timer_expires_consumer_protocol_members() -> None:
             await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_group_changes_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> None:
+    """An operator can follow a group: one INFO line per change of state, generation (or group
+    epoch) or member count, including a member removed by its session timer; none repeated."""
+    now = [0]
+
+    async def scenario() -> None:
+        service = GroupService(clock=lambda: now[0])
+        service.start()
+        try:
+            joined = await service.call(
+                "join", group_id="g", client_id="solo", session_timeout_ms=6_000,
+                rebalance_timeout_ms=6_000, member_id="", group_instance_id=None,
+                protocol_type="consumer", protocols=[("range", b"")],
+                require_known_member_id=False)
+            assert isinstance(joined, JoinGroupResponse) and joined.error_code == 0
+            for _ in range(2):  # the second, unchanged heartbeat logs nothing
+                await service.call("heartbeat", group_id="g", generation_id=1,
+                                   member_id=joined.member_id)
+            service.consumer_heartbeat(
+                group_id="c", member_id="m", member_epoch=0, topics={"t": 2},
+                rebalance_timeout_ms=5_000, subscribed_topic_names=["t"], owned={})
+            now[0] = 6_001 + 1  # past the classic member's session: the next tick removes it
+            service.consumer_heartbeat(
+                group_id="c", member_id="m", member_epoch=1, topics={"t": 2}, owned=None)
+            for _ in range(5):
+                await asyncio.sleep(0)
+        finally:
+            await service.stop()
+
+    with caplog.at_level(logging.INFO, logger="flyq.server.groups"):
+        asyncio.run(scenario())
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "group g (classic protocol): CompletingRebalance, generation 1, 1 members",
+        "group c (consumer protocol): Stable, group epoch 1, 1 members",
+        "group g (classic protocol): Empty, generation 2, 0 members",
+    ], lines
