@@ -2,7 +2,9 @@
 
 `vectors/protocol/*.json` are written by scripts/gen_protocol_vectors.py (run by hand) from
 kafka-python 3's `kafka.protocol` classes, which are generated from Kafka's JSON schemas and share no
-code with FlyQ. Each vector is one message body `{name, api_key, version, kind, hex, decoded}`.
+code with FlyQ (for ConsumerGroupHeartbeat and ConsumerGroupDescribe, which kafka-python does not ship,
+the script builds them with kafka-python's metaclass from Kafka's JSON files). Each vector is one
+message body `{name, api_key, version, kind, hex, decoded}`.
 """
 
 from __future__ import annotations
