@@ -340,6 +340,7 @@ def test_commit_fencing() -> None:
     # Neither member nor generation into a group with members: Kafka's validateOffsetCommit
     # answers UNKNOWN_MEMBER_ID ("offset commits are only accepted when the group is empty").
     assert gc.check_commit("g", -1, "", None) == 25
+    assert gc.check_commit("g", -1, a, None) == 22  # a member named: its generation must match
     assert gc.check_commit("g", 1, a, None) == 22
     assert gc.check_commit("g", 2, "ghost", None) == 25
     h.join(client="c")  # PreparingRebalance: the current generation may still commit
