@@ -13,7 +13,7 @@ import click
 
 from flyq.cli._render import format_option, print_json, table
 from flyq.cli._root import cli, data_dir_given, data_dir_option, open_broker
-from flyq.client import AsyncAdmin, GroupDescription
+from flyq.client import AsyncAdmin, ConsumerGroupDescription, GroupDescription
 from flyq.errors import InvalidPartition, NonEmptyGroup, OffsetOutOfRange, UnknownGroup, UnknownTopic
 
 __all__ = ["groups_group"]
@@ -24,6 +24,8 @@ _LAG_COLUMNS = ("topic", "partition", "committed_offset", "log_start_offset", "l
 _NETWORK_LAG_COLUMNS = ("topic", "partition", "committed_offset", "log_end_offset", "lag",
                         "member_id")
 _MEMBER_COLUMNS = ("member_id", "client_id", "client_host", "assignment")
+_CONSUMER_MEMBER_COLUMNS = ("member_id", "member_epoch", "client_id", "client_host",
+                            "assignment", "target_assignment")
 _INACTIVE = ("Empty", "Dead")
 
 
@@ -70,16 +72,19 @@ def groups_group() -> None:
 def groups_list(ctx: click.Context, output_format: str, bootstrap: str | None) -> None:
     """Print every group with a committed offset, one per line (json: an array of ids).
 
-    With --bootstrap: every group the broker knows, with its state (json: an array of objects).
+    With --bootstrap: every group the broker knows, with its state, protocol type and group
+    type (classic or consumer: the group protocol; `-` from a broker without ListGroups v5)
+    (json: an array of objects).
     """
     bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
         listings = _admin_run(bootstrap, lambda admin: admin.list_groups())
-        rows = [attrs.asdict(listing) for listing in listings]
+        rows = [{**attrs.asdict(listing), "group_type": listing.group_type or None}
+                for listing in listings]
         if output_format == "json":
             print_json(rows)
         else:
-            table(("group_id", "state", "protocol_type"), rows)
+            table(("group_id", "state", "protocol_type", "group_type"), rows)
         return
     names = open_broker(ctx).list_groups()
     if output_format == "json":
@@ -102,8 +107,10 @@ def groups_describe(ctx: click.Context, group: str, output_format: str,
     lag = high_watermark - committed_offset (on one node the high watermark is the
     log_end_offset). A topic deleted since the commit shows `-` (json: null) for the rest.
 
-    With --bootstrap also its state, protocol and members (client id, host, assigned
-    partitions), and the partitions assigned to a member that has not committed yet.
+    With --bootstrap also its type (classic or consumer), state, protocol and members (client
+    id, host, assigned partitions), and the partitions assigned to a member that has not
+    committed yet; for a consumer-protocol group also the group and assignment epochs and each
+    member's epoch and target assignment.
     """
     bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
@@ -117,9 +124,28 @@ def groups_describe(ctx: click.Context, group: str, output_format: str,
     table(_LAG_COLUMNS, rows)
 
 
-async def _describe(admin: AsyncAdmin, group: str) -> tuple[GroupDescription, list[dict[str, Any]]]:
+_Description = GroupDescription | ConsumerGroupDescription
+
+
+async def _group_type(admin: AsyncAdmin, group: str) -> str:
+    """"consumer" for a consumer-protocol group, else "classic" (also for a broker whose
+    ListGroups has no group type: it has no consumer-protocol groups either)."""
+    listing = next((g for g in await admin.list_groups() if g.group_id == group), None)
+    return "consumer" if listing is not None and listing.group_type == "consumer" else "classic"
+
+
+async def _description(admin: AsyncAdmin, group: str) -> _Description:
+    if await _group_type(admin, group) == "consumer":
+        try:
+            return (await admin.describe_consumer_groups([group]))[0]
+        except UnknownGroup:
+            pass  # gone since ListGroups (or now classic): DescribeGroups says what it is now
+    return (await admin.describe_groups([group]))[0]
+
+
+async def _describe(admin: AsyncAdmin, group: str) -> tuple[_Description, list[dict[str, Any]]]:
     """The group and a row per partition it committed or a member holds, with the lag."""
-    description = (await admin.describe_groups([group]))[0]
+    description = await _description(admin, group)
     committed = await admin.list_group_offsets(group)
     if description.state == "Dead" and not committed:
         raise UnknownGroup(group)
@@ -139,27 +165,64 @@ async def _describe(admin: AsyncAdmin, group: str) -> tuple[GroupDescription, li
     return description, rows
 
 
+def _partitions_json(partitions: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
+    return [{"topic": t, "partition": p} for t, p in partitions]
+
+
+def _partitions_text(partitions: tuple[tuple[str, int], ...]) -> str | None:
+    return ",".join(f"{t}-{p}" for t, p in partitions) or None
+
+
 def _describe_network(bootstrap: str, group: str, output_format: str) -> None:
     description, rows = _admin_run(bootstrap, lambda admin: _describe(admin, group))
-    members: list[dict[str, Any]] = [
-        {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-         "client_id": m.client_id, "client_host": m.client_host,
-         "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
-        for m in description.members]
+    # One json shape for both protocols: what only the consumer protocol has is null for a
+    # classic group.
+    if isinstance(description, ConsumerGroupDescription):
+        header: dict[str, Any] = {
+            "group_type": "consumer", "state": description.state, "protocol_type": "consumer",
+            "protocol": description.assignor, "group_epoch": description.group_epoch,
+            "assignment_epoch": description.assignment_epoch}
+        members: list[dict[str, Any]] = [
+            {"member_id": m.member_id, "group_instance_id": m.instance_id,
+             "client_id": m.client_id, "client_host": m.client_host,
+             "assignment": _partitions_json(m.assignment), "member_epoch": m.member_epoch,
+             "subscribed_topics": list(m.subscribed_topics),
+             "target_assignment": _partitions_json(m.target_assignment)}
+            for m in description.members]
+        member_rows = [
+            {"member_id": m.member_id, "member_epoch": m.member_epoch, "client_id": m.client_id,
+             "client_host": m.client_host, "assignment": _partitions_text(m.assignment),
+             "target_assignment": _partitions_text(m.target_assignment)}
+            for m in description.members]
+        columns: tuple[str, ...] = _CONSUMER_MEMBER_COLUMNS
+    else:
+        header = {"group_type": "classic", "state": description.state,
+                  "protocol_type": description.protocol_type, "protocol": description.protocol,
+                  "group_epoch": None, "assignment_epoch": None}
+        members = [
+            {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+             "client_id": m.client_id, "client_host": m.client_host,
+             "assignment": _partitions_json(m.assignment), "member_epoch": None,
+             "subscribed_topics": None, "target_assignment": None}
+            for m in description.members]
+        member_rows = [
+            {"member_id": m.member_id, "client_id": m.client_id, "client_host": m.client_host,
+             "assignment": _partitions_text(m.assignment)}
+            for m in description.members]
+        columns = _MEMBER_COLUMNS
     if output_format == "json":
-        print_json({"group": group, "state": description.state,
-                    "protocol_type": description.protocol_type,
-                    "protocol": description.protocol, "members": members, "partitions": rows})
+        print_json({"group": group, **header, "members": members, "partitions": rows})
         return
     click.echo(f"Group: {group}")
-    click.echo(f"State: {description.state}  Protocol type: {description.protocol_type or '-'}  "
-               f"Protocol: {description.protocol or '-'}  Members: {len(members)}")
+    epochs = ("" if header["group_epoch"] is None else
+              f"  Group epoch: {header['group_epoch']}"
+              f"  Assignment epoch: {header['assignment_epoch']}")
+    click.echo(f"Type: {header['group_type']}  State: {header['state']}  "
+               f"Protocol type: {header['protocol_type'] or '-'}  "
+               f"Protocol: {header['protocol'] or '-'}  Members: {len(members)}{epochs}")
     if members:
         click.echo("")
-        table(_MEMBER_COLUMNS, [
-            {"member_id": m.member_id, "client_id": m.client_id, "client_host": m.client_host,
-             "assignment": ",".join(f"{t}-{p}" for t, p in m.assignment) or None}
-            for m in description.members])
+        table(columns, member_rows)
     click.echo("")
     table(_NETWORK_LAG_COLUMNS, rows)
 

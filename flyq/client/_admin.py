@@ -1,16 +1,19 @@
 """`AsyncAdmin`: topics, consumer groups and their offsets over one `BrokerConnection`.
 
-Each method is one Kafka request (or one per call of it), sent at the highest version both sides
-know within the range its body and answer are written for. A non-zero error code in an answer is
-raised as the `FlyQError` of `flyq.errors.error_from_code` (spec/errors.md ERR-6), with the
-group, topic or partition it concerns; `delete_groups` answers per group instead, as Kafka's
-AdminClient does. FlyQ is one node that coordinates every group, so no FindCoordinator is sent.
+Each method is one Kafka request (or one per call of it; `describe_consumer_groups` adds a
+Metadata to name topic ids), sent at the highest version both sides know within the range its
+body and answer are written for. A non-zero error code in an answer is raised as the `FlyQError`
+of `flyq.errors.error_from_code` (spec/errors.md ERR-6), with the group, topic or partition it
+concerns (and the broker's error message where the answer has one); `delete_groups` answers per
+group instead, as Kafka's AdminClient does. FlyQ is one node that coordinates every group, so
+no FindCoordinator is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 import attrs
 
@@ -18,21 +21,33 @@ from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
 from flyq.errors import FlyQError, ProtocolError, error_from_code
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, decode_assignment
 
-__all__ = ["EARLIEST", "LATEST", "AsyncAdmin", "GroupDescription", "GroupListing", "MemberDescription"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "AsyncAdmin",
+    "ConsumerGroupDescription",
+    "ConsumerMemberDescription",
+    "GroupDescription",
+    "GroupListing",
+    "MemberDescription",
+]
 
 _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
+_CONSUMER_GROUP_DESCRIBE = 69
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
 
 
 @attrs.frozen
 class GroupListing:
-    """One group as ListGroups names it; `state` is "" from a broker older than ListGroups v4."""
+    """One group as ListGroups names it; `state` is "" from a broker older than ListGroups v4,
+    `group_type` ("classic" or "consumer", the group protocol) "" from one older than v5."""
 
     group_id: str
     state: str
     protocol_type: str
+    group_type: str = ""
 
 
 @attrs.frozen
@@ -58,6 +73,36 @@ class GroupDescription:
     members: tuple[MemberDescription, ...]
 
 
+@attrs.frozen
+class ConsumerMemberDescription:
+    """One member of a consumer-protocol (KIP-848) group: `assignment` is what it holds now,
+    `target_assignment` what the assignor gave it; they differ while it reconciles."""
+
+    member_id: str
+    instance_id: str | None
+    rack_id: str | None
+    client_id: str
+    client_host: str
+    member_epoch: int
+    subscribed_topics: tuple[str, ...]
+    assignment: tuple[TopicPartition, ...]
+    target_assignment: tuple[TopicPartition, ...]
+
+
+@attrs.frozen
+class ConsumerGroupDescription:
+    """A consumer-protocol group as ConsumerGroupDescribe describes it: the group epoch (bumped
+    by every change of membership or subscription), the epoch of the target assignment, and the
+    server-side assignor that computed it."""
+
+    group_id: str
+    state: str
+    group_epoch: int
+    assignment_epoch: int
+    assignor: str
+    members: tuple[ConsumerMemberDescription, ...]
+
+
 def _raise_for(code: int, message: str | None = None, **fields: object) -> None:
     if code:
         raise error_from_code(code, message, **fields)
@@ -79,6 +124,16 @@ def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
     for topic, number in partitions:
         topics.setdefault(topic, []).append(number)
     return topics
+
+
+def _named(topic_partitions: Iterable[Mapping[str, Any]], names: Mapping[UUID, str]
+           ) -> tuple[TopicPartition, ...]:
+    """(topic, partition) pairs of a ConsumerGroupDescribe assignment. The name is Metadata's for
+    the topic id; for an id Metadata does not know (a topic deleted since) the name the answer
+    carries, else the id itself."""
+    return tuple(sorted(
+        (names.get(entry["topic_id"]) or entry.get("topic_name") or str(entry["topic_id"]), number)
+        for entry in topic_partitions for number in entry["partitions"]))
 
 
 class AsyncAdmin:
@@ -110,15 +165,23 @@ class AsyncAdmin:
 
     # --- topics -------------------------------------------------------------------------------
 
-    async def list_topics(self) -> dict[str, int]:
-        """Topic name -> partition count, for every topic (Metadata)."""
+    async def _all_topics(self, versions: tuple[int, int]) -> list[dict[str, Any]]:
         body = await self._call(_METADATA, {"topics": None, "allow_auto_topic_creation": False},
-                                (1, 12))
-        topics = {}
+                                versions)
         for topic in body["topics"]:
             _raise_for(topic["error_code"], f"metadata of {topic['name']}", name=topic["name"])
-            topics[topic["name"]] = len(topic["partitions"])
-        return dict(sorted(topics.items()))
+        topics: list[dict[str, Any]] = body["topics"]
+        return topics
+
+    async def list_topics(self) -> dict[str, int]:
+        """Topic name -> partition count, for every topic (Metadata)."""
+        return dict(sorted((topic["name"], len(topic["partitions"]))
+                           for topic in await self._all_topics((1, 12))))
+
+    async def list_topic_ids(self) -> dict[str, UUID]:
+        """Topic name -> topic id, for every topic (Metadata v10+, which carries the ids)."""
+        return dict(sorted((topic["name"], topic["topic_id"])
+                           for topic in await self._all_topics((10, 12))))
 
     async def list_end_offsets(self, partitions: Iterable[TopicPartition]
                                ) -> dict[TopicPartition, int]:
@@ -156,8 +219,9 @@ class AsyncAdmin:
         """Every group the broker knows, with its state (ListGroups)."""
         body = await self._call(_LIST_GROUPS, {}, (0, 5))
         _raise_for(body["error_code"], "list groups")
-        return sorted((GroupListing(group["group_id"], group["group_state"],
-                                    group["protocol_type"]) for group in body["groups"]),
+        return sorted((GroupListing(group["group_id"], group.get("group_state", ""),
+                                    group["protocol_type"], group.get("group_type", ""))
+                       for group in body["groups"]),
                       key=lambda listing: listing.group_id)
 
     async def describe_groups(self, group_ids: Sequence[str]) -> list[GroupDescription]:
@@ -175,6 +239,35 @@ class AsyncAdmin:
                     member["client_host"], _assigned(kind, member["member_assignment"]))
                     for member in group["members"])))
         return described
+
+    async def describe_consumer_groups(self, group_ids: Sequence[str]
+                                       ) -> list[ConsumerGroupDescription]:
+        """Epochs, assignor and members of each consumer-protocol group (ConsumerGroupDescribe);
+        assignments are named through Metadata's topic ids. A group that does not exist, or is
+        a classic group, is `UnknownGroup` (GROUP_ID_NOT_FOUND)."""
+        body = await self._call(_CONSUMER_GROUP_DESCRIBE,
+                                {"group_ids": list(group_ids),
+                                 "include_authorized_operations": False}, (0, 0))
+        for group in body["groups"]:
+            _raise_for(group["error_code"],
+                       group["error_message"] or f"describe consumer group {group['group_id']}",
+                       group=group["group_id"])
+        held = any(assignment["topic_partitions"] for group in body["groups"]
+                   for member in group["members"]
+                   for assignment in (member["assignment"], member["target_assignment"]))
+        names = ({topic_id: name for name, topic_id in (await self.list_topic_ids()).items()}
+                 if held else {})
+        return [ConsumerGroupDescription(
+            group["group_id"], group["group_state"], group["group_epoch"],
+            group["assignment_epoch"], group["assignor_name"],
+            tuple(ConsumerMemberDescription(
+                member["member_id"], member["instance_id"], member["rack_id"],
+                member["client_id"], member["client_host"], member["member_epoch"],
+                tuple(member["subscribed_topic_names"]),
+                _named(member["assignment"]["topic_partitions"], names),
+                _named(member["target_assignment"]["topic_partitions"], names))
+                for member in group["members"]))
+            for group in body["groups"]]
 
     async def delete_groups(self, group_ids: Sequence[str]) -> dict[str, FlyQError | None]:
         """Delete groups without members, with their committed offsets (DeleteGroups): group id

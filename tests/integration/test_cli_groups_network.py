@@ -1,16 +1,20 @@
 """`flyq groups ... --bootstrap` (flyq/cli/groups.py over flyq.client) and the group admin APIs
 (spec/protocol.md GADM-1..4) against a real `flyq broker`, with a real confluent-kafka consumer
-in the group, and Kafka's own admin clients deleting groups."""
+in the group (classic, or two with `group.protocol=consumer`: KIP-848), and Kafka's own admin
+clients deleting groups."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import confluent_kafka.admin
@@ -77,7 +81,12 @@ def flyq(broker: BrokerProcess, *args: str) -> str:
 
 
 def describe(broker: BrokerProcess) -> dict[str, object]:
-    return dict(json.loads(flyq(broker, "describe", GROUP, "--format", "json")))
+    return describe_group(broker, GROUP)
+
+
+def describe_group(broker: BrokerProcess, group: str) -> dict[str, Any]:
+    """`flyq groups describe GROUP --bootstrap --format json`, parsed."""
+    return dict(json.loads(flyq(broker, "describe", group, "--format", "json")))
 
 
 def lags(document: dict[str, object]) -> dict[int, tuple[int | None, int | None, int | None]]:
@@ -95,12 +104,14 @@ def test_describe_shows_the_live_member_its_assignment_and_the_lag(
     consumer.commit(offsets=[confluent_kafka.TopicPartition(TOPIC, 0, 2),
                              confluent_kafka.TopicPartition(TOPIC, 1, 3)], asynchronous=False)
     document = describe(broker)
-    assert (document["state"], document["protocol_type"], document["protocol"]) == (
-        "Stable", "consumer", "range")
+    assert (document["group_type"], document["state"], document["protocol_type"],
+            document["protocol"]) == ("classic", "Stable", "consumer", "range")
+    assert (document["group_epoch"], document["assignment_epoch"]) == (None, None)
     members = document["members"]
     assert isinstance(members, list) and len(members) == 1
     member = members[0]
     assert member["client_id"] == "billing-app"
+    assert member["member_epoch"] is None and member["target_assignment"] is None
     assert "127.0.0.1" in member["client_host"]
     assert member["assignment"] == [{"topic": TOPIC, "partition": 0},
                                     {"topic": TOPIC, "partition": 1}]
@@ -109,7 +120,7 @@ def test_describe_shows_the_live_member_its_assignment_and_the_lag(
     assert isinstance(rows, list)
     assert {row["member_id"] for row in rows} == {member["member_id"]}
     text = flyq(broker, "describe", GROUP)
-    assert "State: Stable  Protocol type: consumer  Protocol: range  Members: 1" in text
+    assert "Type: classic  State: Stable  Protocol type: consumer  Protocol: range  Members: 1" in text
     assert "billing-app" in text and f"{TOPIC}-0,{TOPIC}-1" in text
 
 
@@ -125,7 +136,8 @@ def test_reset_and_delete_are_refused_while_live_then_work(
     assert REFUSED in fails(*args, "--execute")
     assert "NON_EMPTY_GROUP" in fails("groups", "delete", GROUP, "--bootstrap", broker.bootstrap)
     listed = json.loads(flyq(broker, "list", "--format", "json"))
-    assert listed == [{"group_id": GROUP, "state": "Stable", "protocol_type": "consumer"}]
+    assert listed == [{"group_id": GROUP, "state": "Stable", "protocol_type": "consumer",
+                       "group_type": "classic"}]
     consumer.close()
 
     planned = run(*args)
@@ -157,7 +169,7 @@ def test_bootstrap_comes_from_the_environment_and_a_dead_broker_is_one_line(
     exit 1."""
     listed = run("groups", "list", env={"FLYQ_BOOTSTRAP": broker.bootstrap})
     assert listed.returncode == 0 and listed.stdout.decode().split() == [
-        "GROUP_ID", "STATE", "PROTOCOL_TYPE"]
+        "GROUP_ID", "STATE", "PROTOCOL_TYPE", "GROUP_TYPE"]
     port = broker.port
     broker.stop()
     assert "cannot connect" in fails("groups", "list", "--bootstrap", f"127.0.0.1:{port}")
@@ -262,3 +274,160 @@ def test_a_data_dir_on_the_command_line_beats_flyq_bootstrap(tmp_path: Path) -> 
     both = run("groups", "list", "--bootstrap", "127.0.0.1:1", data_dir=data)
     assert both.returncode == 2
     assert b"--bootstrap" in both.stderr and b"--data-dir" in both.stderr
+
+
+# --- consumer-protocol (KIP-848) groups ------------------------------------------------------
+
+KIP848_GROUP = "billing-848"
+HEARTBEAT_INTERVAL_MS = 500  # as tests/integration/test_consumer_group_protocol.py, for speed
+
+
+@pytest.fixture
+def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A broker with a short consumer heartbeat interval; it must stop cleanly."""
+    config = tmp_path / "broker.toml"
+    config.write_text(f'[server]\n"group.consumer.heartbeat.interval.ms" = {HEARTBEAT_INTERVAL_MS}\n')
+    process = BrokerProcess(tmp_path / "data", extra_args=("--config", str(config))).start()
+    try:
+        yield process
+    finally:
+        code = process.stop() if process.running else 0
+        if process.running:
+            process.kill()
+        assert code == 0, process.stderr_text(current_only=True)
+
+
+class Kip848Member:
+    """A confluent-kafka consumer with `group.protocol=consumer` in KIP848_GROUP, polled on its own
+    thread, which also makes the commits `commit` hands it (the consumer stays on one thread)."""
+
+    def __init__(self, broker: BrokerProcess, client_id: str) -> None:
+        self.client_id = client_id
+        self.assigned: frozenset[int] = frozenset()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._commits: queue.Queue[tuple[list[confluent_kafka.TopicPartition], threading.Event]] = (
+            queue.Queue())
+        self._config = {"bootstrap.servers": broker.bootstrap, "group.id": KIP848_GROUP,
+                        "group.protocol": "consumer", "client.id": client_id,
+                        "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        self._thread = threading.Thread(target=self._run, name=client_id)
+        self._thread.start()
+
+    def held(self) -> frozenset[int]:
+        with self._lock:
+            return self.assigned
+
+    def commit(self, offsets: dict[int, int]) -> None:
+        """Commit `offsets` (partition of TOPIC -> offset) on the polling thread; wait for it."""
+        done = threading.Event()
+        self._commits.put(([confluent_kafka.TopicPartition(TOPIC, p, o) for p, o in offsets.items()],
+                           done))
+        assert done.wait(20), f"{self.client_id} did not commit"
+        assert self.error is None, self.error
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        assert not self._thread.is_alive(), f"{self.client_id} did not close"
+
+    def _run(self) -> None:
+        consumer = confluent_kafka.Consumer(self._config)
+        try:
+            consumer.subscribe([TOPIC])
+            while not self._stop.is_set():
+                consumer.poll(0.05)
+                with self._lock:
+                    self.assigned = frozenset(tp.partition for tp in consumer.assignment())
+                try:
+                    offsets, done = self._commits.get_nowait()
+                except queue.Empty:
+                    continue
+                try:
+                    consumer.commit(offsets=offsets, asynchronous=False)
+                except confluent_kafka.KafkaException as exc:
+                    self.error = exc
+                done.set()
+        finally:
+            consumer.close()
+
+
+def settled(members: list[Kip848Member]) -> bool:
+    """Each member holds 2 partitions, together all 4, none twice."""
+    held = [member.held() for member in members]
+    return all(len(h) == 2 for h in held) and sorted(p for h in held for p in h) == [0, 1, 2, 3]
+
+
+def test_describe_shows_a_consumer_protocol_group_with_its_epochs(
+        kip848_broker: BrokerProcess) -> None:
+    """GRP-CLI-6, CLIENT-5: two KIP-848 consumers on a 4-partition topic hold 2 partitions each;
+    describe --bootstrap (ConsumerGroupDescribe) shows the group type, the group and assignment
+    epochs, both members at the group epoch with disjoint assignments covering the topic, and the
+    committed offsets and lag of what the members committed; list shows the type `consumer`."""
+    broker = kip848_broker
+    produce(broker, {0: 5, 1: 3, 2: 4, 3: 2})
+    members = [Kip848Member(broker, "billing-a"), Kip848Member(broker, "billing-b")]
+    try:
+        deadline = time.monotonic() + 60
+        while not settled(members) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert settled(members), [sorted(m.held()) for m in members]
+
+        async def reconciled() -> int:
+            """The group epoch, once every member is at it (the broker's view of the settling
+            the clients already saw)."""
+            async with await AsyncAdmin.connect(broker.bootstrap) as admin:
+                with pytest.raises(UnknownGroup):
+                    await admin.describe_consumer_groups(["nobody"])
+                for _ in range(200):
+                    group = (await admin.describe_consumer_groups([KIP848_GROUP]))[0]
+                    if group.state == "Stable" and all(
+                            m.member_epoch == group.group_epoch
+                            and m.assignment == m.target_assignment for m in group.members):
+                        return group.group_epoch
+                    await asyncio.sleep(0.05)
+            pytest.fail(f"members never reached the group epoch: {group}")
+
+        group_epoch = asyncio.run(reconciled())
+        wanted = {0: 2, 1: 3, 2: 1, 3: 2}
+        for member in members:
+            member.commit({p: wanted[p] for p in member.held()})
+
+        document = describe_group(broker, KIP848_GROUP)
+        assert (document["group_type"], document["state"], document["protocol_type"]) == (
+            "consumer", "Stable", "consumer")
+        assert document["protocol"]  # the server-side assignor's name
+        assert document["group_epoch"] == document["assignment_epoch"] == group_epoch
+        described = document["members"]
+        assert isinstance(described, list)
+        assert sorted(m["client_id"] for m in described) == ["billing-a", "billing-b"]
+        by_client = {member.client_id: member.held() for member in members}
+        for m in described:
+            assert m["member_epoch"] == group_epoch
+            assert m["subscribed_topics"] == [TOPIC]
+            assert "127.0.0.1" in m["client_host"]
+            assert {a["topic"] for a in m["assignment"]} == {TOPIC}
+            assert {a["partition"] for a in m["assignment"]} == by_client[m["client_id"]]
+            assert m["target_assignment"] == m["assignment"]
+        assert lags(document) == {0: (2, 5, 3), 1: (3, 3, 0), 2: (1, 4, 3), 3: (2, 2, 0)}
+        holders = {a["partition"]: m["member_id"] for m in described for a in m["assignment"]}
+        rows = document["partitions"]
+        assert isinstance(rows, list)
+        assert {row["partition"]: row["member_id"] for row in rows} == holders
+
+        text = flyq(broker, "describe", KIP848_GROUP)
+        assert (f"Type: consumer  State: Stable  Protocol type: consumer  "
+                f"Protocol: {document['protocol']}  Members: 2  Group epoch: {group_epoch}  "
+                f"Assignment epoch: {group_epoch}") in text
+        assert "MEMBER_EPOCH" in text and "TARGET_ASSIGNMENT" in text
+
+        listed = json.loads(flyq(broker, "list", "--format", "json"))
+        assert listed == [{"group_id": KIP848_GROUP, "state": "Stable",
+                           "protocol_type": "consumer", "group_type": "consumer"}]
+        assert flyq(broker, "list").splitlines()[1].split() == [
+            KIP848_GROUP, "Stable", "consumer", "consumer"]
+    finally:
+        for member in members:
+            member.close()
+    assert all(member.error is None for member in members)
