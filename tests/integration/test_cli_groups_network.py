@@ -235,13 +235,18 @@ def test_async_admin_offset_delete_and_errors(broker: BrokerProcess,
                                               consumer: confluent_kafka.Consumer) -> None:
     """CLIENT-2, CLIENT-4, CLIENT-5, GADM-3: AsyncAdmin over a real socket: OffsetDelete keeps a
     subscribed topic's offsets while the consumer lives (GADM-3), errors are FlyQErrors with Kafka's
-    codes, and a closed broker connection is ConnectionBroken."""
+    codes (ConsumerGroupDescribe of a classic group: GROUP_ID_NOT_FOUND with the broker's
+    message), and a closed broker connection is ConnectionBroken."""
     consumer.commit(offsets=[confluent_kafka.TopicPartition(TOPIC, 0, 1),
                              confluent_kafka.TopicPartition(TOPIC, 1, 1)], asynchronous=False)
 
     async def scenario() -> None:
         async with await AsyncAdmin.connect(broker.bootstrap) as admin:
             assert await admin.list_topics() == {TOPIC: 2}
+            assert list(await admin.list_topic_ids()) == [TOPIC]
+            assert [g.group_type for g in await admin.list_groups()] == ["classic"]
+            with pytest.raises(UnknownGroup, match="not a consumer group"):
+                await admin.describe_consumer_groups([GROUP])  # a classic group
             with pytest.raises(GroupSubscribedToTopic):
                 await admin.delete_group_offsets(GROUP, [(TOPIC, 0)])
             with pytest.raises(UnknownMemberId):  # GC-12, as Kafka
