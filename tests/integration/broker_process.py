@@ -22,6 +22,9 @@ __all__ = ["REPO_ROOT", "BrokerError", "BrokerProcess"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
+# The consumer-protocol (KIP-848) timeouts of the `kip848_broker` fixture: short, for speed.
+KIP848_HEARTBEAT_INTERVAL_MS = 500
+KIP848_SESSION_TIMEOUT_MS = 10_000
 _LISTENING = re.compile(r"FlyQ broker listening on (\S+):(\d+) \(advertised")
 _USES_API = re.compile(r"client (None|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\") uses api (\d+) v(\d+)")
 

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration._timings import summary_lines
-from tests.integration.broker_process import BrokerProcess
+from tests.integration.broker_process import (
+    KIP848_HEARTBEAT_INTERVAL_MS,
+    KIP848_SESSION_TIMEOUT_MS,
+    BrokerProcess,
+)
 
 
 @pytest.fixture
@@ -37,3 +41,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("timings")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A broker with short consumer-protocol (KIP-848) heartbeat and session timeouts, so those
+    tests run in seconds; it must stop cleanly."""
+    config = tmp_path / "broker.toml"
+    config.write_text(
+        "[server]\n"
+        f'"group.consumer.heartbeat.interval.ms" = {KIP848_HEARTBEAT_INTERVAL_MS}\n'
+        f'"group.consumer.session.timeout.ms" = {KIP848_SESSION_TIMEOUT_MS}\n'
+    )
+    process = BrokerProcess(tmp_path / "data", extra_args=("--config", str(config))).start()
+    try:
+        yield process
+    finally:
+        code = process.stop() if process.running else 0
+        if process.running:
+            process.kill()
+        assert code == 0, process.stderr_text(current_only=True)

@@ -284,22 +284,6 @@ def test_a_data_dir_on_the_command_line_beats_flyq_bootstrap(tmp_path: Path) -> 
 # --- consumer-protocol (KIP-848) groups ------------------------------------------------------
 
 KIP848_GROUP = "billing-848"
-HEARTBEAT_INTERVAL_MS = 500  # as tests/integration/test_consumer_group_protocol.py, for speed
-
-
-@pytest.fixture
-def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
-    """A broker with a short consumer heartbeat interval; it must stop cleanly."""
-    config = tmp_path / "broker.toml"
-    config.write_text(f'[server]\n"group.consumer.heartbeat.interval.ms" = {HEARTBEAT_INTERVAL_MS}\n')
-    process = BrokerProcess(tmp_path / "data", extra_args=("--config", str(config))).start()
-    try:
-        yield process
-    finally:
-        code = process.stop() if process.running else 0
-        if process.running:
-            process.kill()
-        assert code == 0, process.stderr_text(current_only=True)
 
 
 class Kip848Member:

@@ -11,41 +11,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import confluent_kafka
 import confluent_kafka.admin
 import pytest
 
 from tests.integration._timings import record_timing
-from tests.integration.broker_process import BrokerProcess
+from tests.integration.broker_process import (
+    KIP848_HEARTBEAT_INTERVAL_MS,
+    KIP848_SESSION_TIMEOUT_MS,
+    BrokerProcess,
+)
 
 pytestmark = pytest.mark.integration
 
-HEARTBEAT_INTERVAL_MS = 500
-SESSION_TIMEOUT_MS = 10_000
 TOPIC = "kip848"
 PARTITIONS = 6
-
-
-@pytest.fixture
-def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
-    """A broker with a short consumer heartbeat interval; it must stop cleanly."""
-    config = tmp_path / "broker.toml"
-    config.write_text(
-        "[server]\n"
-        f'"group.consumer.heartbeat.interval.ms" = {HEARTBEAT_INTERVAL_MS}\n'
-        f'"group.consumer.session.timeout.ms" = {SESSION_TIMEOUT_MS}\n'
-    )
-    process = BrokerProcess(tmp_path / "data", extra_args=("--config", str(config))).start()
-    try:
-        yield process
-    finally:
-        code = process.stop() if process.running else 0
-        if process.running:
-            process.kill()
-        assert code == 0, process.stderr_text(current_only=True)
 
 
 class Member:
@@ -192,7 +174,7 @@ def test_rebalance_time_when_a_member_joins(kip848_broker: BrokerProcess) -> Non
             member.close()
     assert len(times) == 10
     record_timing(
-        f"KIP-848 rebalance, a 3rd member joins (heartbeat interval {HEARTBEAT_INTERVAL_MS} ms)",
+        f"KIP-848 rebalance, a 3rd member joins (heartbeat interval {KIP848_HEARTBEAT_INTERVAL_MS} ms)",
         times)
 
 
@@ -279,4 +261,4 @@ def test_killed_consumer_partitions_move_after_its_session(kip848_broker: Broker
             doomed.kill()
         for member in members:
             member.close()
-    assert took >= (SESSION_TIMEOUT_MS - HEARTBEAT_INTERVAL_MS) / 1000, took
+    assert took >= (KIP848_SESSION_TIMEOUT_MS - KIP848_HEARTBEAT_INTERVAL_MS) / 1000, took
