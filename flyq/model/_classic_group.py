@@ -8,9 +8,9 @@ instance-id map (GC-16), the pending request ids (GC-15), the leader's member li
 meant to be read next to the spec. `ModelClassicCoordinator` wraps a state in the mutable shape of
 `flyq.groups.ClassicCoordinator`, so both can run side by side in a property test.
 
-Where the spec is silent the model does what FlyQ does, and the spec says so (GC-21..GC-24):
-which of several errors a request gets first, that a refused JoinGroup still creates its group,
-and that a LeaveGroup's answer comes before the answers its removals cause.
+Where the spec was silent the model does what FlyQ does, and the spec now says so (section 1's
+answer shapes, GC-6, GC-7, GC-19, GC-21..GC-23): which of several errors a request gets first, that
+a refused JoinGroup still creates its group, which of two assignments for one member counts.
 """
 
 from __future__ import annotations
@@ -688,7 +688,7 @@ def leave(
     group_id: str,
     members: Sequence[tuple[str, str | None]],
 ) -> tuple[ClassicState, list[Outcome]]:
-    """LeaveGroup (GC-11, GC-18); the answer comes before the answers its removals cause (GC-24)."""
+    """LeaveGroup (GC-11, GC-18); answers each named member 0 or 25/82, in the order named."""
     state = _begin(state, request_id, now_ms)
     if not group_id:
         return state, [Outcome(request_id, LeaveGroupResponse(INVALID_GROUP_ID, ()))]

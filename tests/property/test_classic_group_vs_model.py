@@ -13,6 +13,8 @@ request ids, and show the same `describe()` of every group, the same `group_ids(
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -542,6 +544,19 @@ def make_lockstep_machine(
             assert self.impl.next_deadline() == self.model.next_deadline()
 
     return ClassicLockstep
+
+
+def test_model_imports_no_implementation() -> None:
+    """The model is independent: importing it loads no flyq.impl, flyq.server or flyq.broker."""
+    probe = (
+        "import sys, flyq.model._classic_group\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('flyq.impl', 'flyq.server', "
+        "'flyq.broker'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]", loaded
 
 
 def test_transition_tables_agree() -> None:
