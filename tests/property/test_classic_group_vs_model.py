@@ -122,9 +122,12 @@ def make_lockstep_machine(
             n=st.integers(2, 4),
             statics=st.integers(0, 4),
             second_group=st.booleans(),
+            # Hypothesis's simplest draw is the most warmed-up: 4 rounds.
+            warmup=st.integers(0, 4).map(lambda k: 4 - k),
         )
-        def make_clients(self, n: int, statics: int, second_group: bool) -> None:
-            """Clients c0.. with their group; the first `statics` are static (KIP-345)."""
+        def make_clients(self, n: int, statics: int, second_group: bool, warmup: int) -> None:
+            """Clients c0.. with their group; the first `statics` are static (KIP-345). Then a few
+            rounds of protocol steps, in which most examples reach Stable before the rules start."""
             self.clients = [
                 Client(
                     f"c{i}",
@@ -133,6 +136,10 @@ def make_lockstep_machine(
                 )
                 for i in range(n)
             ]
+            for round_ in range(warmup):
+                # Every other round the last client goes first, so a follower's sync may wait.
+                for client in self.clients if round_ % 2 == 0 else self.clients[::-1]:
+                    self.protocol_step(client)
 
         # ------------------------------------------------------------ plumbing
 
@@ -240,7 +247,9 @@ def make_lockstep_machine(
         def next_protocol_step(self, data: st.DataObject) -> None:
             """A client does what a Kafka consumer does next: join (again, with a pending id if
             it has one), sync after a join answer, or heartbeat (drives groups to Stable)."""
-            client = data.draw(st.sampled_from(self.clients))
+            self.protocol_step(data.draw(st.sampled_from(self.clients)))
+
+        def protocol_step(self, client: Client) -> None:
             view = self.model.describe(client.group_id)
             member = None
             if view is not None:
@@ -259,7 +268,13 @@ def make_lockstep_machine(
             else:
                 self.heartbeat_as(client, 0)
 
-        next_protocol_step_again = next_protocol_step
+        @rule(order=st.permutations(range(4)), upto=st.integers(1, 4))
+        def protocol_round(self, order: list[int], upto: int) -> None:
+            """Several clients take their next protocol step in turn: a rebalance completes, or a
+            follower's sync waits when something restarts the rebalance (GC-3, GC-8)."""
+            for i in order[:upto]:
+                if i < len(self.clients):
+                    self.protocol_step(self.clients[i])
 
         @precondition(lambda self: any(c.pending_id for c in self.clients))
         @rule(data=st.data())
