@@ -1,10 +1,12 @@
-"""The executable reference model of a partition log: spec/log.md as pure functions.
+"""The executable reference models: the partition log (spec/log.md), the offset store (spec/groups.md)
+and the classic group coordinator (spec/group-coordinator.md), as pure functions.
 
 Pure: no I/O, no clock, no randomness, and it never imports `flyq.impl`. A `LogState` is a frozen
 value; each operation returns a new one. `ModelLog` wraps a state in the mutable shape of
 `flyq.api.LogInterface`, so the model and the disk log can run side by side in property tests.
 """
 
+from flyq.model._classic_group import ClassicState, ModelClassicCoordinator
 from flyq.model._log import ModelLog
 from flyq.model._state import (
     Batch,
@@ -28,10 +30,12 @@ from flyq.model.groups import GroupsState, ModelOffsetStore, OffsetStoreInterfac
 
 __all__ = [
     "Batch",
+    "ClassicState",
     "GroupsState",
     "ModelOffsetStore",
     "OffsetStoreInterface",
     "LogState",
+    "ModelClassicCoordinator",
     "ModelLog",
     "advance_high_watermark",
     "append",

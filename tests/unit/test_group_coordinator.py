@@ -1,4 +1,4 @@
-"""The classic group coordinator, by hand-written scenarios (spec/group-coordinator.md GC-1..GC-20).
+"""The classic group coordinator, by hand-written scenarios (spec/group-coordinator.md GC-1..GC-23).
 
 Expected codes are Kafka's numbers, written out here rather than read from flyq.groups.
 """
@@ -824,3 +824,49 @@ def test_static_restart_that_changes_the_protocol_choice_rebalances() -> None:
     rid, out = h.join(client="b", instance="ib", protocols=[("roundrobin", b"rr")])
     assert all(o.request_id != rid for o in out)
     assert h.state() is GroupState.PREPARING_REBALANCE
+
+
+def test_refused_join_still_creates_an_empty_group() -> None:
+    """GC-22: a JoinGroup that passes its own checks creates its group even when refused (25);
+    one that fails them (24, 26, its own 23) does not."""
+    h = Harness()
+    rid, out = h.join(session=1, group="x")
+    assert join_answer(out, rid).error_code == 26
+    rid, out = h.join(protocols=[], group="x")
+    assert join_answer(out, rid).error_code == 23
+    assert h.gc.group_ids() == []
+    rid, out = h.join("stranger-9", group="x")
+    assert join_answer(out, rid).error_code == 25
+    view = h.gc.describe("x")
+    assert view is not None and view.state is GroupState.EMPTY and view.members == ()
+    assert h.gc.delete_group("x")
+
+
+def test_join_precedence_protocol_before_fencing_and_session_kept() -> None:
+    """GC-21: a join naming a known member with incompatible protocols gets 23, and its session
+    restarts anyway (GC-9); a zombie with incompatible protocols gets 23 rather than 82."""
+    h = Harness()
+    a, _b = stable_pair(h)
+    h.now += 5_000
+    rid, out = h.join(a, client="a", protocols=[("sticky", b"s")])
+    assert join_answer(out, rid).error_code == 23
+    [member_a, _] = view_of(h).members
+    assert member_a.session_deadline_ms == h.now + SESSION
+    h2 = Harness()
+    old, _ = static_pair(h2)
+    h2.join(client="a", instance="ia")  # restart: `old` is now a zombie
+    rid, out = h2.join(old, client="a", instance="ia", protocols=[("sticky", b"s")])
+    assert join_answer(out, rid).error_code == 23
+    rid, out = h2.join(old, client="a", instance="ia")
+    assert join_answer(out, rid).error_code == 82
+
+
+def test_leader_assignment_repeated_for_one_member_keeps_the_last() -> None:
+    """GC-23: of two entries for one member in the leader's assignments the last counts, and
+    entries for non-members are dropped."""
+    h = Harness()
+    ra, out = h.join(client="a")
+    a = join_answer(out, ra).member_id
+    rs, out = h.sync(a, 1, [(a, b"first"), ("ghost-1", b"g"), (a, b"last")])
+    assert sync_answer(out, rs).assignment == b"last"
+    assert view_of(h).assignments == ((a, b"last"),)
