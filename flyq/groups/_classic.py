@@ -299,9 +299,8 @@ class ClassicCoordinator:
         names = [name for name, _ in protos]
         if not protocol_type or not protos or len(set(names)) != len(names):
             return error(INCONSISTENT_GROUP_PROTOCOL)
-        group = self._groups.get(group_id)
-        if group is None:
-            group = self._groups[group_id] = _Group(group_id)
+        # GC-22: a new group is stored only once the join changes it (a refused join leaves none).
+        group = self._groups.get(group_id) or _Group(group_id)
         # KIP-345: the member id this instance id names now, if it names one (GC-16).
         static_id = None
         if group_instance_id is not None:
@@ -338,6 +337,7 @@ class ClassicCoordinator:
         if member is None:
             if member_id and member_id not in group.pending_ids:
                 return error(UNKNOWN_MEMBER_ID)
+            self._groups.setdefault(group_id, group)
             if not member_id:
                 member_id = self._new_member_id(client_id, group_instance_id)
                 # KIP-394's second round trip is for dynamic members only: a static member is

@@ -427,10 +427,11 @@ def join(
         supports_skip_assignment,
         f"{prefix}-{state.next_number}",
     )
-    # GC-22: from here on the group exists, even if the join is refused.
-    group = state.group(group_id) or ModelGroup(group_id)
-    group, answers, used_id = _join_group(group, request)
-    state = _put(state, group)
+    # GC-22: a join that leaves a new group as it found it (refused) does not create it.
+    before = state.group(group_id)
+    group, answers, used_id = _join_group(before or ModelGroup(group_id), request)
+    if before is not None or group != ModelGroup(group_id):
+        state = _put(state, group)
     if used_id:
         state = attrs.evolve(state, next_number=state.next_number + 1)
     return state, list(answers)

@@ -826,20 +826,26 @@ def test_static_restart_that_changes_the_protocol_choice_rebalances() -> None:
     assert h.state() is GroupState.PREPARING_REBALANCE
 
 
-def test_refused_join_still_creates_an_empty_group() -> None:
-    """GC-22: a JoinGroup that passes its own checks creates its group even when refused (25);
-    one that fails them (24, 26, its own 23) does not."""
+def test_a_refused_join_creates_no_group() -> None:
+    """GC-22: a refused JoinGroup (26, 23, 25 for a made-up member id, 25 for a static member
+    naming a member id) leaves no group; a join with an empty member id creates it, also when
+    only answered 79 (KIP-394)."""
     h = Harness()
     rid, out = h.join(session=1, group="x")
     assert join_answer(out, rid).error_code == 26
     rid, out = h.join(protocols=[], group="x")
     assert join_answer(out, rid).error_code == 23
-    assert h.gc.group_ids() == []
-    rid, out = h.join("stranger-9", group="x")
+    for number in range(100):
+        rid, out = h.join(f"stranger-{number}", group=f"x{number}")
+        assert join_answer(out, rid).error_code == 25
+    rid, out = h.join("stranger", group="x", instance="static-1")
     assert join_answer(out, rid).error_code == 25
+    assert h.gc.group_ids() == []
+    rid, out = h.join(group="x", require_known=True)
+    assert join_answer(out, rid).error_code == 79
     view = h.gc.describe("x")
     assert view is not None and view.state is GroupState.EMPTY and view.members == ()
-    assert h.gc.delete_group("x")
+    assert h.gc.group_ids() == ["x"]
 
 
 def test_join_precedence_protocol_before_fencing_and_session_kept() -> None:
