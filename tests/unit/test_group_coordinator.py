@@ -220,6 +220,19 @@ def test_member_without_assignment_gets_empty_bytes() -> None:
     assert sync_answer(out, fid).assignment == b""
 
 
+def test_a_waiting_sync_of_a_member_that_leaves_is_answered_25() -> None:
+    """GC-11, GC-15: a follower's SyncGroup waiting for the leader is answered UNKNOWN_MEMBER_ID,
+    with no protocol and no assignment, when that follower leaves."""
+    h = Harness()
+    h.join(client="a")
+    h.join(client="b")
+    h.join("a-1", client="a")  # both joined: generation 2, CompletingRebalance
+    fid, out = h.sync("b-2", 2)
+    assert out == []
+    out = h.gc.leave(h.rid(), h.now, group_id="g", members=[("b-2", None)])
+    assert sync_answer(out, fid) == SyncGroupResponse(25, None, None, b"")
+
+
 def test_sync_errors_wrong_generation_unknown_member_and_rebalance() -> None:
     """GC-8: ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25), REBALANCE_IN_PROGRESS (27)."""
     h = Harness()
@@ -568,6 +581,7 @@ def test_static_restart_within_session_keeps_generation_and_assignment() -> None
     j = join_answer(out, rid)
     assert len(out) == 1
     assert (j.error_code, j.generation_id, j.member_id, j.leader, j.members) == (0, 2, "ib-3", a, ())
+    assert (j.protocol_type, j.protocol_name) == ("consumer", "range")
     assert j.skip_assignment is False
     view = view_of(h)
     assert (view.state, view.generation_id) == (GroupState.STABLE, 2)
