@@ -38,6 +38,7 @@ from flyq.broker._broker import (
 from flyq.broker._schedule import Duty
 from flyq.codec.offsets import CommittedOffset
 from flyq.errors import LogClosed, UnknownGroup, UnknownTopic
+from flyq.impl.log import PartitionHealth
 from flyq.impl.topic import TopicDescription, TopicMetadata
 from flyq.records import Record, StoredRecord
 
@@ -207,6 +208,14 @@ class AsyncBroker:
               max_records: int) -> list[StoredRecord]:
         return self.broker.log(topic, partition).read(offset, max_records=max_records)
 
+    async def read_backward(self, topic: str, partition: int, offset: int | None, *,
+                            max_records: int, max_bytes: int | None = None
+                            ) -> list[StoredRecord]:
+        """`Broker.read_backward` on the partition's thread."""
+        call = functools.partial(self.broker.read_backward, max_records=max_records,
+                                 max_bytes=max_bytes)
+        return await self._on_partition(topic, partition, call, topic, partition, offset)
+
     async def flush_partition(self, topic: str, partition: int) -> None:
         """`Broker.flush_partition` on the partition's thread."""
         await self._on_partition(topic, partition, self.broker.flush_partition, topic, partition)
@@ -369,9 +378,15 @@ class AsyncBroker:
                      verify: bool = False) -> tuple[PartitionStatus, ...]:
         """`Broker.health`, each partition on its own thread."""
         def one(name: str, number: int) -> PartitionStatus:
-            return PartitionStatus(name, number, self.broker.log(name, number).health(
-                verify=verify))
+            return PartitionStatus(name, number, self.broker.partition_health(
+                name, number, verify=verify))
         return tuple(await self._each_partition(topic, one))
+
+    async def partition_health(self, topic: str, partition: int, *,
+                               verify: bool = False) -> PartitionHealth:
+        """`Broker.partition_health` on the partition's thread."""
+        call = functools.partial(self.broker.partition_health, verify=verify)
+        return await self._on_partition(topic, partition, call, topic, partition)
 
     async def tick(self, now_ms: int | None = None) -> tuple[Duty, ...]:
         """One scheduler step: plan on the loop (in-memory only), run each due duty on the

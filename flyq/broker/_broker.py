@@ -783,6 +783,17 @@ class Broker:
                 remaining -= len(records)
             offset = records[-1].offset + 1
 
+    def read_backward(self, topic: str, partition: int, offset: int | None, *,
+                      max_records: int, max_bytes: int | None = None) -> list[StoredRecord]:
+        """Records of `topic`-`partition` newest first, from `offset` down (None: from the newest
+        record), at most `max_records` and, after the first, `max_bytes` of payload (LOG-7,
+        LOG-9); empty for an empty log. `OffsetOutOfRange` as `plan_read` backward."""
+        span = self.plan_read(topic, partition, offset=offset, backward=True)
+        if span is None:
+            return []
+        return self.log(topic, partition).read_backward(span.start, max_records=max_records,
+                                                        max_bytes=max_bytes)
+
     def delete_records(self, topic: str, partition: int, offset: int) -> int:
         """Kafka's DeleteRecords: move `topic`-`partition`'s log start offset up to `offset` (-1:
         the high watermark) and return the new log start offset (the low watermark, LOG-11)."""
@@ -1021,8 +1032,15 @@ class Broker:
                ) -> tuple[PartitionStatus, ...]:
         """Health snapshot (HLT-1..3) of every partition of `topic`, or of every topic; with
         `verify`, each index is compared with a rebuild first."""
-        return tuple(PartitionStatus(name, number, self.log(name, number).health(verify=verify))
+        return tuple(PartitionStatus(name, number, self.partition_health(name, number,
+                                                                         verify=verify))
                      for name, number in self._topic_partitions(topic))
+
+    def partition_health(self, topic: str, partition: int, *, verify: bool = False
+                         ) -> PartitionHealth:
+        """Health snapshot (HLT-1..3) of `topic`-`partition`; with `verify`, each of its indexes
+        is compared with a rebuild first (IDX-1)."""
+        return self.log(topic, partition).health(verify=verify)
 
     def clocks(self) -> list[PartitionClock]:
         """The scheduler's view of every open partition log."""

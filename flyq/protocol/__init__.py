@@ -37,13 +37,15 @@ from flyq.protocol._header import (
     request_header_version,
     response_header_version,
 )
-from flyq.protocol._schemas import APIS
+from flyq.protocol._schemas import APIS, FLYQ_API_KEYS, FLYQ_KEY_RANGE
 from flyq.protocol._types import ApiSchema, Field, MessageSchema, snake_case
 
 __all__ = [
     "APIS",
     "CONSUMER_PROTOCOL_TYPE",
     "DEFAULT_MAX_FRAME_BYTES",
+    "FLYQ_API_KEYS",
+    "FLYQ_KEY_RANGE",
     "ApiSchema",
     "Buffer",
     "ClientConnection",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from flyq.protocol._types import ApiSchema, api, f
 
-__all__ = ["APIS"]
+__all__ = ["APIS", "FLYQ_API_KEYS", "FLYQ_KEY_RANGE"]
 
 PRODUCE = api(0, "Produce", oldest=3, newest=13, flexible=9, request=(
     f("transactional_id", "string", "3+", nullable="3+", default=None),
@@ -756,6 +756,87 @@ CONSUMER_GROUP_DESCRIBE = api(69, "ConsumerGroupDescribe", oldest=0, newest=0, f
     )),
 ))
 
+# --- FlyQ's extension APIs (spec/protocol.md "Extension APIs", EXT-1..6) ----------------------------
+# Private api keys from FLYQ_KEY_RANGE: Kafka's keys are allocated sequentially from 0 (under 100
+# today), so this range far up the int16 space will not meet one. Not in Kafka's JSON: the golden
+# vectors come from the hand encoder in scripts/gen_extension_vectors.py.
+FLYQ_KEY_RANGE = range(30000, 30100)
+
+_PARTITION_OFFSETS = (
+    f("log_start_offset", "int64", "0+", default=-1),
+    f("high_watermark", "int64", "0+", default=-1),
+    f("log_end_offset", "int64", "0+", default=-1),
+)
+
+FLYQ_READ_BACKWARD = api(30000, "FlyqReadBackward", oldest=0, newest=0, flexible=0, request=(
+    f("topic", "string", "0+"),
+    f("partition", "int32", "0+"),
+    f("from_offset", "int64", "0+", default=-1),
+    f("max_records", "int32", "0+"),
+    f("max_bytes", "int32", "0+", default=2147483647),
+), response=(
+    f("throttle_time_ms", "int32", "0+", default=0),
+    f("error_code", "int16", "0+"),
+    f("error_message", "string", "0+", nullable="0+", default=None),
+    *_PARTITION_OFFSETS,
+    f("records", "[]struct", "0+", fields=(
+        f("offset", "int64", "0+"),
+        f("timestamp", "int64", "0+"),
+        f("key", "bytes", "0+", nullable="0+"),
+        f("value", "bytes", "0+", nullable="0+"),
+        f("headers", "[]struct", "0+", fields=(
+            f("key", "string", "0+"),
+            f("value", "bytes", "0+", nullable="0+"),
+        )),
+    )),
+))
+
+_PARTITIONS_REQUEST = (
+    f("topics", "[]struct", "0+", fields=(
+        f("name", "string", "0+"),
+        f("partitions", "[]int32", "0+"),
+    )),
+)
+
+FLYQ_PARTITION_STATE = api(30001, "FlyqPartitionState", oldest=0, newest=0, flexible=0,
+                           request=_PARTITIONS_REQUEST, response=(
+    f("throttle_time_ms", "int32", "0+", default=0),
+    f("topics", "[]struct", "0+", fields=(
+        f("name", "string", "0+"),
+        f("partitions", "[]struct", "0+", fields=(
+            f("partition_index", "int32", "0+"),
+            f("error_code", "int16", "0+"),
+            f("error_message", "string", "0+", nullable="0+", default=None),
+            *_PARTITION_OFFSETS,
+            f("durable_offset", "int64", "0+", default=-1),
+            f("segment_count", "int32", "0+", default=0),
+            f("size_bytes", "int64", "0+", default=0),
+            f("state", "string", "0+", default=""),
+            f("failure", "string", "0+", nullable="0+", default=None),
+            f("last_index_check_ms", "int64", "0+", default=-1),
+            f("problems", "[]string", "0+"),
+        )),
+    )),
+))
+
+FLYQ_VERIFY_INDEX = api(30002, "FlyqVerifyIndex", oldest=0, newest=0, flexible=0,
+                        request=_PARTITIONS_REQUEST, response=(
+    f("throttle_time_ms", "int32", "0+", default=0),
+    f("topics", "[]struct", "0+", fields=(
+        f("name", "string", "0+"),
+        f("partitions", "[]struct", "0+", fields=(
+            f("partition_index", "int32", "0+"),
+            f("error_code", "int16", "0+"),
+            f("error_message", "string", "0+", nullable="0+", default=None),
+            f("checked_ms", "int64", "0+", default=-1),
+            f("problems", "[]string", "0+"),
+        )),
+    )),
+))
+
+FLYQ_API_KEYS = frozenset(
+    (FLYQ_READ_BACKWARD.key, FLYQ_PARTITION_STATE.key, FLYQ_VERIFY_INDEX.key))
+
 APIS: Mapping[int, ApiSchema] = {api.key: api for api in (
     PRODUCE,
     FETCH,
@@ -786,4 +867,7 @@ APIS: Mapping[int, ApiSchema] = {api.key: api for api in (
     DESCRIBE_CLUSTER,
     CONSUMER_GROUP_HEARTBEAT,
     CONSUMER_GROUP_DESCRIBE,
+    FLYQ_READ_BACKWARD,
+    FLYQ_PARTITION_STATE,
+    FLYQ_VERIFY_INDEX,
 )}

@@ -50,6 +50,7 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
+from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
@@ -94,6 +95,10 @@ class ApiKey:
     DESCRIBE_CLUSTER = 60
     CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
+    # FlyQ's own, from the private range FLYQ_KEY_RANGE (spec/protocol.md "Extension APIs").
+    FLYQ_READ_BACKWARD = 30000
+    FLYQ_PARTITION_STATE = 30001
+    FLYQ_VERIFY_INDEX = 30002
 
 
 # api key -> (min, max) version advertised in ApiVersions (spec/protocol.md §5 says why each).
@@ -125,6 +130,10 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.DESCRIBE_CLUSTER: (0, 1),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: (0, 0),
+    # Kafka clients skip keys they do not know (EXT-1).
+    ApiKey.FLYQ_READ_BACKWARD: (0, 0),
+    ApiKey.FLYQ_PARTITION_STATE: (0, 0),
+    ApiKey.FLYQ_VERIFY_INDEX: (0, 0),
 }
 
 # Kafka error codes the handlers choose themselves (the rest come from flyq.errors).
@@ -185,6 +194,7 @@ class ApiHandlers:
             consumer_heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms)
         # member id -> the address it joined from (DescribeGroups' client_host).
         self._member_hosts: dict[str, str] = {}
+        self.extensions = ExtensionHandlers(broker, error_of)
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
             ApiKey.PRODUCE: self.produce,
             ApiKey.FETCH: self.fetch,
@@ -213,6 +223,9 @@ class ApiHandlers:
             ApiKey.DESCRIBE_CLUSTER: self.describe_cluster,
             ApiKey.CONSUMER_GROUP_HEARTBEAT: self.consumer_group_heartbeat,
             ApiKey.CONSUMER_GROUP_DESCRIBE: self.consumer_group_describe,
+            ApiKey.FLYQ_READ_BACKWARD: self.extensions.read_backward,
+            ApiKey.FLYQ_PARTITION_STATE: self.extensions.partition_state,
+            ApiKey.FLYQ_VERIFY_INDEX: self.extensions.verify_index,
         }
 
     async def handle(self, api_key: int, version: int, body: Body) -> Body | None:

@@ -5,6 +5,9 @@ kafka-python 3's `kafka.protocol` classes, which are generated from Kafka's JSON
 code with FlyQ (for ConsumerGroupHeartbeat and ConsumerGroupDescribe, which kafka-python does not ship,
 the script builds them with kafka-python's metaclass from Kafka's JSON files). Each vector is one
 message body `{name, api_key, version, kind, hex, decoded}`.
+
+FlyQ's extension APIs (`Flyq*.json`, EXT-6), which kafka-python cannot know, come from the `struct`
+encoder of scripts/gen_extension_vectors.py, written from spec/protocol.md's layouts without flyq.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def test_vectors_cover_the_required_ranges() -> None:
 
 @pytest.mark.parametrize("vector", CASES, ids=[v["name"] for v in CASES])
 def test_decode_matches_kafka_python(vector: dict[str, Any]) -> None:
-    """Decoding kafka-python's bytes gives the value it encoded (fields of that version)."""
+    """Decoding the independent encoder's bytes gives the value it encoded (fields of that version)."""
     schema = schema_of(vector)
     version = vector["version"]
     decoded = decode_message(schema, version, memoryview(bytes.fromhex(vector["hex"])))

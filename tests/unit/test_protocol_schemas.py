@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from flyq.protocol import APIS, Field, snake_case
+from flyq.protocol import APIS, FLYQ_API_KEYS, FLYQ_KEY_RANGE, Field, snake_case
 from flyq.protocol._types import parse_versions
 
 # Found without importing kafka (its import warns, and filterwarnings = error).
@@ -24,7 +24,7 @@ if _KAFKA is None or _KAFKA.origin is None:  # pragma: no cover - kafka-python i
     pytest.skip("kafka-python is not installed", allow_module_level=True)
 RESOURCES = Path(_KAFKA.origin).parent / "protocol" / "schemas" / "resources"
 
-NOT_IN_KAFKA_PYTHON = {68, 69}
+NOT_IN_KAFKA_PYTHON = {68, 69} | FLYQ_API_KEYS
 REQUIRED = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 32, 33, 36, 37, 42,
             44, 47, 60, 68, 69}
 COMMENTS = re.compile(r"(?m)^\s*//.*\n?")
@@ -90,6 +90,14 @@ def test_table_holds_the_required_apis() -> None:
     """The table has every API the server work needs, keyed by its api_key."""
     assert set(APIS) >= REQUIRED
     assert all(key == api.key for key, api in APIS.items())
+
+
+def test_extension_keys_are_in_the_private_range() -> None:
+    """EXT-1: FlyQ's own APIs, and only they, use keys from the private range; Kafka's do not."""
+    assert FLYQ_API_KEYS
+    assert {key for key in APIS if key in FLYQ_KEY_RANGE} == FLYQ_API_KEYS
+    assert all(APIS[key].name.startswith("Flyq") for key in FLYQ_API_KEYS)
+    assert max(FLYQ_KEY_RANGE) < 1 << 15  # api_key is an int16
 
 
 @pytest.mark.parametrize("key", sorted(set(APIS) - NOT_IN_KAFKA_PYTHON))
