@@ -120,7 +120,7 @@ def verify_partition(p: dict[str, Any]) -> bytes:
 
 def state(index: int, **changes: Any) -> dict[str, Any]:
     base = {"partition_index": index, "error_code": 0, "error_message": None,
-            "log_start_offset": 5, "high_watermark": 100, "log_end_offset": 100,
+            "log_start_offset": 5, "high_watermark": 100, "log_end_offset": 103,
             "durable_offset": 97, "segment_count": 3, "size_bytes": 1 << 33, "state": "online",
             "failure": None, "last_index_check_ms": -1, "problems": []}
     return {**base, **changes}
@@ -134,8 +134,8 @@ SAMPLES: list[tuple[str, int, str, Encoder, str, dict[str, Any]]] = [
         "topic": "t\u00e9", "partition": 7, "from_offset": 1 << 40, "max_records": 1,
         "max_bytes": 1}),
     ("FlyqReadBackward", 30000, "response", read_backward_response, "records", {
-        "throttle_time_ms": 0, "error_code": 0, "error_message": None, "log_start_offset": 0,
-        "high_watermark": 100, "log_end_offset": 100, "records": [
+        "throttle_time_ms": 0, "error_code": 0, "error_message": None, "log_start_offset": 3,
+        "high_watermark": 100, "log_end_offset": 101, "records": [
             {"offset": 99, "timestamp": 1_700_000_000_123, "key": "6b3939", "value": "ab" * 200,
              "headers": [{"key": "trace", "value": "0102"}, {"key": "empty", "value": None}]},
             {"offset": 98, "timestamp": -1, "key": None, "value": "", "headers": []},

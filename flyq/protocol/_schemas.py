@@ -1,4 +1,5 @@
-"""Kafka's request and response schemas, as data (spec/protocol.md "Schemas").
+"""Kafka's request and response schemas, and FlyQ's extension APIs', as data (spec/protocol.md
+"Schemas", "Extension APIs").
 
 Transcribed once from Kafka's JSON message definitions (as kafka-python 3.0.12 ships them; the two
 ConsumerGroup APIs, which it does not ship, from apache/kafka at commit 1eb7644). Nothing here reads
@@ -7,6 +8,9 @@ those files: tests/unit/test_protocol_schemas.py checks this table against them,
 Each `f(name, type, versions, ...)` row is one Kafka field: its snake_case name (`snake_case`), its
 type, the versions it is present in, `nullable=` the versions it may be null in, `tag=`/`tagged=`
 its tag and the versions it is a tagged field in, `default=` Kafka's declared default.
+
+The extension APIs at the end (`FLYQ_API_KEYS`, keys from `FLYQ_KEY_RANGE`) are FlyQ's own: no Kafka
+JSON describes them; spec/protocol.md "Layouts" is their definition.
 """
 
 from __future__ import annotations

@@ -391,6 +391,22 @@ def test_retention_and_health_over_all_topics(tmp_path: Path) -> None:
         assert all(s.health.index_check is not None for s in statuses)
 
 
+def test_read_backward_and_partition_health(tmp_path: Path) -> None:
+    """LOG-7, HLT-2 (EXT-2, EXT-4): read_backward from the end or an offset is newest first and
+    bounded; an offset past the end is OffsetOutOfRange; partition_health is that of the log."""
+    with _broker(tmp_path) as broker:
+        broker.create_topic("t", 2)
+        broker.produce_records("t", [Record(value=b"%d" % i, timestamp=1) for i in range(6)], 0)
+        assert [r.offset for r in broker.read_backward("t", 0, None, max_records=3)] == [5, 4, 3]
+        assert [r.value for r in broker.read_backward("t", 0, 1, max_records=9)] == [b"1", b"0"]
+        assert broker.read_backward("t", 1, None, max_records=1) == []
+        with pytest.raises(OffsetOutOfRange):
+            broker.read_backward("t", 0, 6, max_records=1)
+        health = broker.partition_health("t", 0, verify=True)
+        assert (health.log_end_offset, health.high_watermark) == (6, 6)
+        assert health.index_check is not None and health.index_check.mismatches == ()
+
+
 def test_tick_flushes_by_flush_ms(tmp_path: Path) -> None:
     """BRK-7: a record becomes durable at the first tick flush_ms after it was appended."""
     clock = FakeClock()
