@@ -13,7 +13,7 @@ import pytest
 
 from flyq.client import AsyncAdmin, AsyncConsumer, Consumer, ConsumerRecord
 from flyq.codec.record_batch import COMPRESSION_GZIP, iter_batch_headers
-from flyq.errors import InvalidArgument, OffsetOutOfRange
+from flyq.errors import InvalidArgument, OffsetOutOfRange, UnknownTopic
 from tests.integration._clients import Rec, make_admin, make_producer
 from tests.integration._timings import record_timing
 from tests.integration.broker_process import BrokerProcess
@@ -316,3 +316,27 @@ def test_sync_facade_from_plain_code(broker: BrokerProcess, filled: list[Rec],
     # auto-commit on close committed the position (the end, after seek_to_end)
     with Consumer(broker.bootstrap, group_id="sync", enable_auto_commit=False) as again:
         assert again.committed(TP) == COUNT
+
+
+def test_a_partition_error_is_raised_after_the_others_are_buffered(
+        broker: BrokerProcess, filled: list[Rec]) -> None:
+    """CLIENT-28/29: a fetch answered UNKNOWN_TOPIC_OR_PARTITION for one partition raises
+    UnknownTopic from poll; the other partition's records are kept; poll after close is
+    InvalidArgument."""
+    missing = ("missing", 0)
+
+    async def scenario() -> None:
+        consumer = await connect(broker, auto_offset_reset="earliest")
+        consumer.assign([TP, missing])
+        consumer.seek(missing, 0)
+        consumer.seek(TP, 0)
+        with pytest.raises(UnknownTopic) as raised:
+            await read(consumer, COUNT)
+        assert (raised.value.topic, raised.value.partition) == missing
+        consumer.assign([TP])
+        assert [as_rec(record) for record in await read(consumer, COUNT)] == filled
+        await consumer.close()
+        await consumer.close()
+        with pytest.raises(InvalidArgument):
+            await consumer.poll(0)
+    asyncio.run(scenario())
