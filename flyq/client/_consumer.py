@@ -372,14 +372,17 @@ class AsyncConsumer:
 
     async def poll(self, timeout: float = 0.0, max_records: int | None = None
                    ) -> list[ConsumerRecord]:
-        """Records of the assigned partitions, in offset order per partition: those buffered, else
-        those the next fetch brings within `timeout` seconds (else []). Starts the next fetch
-        before returning (CLIENT-22)."""
+        """Records of the assigned partitions, in offset order per partition: those buffered (with
+        those of a fetch answered meanwhile), else those the next fetch brings within `timeout`
+        seconds (else []). Starts the next fetch before returning (CLIENT-22)."""
         self._check_open()
         limit = self.max_poll_records if max_records is None else max(max_records, 1)
         deadline = time.monotonic() + max(timeout, 0.0)
         self._maybe_auto_commit()
         while True:
+            if self._fetch is not None and self._fetch.done():
+                task, self._fetch = self._fetch, None
+                self._absorb(task.result())
             if any(state.position is None or state.out_of_range
                    for state in self._partitions.values()):
                 await self._resolve_positions()
@@ -393,10 +396,7 @@ class AsyncConsumer:
             if self._fetch is None:
                 await asyncio.sleep(min(remaining, self.fetch_max_wait_ms / 1000))
                 continue
-            done, _ = await asyncio.wait({self._fetch}, timeout=remaining)
-            if done:
-                task, self._fetch = self._fetch, None
-                self._absorb(task.result())
+            await asyncio.wait({self._fetch}, timeout=remaining)
 
     def __aiter__(self) -> AsyncIterator[ConsumerRecord]:
         return self._iterate()

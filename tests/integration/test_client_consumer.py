@@ -381,3 +381,25 @@ def test_two_partitions_each_in_order(broker: BrokerProcess) -> None:
                 assert [(r.topic, r.offset, r.value) for r in mine] == [
                     ("two", n, f"{partition}:{n}".encode()) for n in range(10)]
     asyncio.run(scenario())
+
+
+def test_the_next_fetch_is_sent_while_records_are_handed_out(broker: BrokerProcess) -> None:
+    """CLIENT-22: with one batch per fetch, after a poll returned the first record the fetch of
+    the next batch is already under way, so a poll that does not wait (timeout 0) gets it."""
+    make_admin("confluent-kafka", broker.bootstrap).create(TOPIC, 1)
+    records = sample(range(3))
+    for record in records:
+        produce(broker, [record])  # one flush each: one batch each
+
+    async def scenario() -> None:
+        async with await connect(broker, auto_offset_reset="earliest",
+                                 max_partition_fetch_bytes=1) as consumer:
+            consumer.assign([TP])
+            assert [as_rec(r) for r in await consumer.poll(WAIT)] == records[:1]
+            for record in records[1:]:
+                # The caller is busy meanwhile; the loop runs the prefetch (a local fetch of
+                # stored data: milliseconds). Without prefetching, poll(0) here would only send
+                # the fetch and return [].
+                await asyncio.sleep(1.0)
+                assert [as_rec(r) for r in await consumer.poll(0)] == [record]
+    asyncio.run(scenario())
