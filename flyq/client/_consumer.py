@@ -142,6 +142,10 @@ class AsyncConsumer:
                             ("max_poll_records", max_poll_records)):
             if not 0 <= value < 1 << 31 or (name == "max_poll_records" and value < 1):
                 raise InvalidArgument(name, value, "an int32 >= 0 (max_poll_records >= 1)")
+        if fetch_max_wait_ms >= fetch_connection.timeout * 1000:
+            # Else every long poll that finds nothing would time the fetch connection out.
+            raise InvalidArgument("fetch_max_wait_ms", fetch_max_wait_ms,
+                                  f"less than the request timeout ({fetch_connection.timeout} s)")
         self.connection = connection
         self.fetch_connection = fetch_connection
         self.group_id = group_id

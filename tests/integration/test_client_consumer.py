@@ -313,6 +313,8 @@ def test_sync_facade_from_plain_code(broker: BrokerProcess, filled: list[Rec],
         with pytest.raises(InvalidArgument):
             consumer.seek(("nope", 0), 0)
     consumer.close()
+    with pytest.raises(InvalidArgument):
+        Consumer(broker.bootstrap, timeout=1.0, fetch_max_wait_ms=1000)
     # auto-commit on close committed the position (the end, after seek_to_end)
     with Consumer(broker.bootstrap, group_id="sync", enable_auto_commit=False) as again:
         assert again.committed(TP) == COUNT
