@@ -2,7 +2,8 @@
 `flyq.protocol.ClientConnection`, the same schemas and codec the broker uses.
 
 `BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
-operations on topics, consumer groups and their offsets. Errors are `flyq.errors.FlyQError`s.
+operations on topics, consumer groups and their offsets; `AsyncConsumer` (and its sync
+facade `Consumer`) reads assigned partitions. Errors are `flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
@@ -16,15 +17,19 @@ from flyq.client._admin import (
     MemberDescription,
 )
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
+from flyq.client._consumer import AsyncConsumer, Consumer, ConsumerRecord
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EARLIEST",
     "LATEST",
     "AsyncAdmin",
+    "AsyncConsumer",
     "BrokerConnection",
+    "Consumer",
     "ConsumerGroupDescription",
     "ConsumerMemberDescription",
+    "ConsumerRecord",
     "GroupDescription",
     "GroupListing",
     "MemberDescription",

@@ -1,0 +1,636 @@
+"""`AsyncConsumer` and its synchronous facade `Consumer`: reading assigned partitions
+(spec/client.md CLIENT-20..29).
+
+Rules of this module:
+- Each assigned partition has a `position` (the offset of the next record `poll` hands out) and a
+  `fetch_offset` (the offset the next Fetch asks for): records between the two are buffered.
+  When a partition's buffer is empty the position is the fetch offset, so control records and
+  records below the requested offset, which are never buffered, are stepped over.
+- A position is `None` until it is resolved: from the group's committed offset, else by the
+  `auto_offset_reset` policy. Fetches only ask for partitions with a position.
+- `seek*` and `assign` bump a partition's epoch and drop its buffer; a fetch answer is kept only
+  for partitions whose epoch and fetch offset are those the fetch was sent with.
+- At most one Fetch is in flight, on its own connection (a long poll must not hold up commits
+  and ListOffsets, which go over the other); it is started as soon as some partition with a
+  position has nothing buffered, so the next records arrive while earlier ones are handed out.
+- The assignment is the key set of `_partitions`, changed only by `_set_assignment`: `assign`
+  calls it, and a group member (subscribe, later) is to call it on every rebalance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
+from flyq.codec.record_batch import decode_batch, whole_batches_length
+from flyq.errors import FlyQError, InvalidArgument, error_from_code
+from flyq.records import Header
+
+__all__ = ["AsyncConsumer", "Consumer", "ConsumerRecord"]
+
+_FETCH, _LIST_OFFSETS, _OFFSET_COMMIT, _OFFSET_FETCH = 1, 2, 8, 9
+_OFFSET_OUT_OF_RANGE = 1
+_LATEST, _EARLIEST = -1, -2
+RESET_POLICIES: Final = ("earliest", "latest", "error")
+TopicPartition = tuple[str, int]
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ConsumerRecord:
+    """One record as a consumer hands it out."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[Header, ...] = ()
+
+
+@attrs.define
+class _Partition:
+    """A partition of the assignment (see the module rules)."""
+
+    position: int | None = None
+    fetch_offset: int | None = None
+    epoch: int = 0
+    buffer: deque[ConsumerRecord] = attrs.field(factory=deque)
+    # Set by a fetch answer of OFFSET_OUT_OF_RANGE: the position is to be reset by the policy.
+    out_of_range: bool = False
+
+    def seek(self, offset: int | None) -> None:
+        self.position = self.fetch_offset = offset
+        self.epoch += 1
+        self.buffer.clear()
+        self.out_of_range = False
+
+
+@attrs.frozen
+class _FetchResult:
+    """What one Fetch brought: records per partition, the fetch offset after them, errors."""
+
+    sent: dict[TopicPartition, tuple[int, int]]  # partition -> (epoch, fetch offset) sent
+    records: dict[TopicPartition, tuple[list[ConsumerRecord], int]]
+    errors: dict[TopicPartition, int]
+
+
+def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
+    topics: dict[str, list[int]] = {}
+    for topic, number in partitions:
+        topics.setdefault(topic, []).append(number)
+    return topics
+
+
+def _decode_records(topic: str, number: int, data: memoryview | bytes, fetch_offset: int
+                    ) -> tuple[list[ConsumerRecord], int]:
+    """The records at or after `fetch_offset` in the whole batches of `data` (control batches
+    skipped) and the fetch offset after the last whole batch (CLIENT-23)."""
+    records: list[ConsumerRecord] = []
+    end = whole_batches_length(data)
+    position = 0
+    next_offset = fetch_offset
+    while position < end:
+        batch = decode_batch(data, position, source=f"fetch {topic}-{number}")
+        position += batch.header.size
+        next_offset = max(next_offset, batch.header.next_offset)
+        if batch.header.is_control:
+            continue
+        records.extend(ConsumerRecord(topic, number, record.offset, record.timestamp,
+                                      record.key, record.value, record.headers)
+                       for record in batch.records if record.offset >= fetch_offset)
+    return records, next_offset
+
+
+class AsyncConsumer:
+    """Reads the partitions given to `assign`; `await AsyncConsumer.connect("HOST:PORT", ...)`,
+    then `poll` or `async for`, and `close()` (or `async with`)."""
+
+    def __init__(self, connection: BrokerConnection, fetch_connection: BrokerConnection, *,
+                 group_id: str | None = None, enable_auto_commit: bool = True,
+                 auto_commit_interval_ms: int = 5000, auto_offset_reset: str = "latest",
+                 fetch_max_wait_ms: int = 500, fetch_min_bytes: int = 1,
+                 fetch_max_bytes: int = 50 * 1024 * 1024,
+                 max_partition_fetch_bytes: int = 1024 * 1024, max_poll_records: int = 500
+                 ) -> None:
+        if auto_offset_reset not in RESET_POLICIES:
+            raise InvalidArgument("auto_offset_reset", auto_offset_reset,
+                                  " | ".join(RESET_POLICIES))
+        for name, value in (("auto_commit_interval_ms", auto_commit_interval_ms),
+                            ("fetch_max_wait_ms", fetch_max_wait_ms),
+                            ("fetch_min_bytes", fetch_min_bytes),
+                            ("fetch_max_bytes", fetch_max_bytes),
+                            ("max_partition_fetch_bytes", max_partition_fetch_bytes),
+                            ("max_poll_records", max_poll_records)):
+            if not 0 <= value < 1 << 31 or (name == "max_poll_records" and value < 1):
+                raise InvalidArgument(name, value, "an int32 >= 0 (max_poll_records >= 1)")
+        if fetch_max_wait_ms >= fetch_connection.timeout * 1000:
+            # Else every long poll that finds nothing would time the fetch connection out.
+            raise InvalidArgument("fetch_max_wait_ms", fetch_max_wait_ms,
+                                  f"less than the request timeout ({fetch_connection.timeout} s)")
+        self.connection = connection
+        self.fetch_connection = fetch_connection
+        self.group_id = group_id
+        self.enable_auto_commit = enable_auto_commit and group_id is not None
+        self.auto_commit_interval = auto_commit_interval_ms / 1000
+        self.auto_offset_reset = auto_offset_reset
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_min_bytes = fetch_min_bytes
+        self.fetch_max_bytes = fetch_max_bytes
+        self.max_partition_fetch_bytes = max_partition_fetch_bytes
+        self.max_poll_records = max_poll_records
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._fetch: asyncio.Task[_FetchResult] | None = None
+        self._next_auto_commit = time.monotonic() + self.auto_commit_interval
+        self._commits: set[asyncio.Task[None]] = set()
+        self._rotation = 0
+        self._closed = False
+
+    @classmethod
+    async def connect(cls, bootstrap: str, *, client_id: str = "flyq-consumer",
+                      timeout: float = DEFAULT_TIMEOUT, **config: Any) -> AsyncConsumer:
+        """Open the two connections to `bootstrap` (HOST:PORT); `config` as `__init__`'s."""
+        connection = await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout)
+        try:
+            fetch_connection = await BrokerConnection.open(bootstrap, client_id=client_id,
+                                                           timeout=timeout)
+        except BaseException:
+            await connection.close()
+            raise
+        try:
+            return cls(connection, fetch_connection, **config)
+        except BaseException:
+            await connection.close()
+            await fetch_connection.close()
+            raise
+
+    # --- assignment and positions ---------------------------------------------------------------
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """Read exactly `partitions` from now on (CLIENT-20); positions of partitions kept from
+        the previous assignment stay, new ones are resolved on first use."""
+        self._set_assignment(partitions)
+
+    def _set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
+        wanted = {(str(topic), int(number)) for topic, number in partitions}
+        self._partitions = {tp: self._partitions.get(tp) or _Partition() for tp in sorted(wanted)}
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this consumer reads."""
+        return set(self._partitions)
+
+    def _partition(self, tp: TopicPartition) -> _Partition:
+        state = self._partitions.get((tp[0], tp[1]))
+        if state is None:
+            raise InvalidArgument("partition", tp, "a partition of the assignment")
+        return state
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """The next record of `tp` handed out is the one at `offset` (CLIENT-21)."""
+        if offset < 0:
+            raise InvalidArgument("offset", offset, ">= 0")
+        self._partition(tp).seek(offset)
+
+    async def seek_to_beginning(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """Seek to each partition's log start offset (all assigned partitions by default)."""
+        await self._seek_to(partitions, _EARLIEST)
+
+    async def seek_to_end(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """Seek to each partition's log end offset (all assigned partitions by default)."""
+        await self._seek_to(partitions, _LATEST)
+
+    async def seek_to_timestamp(self, tp: TopicPartition, timestamp_ms: int) -> None:
+        """Seek to the first record with a timestamp at or after `timestamp_ms`, or to the log end
+        offset if there is none (ListOffsets)."""
+        if timestamp_ms < 0:
+            raise InvalidArgument("timestamp_ms", timestamp_ms, ">= 0")
+        await self._seek_to([tp], timestamp_ms)
+
+    async def _seek_to(self, partitions: Iterable[TopicPartition] | None, timestamp: int) -> None:
+        wanted = list(self._partitions if partitions is None else partitions)
+        for tp in wanted:
+            self._partition(tp)
+        offsets = await self._list_offsets(wanted, timestamp)
+        missing = [tp for tp, offset in offsets.items() if offset < 0]
+        if missing:
+            offsets.update(await self._list_offsets(missing, _LATEST))
+        for tp, offset in offsets.items():
+            self._partition(tp).seek(offset)
+
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record of `tp` that `poll` hands out (resolved first if it is
+        not known yet: CLIENT-26)."""
+        state = self._partition(tp)
+        if state.position is None or state.out_of_range:
+            await self._resolve_positions()
+        assert state.position is not None  # resolved, or an error was raised
+        return state.position
+
+    async def _list_offsets(self, partitions: Iterable[TopicPartition], timestamp: int
+                            ) -> dict[TopicPartition, int]:
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        body = (await self.connection.request(_LIST_OFFSETS, {
+            "replica_id": -1, "isolation_level": 0, "topics": [
+                {"name": topic, "partitions": [{"partition_index": n, "timestamp": timestamp}
+                                               for n in numbers]}
+                for topic, numbers in _by_topic(wanted).items()]}, (1, 7))).body
+        offsets = {}
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                where = (topic["name"], partition["partition_index"])
+                if partition["error_code"]:
+                    raise error_from_code(partition["error_code"],
+                                          f"list offsets of {where[0]}-{where[1]}",
+                                          topic=where[0], partition=where[1])
+                offsets[where] = partition["offset"]
+        return offsets
+
+    async def _resolve_positions(self) -> None:
+        """Give every partition without a position one: the committed offset (if any and not
+        out of range), else `auto_offset_reset` (CLIENT-26, CLIENT-27)."""
+        unknown = [tp for tp, state in self._partitions.items()
+                   if state.position is None and not state.out_of_range]
+        committed = await self._fetch_committed(unknown) if unknown and self.group_id else {}
+        for tp, offset in committed.items():
+            self._partitions[tp].seek(offset)
+        to_reset = [tp for tp, state in self._partitions.items()
+                    if state.position is None or state.out_of_range]
+        if not to_reset:
+            return
+        if self.auto_offset_reset == "error":
+            tp = to_reset[0]
+            state = self._partitions[tp]
+            why = ("fetch offset out of range" if state.out_of_range
+                   else "no committed offset" if self.group_id else "no position")
+            raise error_from_code(
+                _OFFSET_OUT_OF_RANGE,
+                f"{tp[0]}-{tp[1]}: {why} and auto_offset_reset is 'error'",
+                topic=tp[0], partition=tp[1], offset=state.fetch_offset)
+        epochs = {tp: self._partitions[tp].epoch for tp in to_reset}
+        offsets = await self._list_offsets(
+            to_reset, _EARLIEST if self.auto_offset_reset == "earliest" else _LATEST)
+        for tp, offset in offsets.items():
+            state_now = self._partitions.get(tp)
+            if state_now is not None and state_now.epoch == epochs[tp]:  # not sought meanwhile
+                state_now.seek(offset)
+
+    # --- fetching -------------------------------------------------------------------------------
+
+    def _start_fetch(self) -> None:
+        """Send a Fetch for every partition with a position and nothing buffered, unless one is
+        in flight already."""
+        if self._fetch is not None or self._closed:
+            return
+        sent = {tp: (state.epoch, state.fetch_offset)
+                for tp, state in self._partitions.items()
+                if state.fetch_offset is not None and not state.buffer
+                and not state.out_of_range}
+        if sent:
+            self._fetch = asyncio.get_running_loop().create_task(self._fetch_records(sent))
+
+    async def _fetch_records(self, sent: dict[TopicPartition, tuple[int, int]]) -> _FetchResult:
+        body = (await self.fetch_connection.request(_FETCH, {
+            "replica_id": -1, "max_wait_ms": self.fetch_max_wait_ms,
+            "min_bytes": self.fetch_min_bytes, "max_bytes": self.fetch_max_bytes,
+            "isolation_level": 0, "session_id": 0, "session_epoch": -1,
+            "topics": [{"topic": topic, "partitions": [
+                {"partition": number, "current_leader_epoch": -1,
+                 "fetch_offset": sent[(topic, number)][1], "last_fetched_epoch": -1,
+                 "log_start_offset": -1, "partition_max_bytes": self.max_partition_fetch_bytes}
+                for number in numbers]} for topic, numbers in _by_topic(sent).items()],
+            "forgotten_topics_data": [], "rack_id": ""}, (4, 12))).body
+        if body["error_code"]:
+            raise error_from_code(body["error_code"], "fetch")
+        records: dict[TopicPartition, tuple[list[ConsumerRecord], int]] = {}
+        errors: dict[TopicPartition, int] = {}
+        for topic in body["responses"]:
+            for partition in topic["partitions"]:
+                tp = (topic["topic"], partition["partition_index"])
+                if tp not in sent:
+                    continue
+                if partition["error_code"]:
+                    errors[tp] = partition["error_code"]
+                elif partition["records"]:
+                    records[tp] = _decode_records(tp[0], tp[1], partition["records"], sent[tp][1])
+        return _FetchResult(sent, records, errors)
+
+    def _absorb(self, result: _FetchResult) -> None:
+        """Buffer what a finished fetch brought for partitions not sought since it was sent;
+        OFFSET_OUT_OF_RANGE marks a partition for reset, any other error is raised (CLIENT-24,
+        CLIENT-28) after the other partitions' records are buffered."""
+        failure: FlyQError | None = None
+        for tp, (epoch, fetch_offset) in result.sent.items():
+            state = self._partitions.get(tp)
+            if state is None or state.epoch != epoch or state.fetch_offset != fetch_offset:
+                continue
+            code = result.errors.get(tp)
+            if code == _OFFSET_OUT_OF_RANGE:
+                state.out_of_range = True
+            elif code:
+                failure = failure or error_from_code(code, f"fetch from {tp[0]}-{tp[1]}",
+                                                     topic=tp[0], partition=tp[1])
+            elif tp in result.records:
+                records, state.fetch_offset = result.records[tp]
+                state.buffer.extend(records)
+                if not state.buffer:
+                    state.position = state.fetch_offset
+        if failure is not None:
+            raise failure
+
+    def _take(self, limit: int) -> list[ConsumerRecord]:
+        """Up to `limit` buffered records, partitions taken in turn; positions advance past
+        them (CLIENT-22)."""
+        taken: list[ConsumerRecord] = []
+        partitions = list(self._partitions.items())
+        if not partitions:
+            return taken
+        self._rotation = (self._rotation + 1) % len(partitions)
+        for _, state in partitions[self._rotation:] + partitions[:self._rotation]:
+            while state.buffer and len(taken) < limit:
+                record = state.buffer.popleft()
+                taken.append(record)
+                state.position = record.offset + 1
+            if not state.buffer and state.fetch_offset is not None:
+                state.position = state.fetch_offset
+        return taken
+
+    async def poll(self, timeout: float = 0.0, max_records: int | None = None
+                   ) -> list[ConsumerRecord]:
+        """Records of the assigned partitions, in offset order per partition: those buffered (with
+        those of a fetch answered meanwhile), else those the next fetch brings within `timeout`
+        seconds (else []). Starts the next fetch before returning (CLIENT-22)."""
+        self._check_open()
+        limit = self.max_poll_records if max_records is None else max(max_records, 1)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        self._maybe_auto_commit()
+        while True:
+            if self._fetch is not None and self._fetch.done():
+                task, self._fetch = self._fetch, None
+                self._absorb(task.result())
+            if any(state.position is None or state.out_of_range
+                   for state in self._partitions.values()):
+                await self._resolve_positions()
+            records = self._take(limit)
+            self._start_fetch()
+            if records:
+                return records
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            if self._fetch is None:
+                await asyncio.sleep(min(remaining, self.fetch_max_wait_ms / 1000))
+                continue
+            await asyncio.wait({self._fetch}, timeout=remaining)
+
+    def __aiter__(self) -> AsyncIterator[ConsumerRecord]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ConsumerRecord]:
+        while True:
+            for record in await self.poll(self.fetch_max_wait_ms / 1000 + 1, max_records=1):
+                yield record
+
+    # --- commits --------------------------------------------------------------------------------
+
+    def _group(self) -> str:
+        if self.group_id is None:
+            raise InvalidArgument("group_id", None, "a group id to commit or read commits")
+        return self.group_id
+
+    def _consumed(self) -> dict[TopicPartition, int]:
+        """Positions of partitions with a position: the offsets after the records handed out."""
+        return {tp: state.position for tp, state in self._partitions.items()
+                if state.position is not None and not state.out_of_range}
+
+    async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """Commit `offsets`, or the positions of every assigned partition (CLIENT-25), with
+        OffsetCommit as an `assign()` consumer commits: generation -1, no member id."""
+        group = self._group()
+        wanted = dict(self._consumed() if offsets is None else offsets)
+        if not wanted:
+            return
+        body = (await self.connection.request(_OFFSET_COMMIT, {
+            "group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+            "topics": [{"name": topic, "partitions": [
+                {"partition_index": number, "committed_offset": wanted[(topic, number)],
+                 "committed_metadata": ""} for number in numbers]}
+                for topic, numbers in _by_topic(wanted).items()]}, (2, 8))).body
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                if partition["error_code"]:
+                    raise error_from_code(
+                        partition["error_code"],
+                        f"commit of {group} {topic['name']}-{partition['partition_index']}",
+                        group=group, topic=topic["name"], partition=partition["partition_index"])
+
+    def commit_async(self, offsets: Mapping[TopicPartition, int] | None = None,
+                     callback: Callable[[FlyQError | None], object] | None = None
+                     ) -> asyncio.Task[None]:
+        """Start `commit(offsets)` (the offsets taken now) and return its task; `callback` gets
+        None or the error. `close()` waits for commits in flight."""
+        wanted = dict(self._consumed() if offsets is None else offsets)
+        self._group()
+
+        async def run() -> None:
+            try:
+                await self.commit(wanted)
+            except FlyQError as exc:
+                if callback is None:
+                    raise
+                callback(exc)
+            else:
+                if callback is not None:
+                    callback(None)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+        return task
+
+    def _maybe_auto_commit(self) -> None:
+        if self.enable_auto_commit and time.monotonic() >= self._next_auto_commit:
+            self._next_auto_commit = time.monotonic() + self.auto_commit_interval
+            if self._consumed():
+                # A failed auto-commit is retried at the next interval; nothing to raise it to.
+                self.commit_async(callback=lambda error: None)
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset of `tp`, or None (OffsetFetch)."""
+        return (await self._fetch_committed([(tp[0], tp[1])])).get((tp[0], tp[1]))
+
+    async def _fetch_committed(self, partitions: Iterable[TopicPartition]
+                               ) -> dict[TopicPartition, int]:
+        group = self._group()
+        body = (await self.connection.request(_OFFSET_FETCH, {
+            "group_id": group, "topics": [{"name": topic, "partition_indexes": numbers}
+                                          for topic, numbers in _by_topic(partitions).items()]},
+            (2, 7))).body
+        if body["error_code"]:
+            raise error_from_code(body["error_code"], f"committed offsets of {group}",
+                                  group=group)
+        committed = {}
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                where = (topic["name"], partition["partition_index"])
+                if partition["error_code"]:
+                    raise error_from_code(partition["error_code"],
+                                          f"committed offset of {where}", group=group)
+                if partition["committed_offset"] >= 0:
+                    committed[where] = partition["committed_offset"]
+        return committed
+
+    # --- closing --------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidArgument("consumer", "closed", "an open consumer")
+
+    async def close(self, *, commit: bool = True) -> None:
+        """Stop fetching, commit positions if auto-commit is on (CLIENT-25) and `commit` is
+        true, wait for commits in flight, close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._fetch is not None:
+                self._fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, FlyQError):
+                    await self._fetch
+                self._fetch = None
+            if self._commits:
+                await asyncio.gather(*self._commits, return_exceptions=True)
+            if commit and self.enable_auto_commit:
+                await self.commit()
+        finally:
+            await self.fetch_connection.close()
+            await self.connection.close()
+
+    async def __aenter__(self) -> AsyncConsumer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class Consumer:
+    """The synchronous facade of `AsyncConsumer`: the same methods, each run on the consumer's
+    own event loop thread and waited for. `Consumer("HOST:PORT", group_id=..., ...)`."""
+
+    def __init__(self, bootstrap: str, **config: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever,
+                                        name="flyq-consumer", daemon=True)
+        self._thread.start()
+        try:
+            self._consumer = self._run(AsyncConsumer.connect(bootstrap, **config))
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _call(self, function: Callable[[], T]) -> T:
+        async def call() -> T:
+            return function()
+        return self._run(call())
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """See `AsyncConsumer.assign`."""
+        wanted = list(partitions)
+        self._call(lambda: self._consumer.assign(wanted))
+
+    def assignment(self) -> set[TopicPartition]:
+        """See `AsyncConsumer.assignment`."""
+        return self._call(self._consumer.assignment)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """See `AsyncConsumer.seek`."""
+        self._call(lambda: self._consumer.seek(tp, offset))
+
+    def seek_to_beginning(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """See `AsyncConsumer.seek_to_beginning`."""
+        self._run(self._consumer.seek_to_beginning(None if partitions is None
+                                                   else list(partitions)))
+
+    def seek_to_end(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """See `AsyncConsumer.seek_to_end`."""
+        self._run(self._consumer.seek_to_end(None if partitions is None else list(partitions)))
+
+    def seek_to_timestamp(self, tp: TopicPartition, timestamp_ms: int) -> None:
+        """See `AsyncConsumer.seek_to_timestamp`."""
+        self._run(self._consumer.seek_to_timestamp(tp, timestamp_ms))
+
+    def position(self, tp: TopicPartition) -> int:
+        """See `AsyncConsumer.position`."""
+        return self._run(self._consumer.position(tp))
+
+    def poll(self, timeout: float = 0.0, max_records: int | None = None
+             ) -> list[ConsumerRecord]:
+        """See `AsyncConsumer.poll`."""
+        return self._run(self._consumer.poll(timeout, max_records))
+
+    def __iter__(self) -> Iterator[ConsumerRecord]:
+        while True:
+            yield from self.poll(self._consumer.fetch_max_wait_ms / 1000 + 1, max_records=1)
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """See `AsyncConsumer.commit`."""
+        self._run(self._consumer.commit(offsets))
+
+    def commit_async(self, offsets: Mapping[TopicPartition, int] | None = None,
+                     callback: Callable[[FlyQError | None], object] | None = None
+                     ) -> concurrent.futures.Future[None]:
+        """See `AsyncConsumer.commit_async`; the callback runs on the consumer's loop thread."""
+        async def start() -> Awaitable[None]:
+            return self._consumer.commit_async(offsets, callback)
+        task = self._run(start())
+        return asyncio.run_coroutine_threadsafe(_await(task), self._loop)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        """See `AsyncConsumer.committed`."""
+        return self._run(self._consumer.committed(tp))
+
+    def close(self, *, commit: bool = True) -> None:
+        """See `AsyncConsumer.close`; then stops the loop thread."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self._consumer.close(commit=commit))
+        finally:
+            self._stop_loop()
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
