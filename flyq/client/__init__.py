@@ -14,9 +14,16 @@ from flyq.client._admin import (
     ConsumerMemberDescription,
     GroupDescription,
     GroupListing,
+    IndexCheck,
     MemberDescription,
+    PartitionState,
 )
-from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
+from flyq.client._connection import (
+    DEFAULT_TIMEOUT,
+    BrokerConnection,
+    negotiated_version,
+    parse_bootstrap,
+)
 from flyq.client._consumer import AsyncConsumer, Consumer, ConsumerRecord
 
 __all__ = [
@@ -32,6 +39,9 @@ __all__ = [
     "ConsumerRecord",
     "GroupDescription",
     "GroupListing",
+    "IndexCheck",
     "MemberDescription",
+    "PartitionState",
+    "negotiated_version",
     "parse_bootstrap",
 ]

@@ -29,12 +29,15 @@ __all__ = [
     "ConsumerMemberDescription",
     "GroupDescription",
     "GroupListing",
+    "IndexCheck",
     "MemberDescription",
+    "PartitionState",
 ]
 
 _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
 _CONSUMER_GROUP_DESCRIBE = 69
+_FLYQ_PARTITION_STATE, _FLYQ_VERIFY_INDEX = 30001, 30002
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
 
@@ -101,6 +104,39 @@ class ConsumerGroupDescription:
     assignment_epoch: int
     assignor: str
     members: tuple[ConsumerMemberDescription, ...]
+
+
+@attrs.frozen
+class PartitionState:
+    """One partition's state as FlyqPartitionState answers it (EXT-4, CLIENT-40): its offsets
+    with the durable offset (`durable_offset <= high_watermark`), segments and size on disk,
+    `state` "online" or "failed" (`failure` says why), when its indexes were last verified
+    (`last_index_check_ms`, -1 never) and the `problems` that check found."""
+
+    topic: str
+    partition: int
+    log_start_offset: int
+    high_watermark: int
+    log_end_offset: int
+    durable_offset: int
+    segment_count: int
+    size_bytes: int
+    state: str
+    failure: str | None
+    last_index_check_ms: int
+    problems: tuple[str, ...]
+
+
+@attrs.frozen
+class IndexCheck:
+    """One partition's index verification as FlyqVerifyIndex answers it (EXT-5, CLIENT-41):
+    when it ran (`checked_ms`, the broker's clock) and one line per index that differs from a
+    rebuild (none: every index agrees)."""
+
+    topic: str
+    partition: int
+    checked_ms: int
+    problems: tuple[str, ...]
 
 
 def _raise_for(code: int, message: str | None = None, **fields: object) -> None:
@@ -329,3 +365,64 @@ class AsyncAdmin:
                            f"delete offset of {group} {topic['name']}-{partition['partition_index']}",
                            group=group, topic=topic["name"],
                            partition=partition["partition_index"])
+
+    # --- FlyQ's extension APIs (spec/protocol.md EXT-4, EXT-5; spec/client.md CLIENT-40..41) ---
+
+    async def _extension_body(self, api_key: int, topic: str,
+                              partitions: Iterable[int] | None) -> dict[str, Any]:
+        # Checked before the Metadata that `partitions=None` needs: a broker without the API is
+        # told so whatever else it lacks.
+        self.connection.version_for(api_key)
+        numbers = (list(range((await self.partition_counts([topic]))[topic]))
+                   if partitions is None else list(partitions))
+        return await self._call(api_key, {"topics": [{"name": topic, "partitions": numbers}]},
+                                (0, 0))
+
+    async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """Topic name -> partition count of `topics` (Metadata); an unknown topic is raised
+        (`UnknownTopicOrPartition`)."""
+        body = await self._call(_METADATA, {
+            "topics": [{"name": name} for name in topics],
+            "allow_auto_topic_creation": False}, (1, 12))
+        counts = {}
+        for entry in body["topics"]:
+            _raise_for(entry["error_code"], f"metadata of {entry['name']}", name=entry["name"])
+            counts[entry["name"]] = len(entry["partitions"])
+        return counts
+
+    async def partition_state(self, topic: str, partitions: Iterable[int] | None = None
+                              ) -> list[PartitionState]:
+        """The state of `topic`'s `partitions` (all by default), in partition order
+        (FlyqPartitionState, CLIENT-40). A partition's error is raised, naming it."""
+        body = await self._extension_body(_FLYQ_PARTITION_STATE, topic, partitions)
+        states = []
+        for entry in body["topics"]:
+            for partition in entry["partitions"]:
+                number = partition["partition_index"]
+                _raise_for(partition["error_code"],
+                           partition["error_message"] or f"state of {entry['name']}-{number}",
+                           topic=entry["name"], partition=number)
+                states.append(PartitionState(
+                    entry["name"], number, partition["log_start_offset"],
+                    partition["high_watermark"], partition["log_end_offset"],
+                    partition["durable_offset"], partition["segment_count"],
+                    partition["size_bytes"], partition["state"], partition["failure"],
+                    partition["last_index_check_ms"], tuple(partition["problems"])))
+        return sorted(states, key=lambda state: state.partition)
+
+    async def verify_indexes(self, topic: str, partitions: Iterable[int] | None = None
+                             ) -> list[IndexCheck]:
+        """Verify each index of `topic`'s `partitions` (all by default) against a rebuild now,
+        in partition order (FlyqVerifyIndex, CLIENT-41); it repairs nothing. A partition's
+        error (`LogFailed` for a failed log) is raised, naming it."""
+        body = await self._extension_body(_FLYQ_VERIFY_INDEX, topic, partitions)
+        checks = []
+        for entry in body["topics"]:
+            for partition in entry["partitions"]:
+                number = partition["partition_index"]
+                _raise_for(partition["error_code"],
+                           partition["error_message"] or f"verify {entry['name']}-{number}",
+                           topic=entry["name"], partition=number)
+                checks.append(IndexCheck(entry["name"], number, partition["checked_ms"],
+                                         tuple(partition["problems"])))
+        return sorted(checks, key=lambda check: check.partition)

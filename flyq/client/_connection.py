@@ -31,7 +31,7 @@ from flyq.errors import (
 )
 from flyq.protocol import APIS, ClientConnection, Response
 
-__all__ = ["DEFAULT_TIMEOUT", "BrokerConnection", "parse_bootstrap"]
+__all__ = ["DEFAULT_TIMEOUT", "BrokerConnection", "negotiated_version", "parse_bootstrap"]
 
 DEFAULT_TIMEOUT = 30.0
 API_VERSIONS = 18
@@ -46,6 +46,26 @@ def parse_bootstrap(bootstrap: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidArgument("bootstrap", bootstrap, "HOST:PORT, the port in 1..65535")
     return host.strip("[]"), int(port)
+
+
+def negotiated_version(api_key: int, served: Mapping[int, tuple[int, int]],
+                       versions: tuple[int, int] | None = None) -> int:
+    """The highest version of `api_key` the broker serves (`served`: ApiVersions' ranges), the
+    schema table knows and `versions` (what the caller can read) allows; `UnsupportedVersion`
+    naming the API if there is none, as from a broker that does not advertise it at all
+    (CLIENT-1, CLIENT-40)."""
+    api = APIS[api_key]
+    low, high = api.versions
+    if versions is not None:
+        low, high = max(low, versions[0]), min(high, versions[1])
+    served_range = served.get(api_key)
+    if served_range is None:
+        raise UnsupportedVersion(api.name, "request (the broker does not serve this API)", high,
+                                 (0, -1))
+    low, high = max(low, served_range[0]), min(high, served_range[1])
+    if low > high:
+        raise UnsupportedVersion(api.name, "request", high, served_range)
+    return high
 
 
 class BrokerConnection:
@@ -93,18 +113,8 @@ class BrokerConnection:
                          for entry in response.body["api_keys"]}
 
     def version_for(self, api_key: int, versions: tuple[int, int] | None = None) -> int:
-        """The highest version of `api_key` the broker serves, the schema table knows and
-        `versions` (what the caller can read) allows; `UnsupportedVersion` if there is none."""
-        api = APIS[api_key]
-        low, high = api.versions
-        if versions is not None:
-            low, high = max(low, versions[0]), min(high, versions[1])
-        served = self.versions.get(api_key)
-        if served is not None:
-            low, high = max(low, served[0]), min(high, served[1])
-        if served is None or low > high:
-            raise UnsupportedVersion(api.name, "request", high, served or (0, -1))
-        return high
+        """`negotiated_version` against the versions this broker advertised."""
+        return negotiated_version(api_key, self.versions, versions)
 
     async def request(self, api_key: int, body: Mapping[str, Any],
                       versions: tuple[int, int] | None = None) -> Response:

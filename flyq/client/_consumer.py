@@ -46,6 +46,8 @@ from flyq.records import Header
 __all__ = ["AsyncConsumer", "Consumer", "ConsumerRecord"]
 
 _FETCH, _LIST_OFFSETS, _OFFSET_COMMIT, _OFFSET_FETCH = 1, 2, 8, 9
+_FLYQ_READ_BACKWARD = 30000
+_READ_BACKWARD_BYTES = 1024 * 1024
 _OFFSET_OUT_OF_RANGE = 1
 _LATEST, _EARLIEST = -1, -2
 RESET_POLICIES: Final = ("earliest", "latest", "error")
@@ -410,6 +412,52 @@ class AsyncConsumer:
             for record in await self.poll(self.fetch_max_wait_ms / 1000 + 1, max_records=1):
                 yield record
 
+    # --- reading backward (FlyQ's extension, EXT-2..3; CLIENT-42..43) -----------------------
+
+    async def read_backward(self, tp: TopicPartition, from_offset: int | None = None,
+                            max_records: int = 500, max_bytes: int = _READ_BACKWARD_BYTES
+                            ) -> list[ConsumerRecord]:
+        """Up to `max_records` records of `tp`, newest first: from `from_offset` down, or from
+        the newest record (FlyqReadBackward, CLIENT-42). `tp` need not be assigned, and
+        positions do not move. `max_bytes` bounds each request's payload (the first record of
+        each is always answered)."""
+        self._check_open()
+        if max_records < 1 or max_bytes < 1:
+            raise InvalidArgument("max_records/max_bytes", (max_records, max_bytes), ">= 1")
+        if from_offset is not None and from_offset < 0:
+            raise InvalidArgument("from_offset", from_offset, "an offset >= 0, or None")
+        self.connection.version_for(_FLYQ_READ_BACKWARD)
+        topic, number = tp
+        records: list[ConsumerRecord] = []
+        start = -1 if from_offset is None else from_offset
+        while len(records) < max_records:
+            body = (await self.connection.request(_FLYQ_READ_BACKWARD, {
+                "topic": topic, "partition": number, "from_offset": start,
+                "max_records": max_records - len(records), "max_bytes": max_bytes},
+                (0, 0))).body
+            if body["error_code"]:
+                raise error_from_code(body["error_code"], body["error_message"]
+                                      or f"read backward from {topic}-{number}",
+                                      topic=topic, partition=number)
+            records.extend(ConsumerRecord(
+                topic, number, record["offset"], record["timestamp"], record["key"],
+                record["value"], tuple((header["key"], header["value"])
+                                       for header in record["headers"]))
+                for record in body["records"])
+            # EXT-3: fewer records than asked is a limit of the broker's, not the log start,
+            # unless the last one answered is at the log start (or none was answered).
+            if not body["records"] or records[-1].offset <= body["log_start_offset"]:
+                break
+            start = records[-1].offset - 1
+        return records
+
+    async def tail(self, tp: TopicPartition, n: int) -> list[ConsumerRecord]:
+        """The last `n` records of `tp` (fewer if the log holds fewer), oldest first as `poll`
+        hands them out (CLIENT-43): `read_backward` from the newest, reversed."""
+        if n < 1:
+            raise InvalidArgument("n", n, ">= 1")
+        return (await self.read_backward(tp, None, n))[::-1]
+
     # --- commits --------------------------------------------------------------------------------
 
     def _group(self) -> str:
@@ -598,6 +646,16 @@ class Consumer:
     def __iter__(self) -> Iterator[ConsumerRecord]:
         while True:
             yield from self.poll(self._consumer.fetch_max_wait_ms / 1000 + 1, max_records=1)
+
+    def read_backward(self, tp: TopicPartition, from_offset: int | None = None,
+                      max_records: int = 500, max_bytes: int = _READ_BACKWARD_BYTES
+                      ) -> list[ConsumerRecord]:
+        """See `AsyncConsumer.read_backward`."""
+        return self._run(self._consumer.read_backward(tp, from_offset, max_records, max_bytes))
+
+    def tail(self, tp: TopicPartition, n: int) -> list[ConsumerRecord]:
+        """See `AsyncConsumer.tail`."""
+        return self._run(self._consumer.tail(tp, n))
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         """See `AsyncConsumer.commit`."""
