@@ -4,21 +4,19 @@ to a running broker (which then also knows the groups' members)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import click
 
+from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import format_option, print_json, table
-from flyq.cli._root import cli, data_dir_given, data_dir_option, open_broker
+from flyq.cli._root import cli, data_dir_option, open_broker
 from flyq.client import AsyncAdmin, ConsumerGroupDescription, GroupDescription
 from flyq.errors import InvalidPartition, NonEmptyGroup, OffsetOutOfRange, UnknownGroup, UnknownTopic
 
 __all__ = ["groups_group"]
 
-_T = TypeVar("_T")
 _LAG_COLUMNS = ("topic", "partition", "committed_offset", "log_start_offset", "log_end_offset",
                 "high_watermark", "lag")
 _NETWORK_LAG_COLUMNS = ("topic", "partition", "committed_offset", "log_end_offset", "lag",
@@ -27,36 +25,6 @@ _MEMBER_COLUMNS = ("member_id", "client_id", "client_host", "assignment")
 _CONSUMER_MEMBER_COLUMNS = ("member_id", "member_epoch", "client_id", "client_host",
                             "assignment", "target_assignment")
 _INACTIVE = ("Empty", "Dead")
-
-
-def bootstrap_option(function: Any) -> Any:
-    """`--bootstrap HOST:PORT`: talk to a running broker instead of opening the data directory."""
-    return click.option(
-        "--bootstrap", envvar="FLYQ_BOOTSTRAP", show_envvar=True, metavar="HOST:PORT",
-        help="A running broker to ask (its groups' members too) instead of the data directory.",
-    )(function)
-
-
-def chosen_bootstrap(ctx: click.Context, bootstrap: str | None) -> str | None:
-    """The broker to talk to, or None to work on the data directory. A `--data-dir` on the
-    command line beats $FLYQ_BOOTSTRAP from the environment; naming both on the command line is
-    an error, since it is unclear which one the user means."""
-    if bootstrap is None:
-        return None
-    from_command_line = ctx.get_parameter_source("bootstrap") is click.core.ParameterSource.COMMANDLINE
-    if data_dir_given(ctx):
-        if from_command_line:
-            raise click.UsageError("give either --bootstrap (a running broker) or --data-dir "
-                                   "(a stopped broker's directory), not both")
-        return None
-    return bootstrap
-
-
-def _admin_run(bootstrap: str, work: Callable[[AsyncAdmin], Awaitable[_T]]) -> _T:
-    async def main() -> _T:
-        async with await AsyncAdmin.connect(bootstrap) as admin:
-            return await work(admin)
-    return asyncio.run(main())
 
 
 @cli.group("groups")
@@ -78,7 +46,7 @@ def groups_list(ctx: click.Context, output_format: str, bootstrap: str | None) -
     """
     bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
-        listings = _admin_run(bootstrap, lambda admin: admin.list_groups())
+        listings = admin_run(bootstrap, lambda admin: admin.list_groups())
         rows = [{**attrs.asdict(listing), "group_type": listing.group_type or None}
                 for listing in listings]
         if output_format == "json":
@@ -174,7 +142,7 @@ def _partitions_text(partitions: tuple[tuple[str, int], ...]) -> str | None:
 
 
 def _describe_network(bootstrap: str, group: str, output_format: str) -> None:
-    description, rows = _admin_run(bootstrap, lambda admin: _describe(admin, group))
+    description, rows = admin_run(bootstrap, lambda admin: _describe(admin, group))
     # One json shape for both protocols: what only the consumer protocol has is null for a
     # classic group.
     if isinstance(description, ConsumerGroupDescription):
@@ -237,7 +205,7 @@ def groups_delete(ctx: click.Context, group: str, bootstrap: str | None) -> None
     group that has members."""
     bootstrap = chosen_bootstrap(ctx, bootstrap)
     if bootstrap is not None:
-        errors = _admin_run(bootstrap, lambda admin: admin.delete_groups([group]))
+        errors = admin_run(bootstrap, lambda admin: admin.delete_groups([group]))
         error = errors.get(group)
         if error is not None:
             raise error
@@ -293,7 +261,7 @@ def groups_reset_offsets(ctx: click.Context, group: str, topic_name: str, partit
         target = ("offset", to_offset) if to_offset is not None else (
             ("earliest", None) if to_earliest else ("latest", None) if to_latest
             else ("timestamp", to_timestamp))
-        plan = _admin_run(bootstrap, lambda admin: _reset_network(
+        plan = admin_run(bootstrap, lambda admin: _reset_network(
             admin, group, topic_name, partition, target, execute))
         for number, (old, new) in sorted(plan.items()):
             shown = "-" if old is None else str(old)
