@@ -1,14 +1,27 @@
-"""`flyq consume`: print a topic's records, optionally as a consumer group (GRP-CLI-1..2)."""
+"""`flyq consume`: print a topic's records, optionally as a consumer group (GRP-CLI-1..2).
+
+Offline it reads the data directory through the Broker; with `--bootstrap HOST:PORT` (or
+$FLYQ_BOOTSTRAP) it reads a running broker through `flyq.client.Consumer` (CLI-NET-1..4 in
+spec/client.md), and `--follow` then waits for new records until SIGINT or SIGTERM.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterable, Iterator
+from types import FrameType
+from typing import BinaryIO
 
 import click
 
 from flyq.broker import Broker, ReadSpan
+from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import write_record
 from flyq.cli._root import cli, data_dir_option, open_broker
+from flyq.client import AsyncAdmin, Consumer, ConsumerRecord
+from flyq.errors import InvalidPartition
+from flyq.records import StoredRecord
 
 __all__ = ["consume"]
 
@@ -62,13 +75,25 @@ __all__ = ["consume"]
     "or it lies outside [log_start_offset, log_end_offset]: earliest (log_start_offset), latest "
     "(log_end_offset) or error (exit 1).  [default: earliest]",
 )
+@click.option(
+    "--follow", is_flag=True,
+    help="With --bootstrap: after the records there are, wait for new ones (as tail -f) until "
+    "Ctrl-C or SIGTERM; with --group, commit what was printed then.",
+)
+@bootstrap_option
 @data_dir_option
 @click.pass_context
 def consume(ctx: click.Context, topic_name: str, partition: int | None, from_beginning: bool,
             offset: int | None, timestamp: int | None, tail: int | None, backward: bool,
             max_records: int | None, output_format: str, group: str | None,
-            reset: str | None) -> None:
-    """Print the records of TOPIC and exit (it does not wait for new ones)."""
+            reset: str | None, follow: bool, bootstrap: str | None) -> None:
+    """Print the records of TOPIC and exit (it does not wait for new ones unless --follow)."""
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    if follow and bootstrap is None:
+        raise click.UsageError("--follow needs --bootstrap: a running broker appends the records "
+                               "to wait for")
+    if follow and backward:
+        raise click.UsageError("--follow waits for newer records; it cannot read --backward")
     starts = [name for name, given in (("--from-beginning", from_beginning),
                                        ("--offset", offset is not None),
                                        ("--timestamp", timestamp is not None),
@@ -80,6 +105,10 @@ def consume(ctx: click.Context, topic_name: str, partition: int | None, from_beg
                 f"--group starts at the group's committed offsets; it cannot be combined with "
                 f"{', '.join(given)} (move the group with `flyq groups reset-offsets`)"
             )
+        if bootstrap is not None:
+            _consume_network(bootstrap, topic_name, partition, _Start(), max_records,
+                             output_format, group, reset or "earliest", follow)
+            return
         _consume_group(open_broker(ctx), topic_name, group, reset or "earliest", partition,
                        max_records, output_format)
         return
@@ -91,6 +120,11 @@ def consume(ctx: click.Context, topic_name: str, partition: int | None, from_beg
         raise click.UsageError("--from-beginning reads forward; drop it or --backward")
     if offset is not None and partition is None:
         raise click.UsageError("--offset needs --partition: offsets are per partition")
+    if bootstrap is not None:
+        _consume_network(bootstrap, topic_name, partition,
+                         _Start(offset, timestamp, tail, backward), max_records, output_format,
+                         None, "earliest", follow)
+        return
     broker = open_broker(ctx)
     partitions = _partitions(broker, topic_name, partition)
     out = sys.stdout.buffer
@@ -147,3 +181,168 @@ def _consume_group(broker: Broker, topic_name: str, group: str, reset: str,
     click.echo(
         f"Consumed {printed} record(s) from {topic_name!r}; committed group {group!r}.", err=True
     )
+
+
+# --- over a running broker (--bootstrap) ---------------------------------------------------------
+
+class _Start:
+    """Where a network read starts: the options of the offline command, same meanings."""
+
+    def __init__(self, offset: int | None = None, timestamp: int | None = None,
+                 tail: int | None = None, backward: bool = False) -> None:
+        self.offset = offset
+        self.timestamp = timestamp
+        self.tail = tail
+        self.backward = backward
+
+
+class _Stop:
+    """SIGINT and SIGTERM set `requested` instead of interrupting a request midway, so what was
+    printed can still be committed; a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> _Stop:
+        self._previous = {number: signal.signal(number, self._handle)
+                          for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+_FOLLOW_POLL = 0.5  # seconds: how soon --follow sees a stop request while idle
+
+
+def _stored(record: ConsumerRecord) -> StoredRecord:
+    return StoredRecord(record.offset, record.timestamp, record.key, record.value, record.headers)
+
+
+class _Printer:
+    """Writes records and counts them against --max; `printed[tp]` is the offset after the last
+    record of tp written (what a group commits)."""
+
+    def __init__(self, out: BinaryIO, output_format: str, max_records: int | None) -> None:
+        self.out = out
+        self.output_format = output_format
+        self.max_records = max_records
+        self.count = 0
+        self.printed: dict[tuple[str, int], int] = {}
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.max_records is None else self.max_records - self.count
+
+    @property
+    def full(self) -> bool:
+        return self.max_records is not None and self.count >= self.max_records
+
+    def write(self, records: Iterable[ConsumerRecord]) -> None:
+        for record in records:
+            if self.full:
+                return
+            write_record(self.out, record.partition, _stored(record), self.output_format)
+            self.count += 1
+            self.printed[(record.topic, record.partition)] = record.offset + 1
+        self.out.flush()
+
+
+def _consume_network(bootstrap: str, topic_name: str, partition: int | None, start: _Start,
+                     max_records: int | None, output_format: str, group: str | None,
+                     reset: str, follow: bool) -> None:
+    """Print TOPIC's records from a running broker (CLI-NET-1..4)."""
+    async def plan(admin: AsyncAdmin) -> tuple[list[int], dict[tuple[str, int], int],
+                                               dict[tuple[str, int], int]]:
+        count = (await admin.partition_counts([topic_name]))[topic_name]
+        if partition is not None and partition >= count:
+            raise InvalidPartition(topic_name, partition, count)
+        numbers = [partition] if partition is not None else list(range(count))
+        tps = [(topic_name, number) for number in numbers]
+        found = ({} if start.timestamp is None or not start.backward
+                 else await admin.list_offsets(tps, start.timestamp))
+        return numbers, await admin.list_end_offsets(tps), found
+
+    numbers, ends, found = admin_run(bootstrap, plan)
+    tps = [(topic_name, number) for number in numbers]
+    printer = _Printer(sys.stdout.buffer, output_format, max_records)
+    consumer = Consumer(bootstrap, group_id=group, enable_auto_commit=False,
+                        auto_offset_reset=reset)
+    try:
+        with _Stop() as stop:
+            if start.backward:
+                for tp in tps:
+                    if printer.full:
+                        break
+                    printer.write(_backward(consumer, tp, start, found.get(tp), printer))
+            elif follow:
+                _place_all(consumer, tps, start, printer, group is not None)
+                while not printer.full and not stop.requested:
+                    printer.write(consumer.poll(_FOLLOW_POLL, printer.remaining))
+            else:
+                for tp in tps:
+                    if printer.full or stop.requested:
+                        break
+                    _place_all(consumer, [tp], start, printer, group is not None)
+                    while (not printer.full and not stop.requested
+                           and consumer.position(tp) < ends[tp]):
+                        printer.write(consumer.poll(_FOLLOW_POLL, printer.remaining))
+            if group is not None and printer.printed:
+                consumer.commit(printer.printed)
+    finally:
+        consumer.close(commit=False)
+    committed = f"; committed group {group!r}" if group is not None else ""
+    click.echo(f"Consumed {printer.count} record(s) from {topic_name!r}{committed}.", err=True)
+
+
+def _place_all(consumer: Consumer, tps: list[tuple[str, int]], start: _Start,
+               printer: _Printer, in_group: bool) -> None:
+    """Assign `tps` and seek each to where `start` says (no seek: a group's committed offset);
+    --tail prints its records here, and reading goes on after them."""
+    consumer.assign(tps)
+    for tp in tps:
+        if start.offset is not None:
+            consumer.seek(tp, start.offset)
+        elif start.timestamp is not None:
+            consumer.seek_to_timestamp(tp, start.timestamp)
+        elif start.tail is not None:
+            last = consumer.tail(tp, start.tail)
+            printer.write(last)
+            if last:
+                consumer.seek(tp, last[-1].offset + 1)
+            else:
+                consumer.seek_to_beginning([tp])
+        elif not in_group:
+            consumer.seek_to_beginning([tp])
+
+
+def _backward(consumer: Consumer, tp: tuple[str, int], start: _Start, found: int | None,
+              printer: _Printer) -> Iterator[ConsumerRecord]:
+    """`tp`'s records newest first, as the offline --backward prints them."""
+    limit = start.tail
+    if start.offset is not None:
+        from_offset: int | None = start.offset
+    elif start.timestamp is not None and found is not None and found >= 0:
+        if found == 0:
+            return
+        from_offset = found - 1  # the records before the first at or after the timestamp
+    else:
+        from_offset = None
+    while True:
+        want = 500 if printer.remaining is None else min(500, printer.remaining)
+        if limit is not None:
+            want = min(want, limit)
+        if want <= 0:
+            return
+        records = consumer.read_backward(tp, from_offset, want)
+        yield from records
+        if limit is not None:
+            limit -= len(records)
+        if len(records) < want or records[-1].offset == 0:
+            return  # CLIENT-42: fewer than asked means the log start was reached
+        from_offset = records[-1].offset - 1
