@@ -254,10 +254,10 @@ class LogClosed(FlyQError):
 class DirectoryLocked(FlyQError):
     """Another process (or another open log in this one) is using the directory."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, hint: str | None = None) -> None:
         super().__init__(
             f"{directory} is in use by another FlyQ process; run one command at a time per "
-            "data directory"
+            f"data directory{'; ' + hint if hint else ''}"
         )
         self.directory = directory
 

@@ -16,13 +16,14 @@ import click
 
 from flyq import __version__
 from flyq.broker import Broker
-from flyq.errors import FlyQError
+from flyq.errors import DirectoryLocked, FlyQError
 from flyq.impl.broker_config import CONFIG_ENV, CONFIG_FILE
 
 __all__ = ["DEFAULT_DATA_DIR", "cli", "data_dir_option", "main", "open_broker"]
 
 DEFAULT_DATA_DIR = "./flyq-data"
 _DATA_DIR_KEY = "flyq.data_dir"
+_LOCKED_HINT_KEY = "flyq.locked_hint"
 
 
 class _FlyQGroup(click.Group):
@@ -31,6 +32,11 @@ class _FlyQGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except DirectoryLocked as exc:
+            # Partitions are locked as they are opened, so this may come from deep in a command.
+            hint = ctx.meta.get(_LOCKED_HINT_KEY)
+            message = str(exc) if hint is None else str(DirectoryLocked(exc.directory, hint))
+            raise click.ClickException(" ".join(message.split())) from exc
         except FlyQError as exc:
             raise click.ClickException(" ".join(str(exc).split())) from exc
 
@@ -68,9 +74,20 @@ def data_dir_given(ctx: click.Context) -> bool:
             or root.get_parameter_source("data_dir") is click.core.ParameterSource.COMMANDLINE)
 
 
+def _locked_hint(ctx: click.Context) -> str:
+    """What to do when the data directory is locked: the usual holder is a running `flyq
+    broker`, so point to --bootstrap where this command has it (CLI-NET-5)."""
+    if any(param.name == "bootstrap" for param in ctx.command.params):
+        return ("if a broker is running on it, give this command --bootstrap HOST:PORT "
+                "(or set FLYQ_BOOTSTRAP) to ask the broker instead")
+    command = ctx.command_path.split(" ", 1)[-1]
+    return f"if a broker is running on it, stop it first: `flyq {command}` has no --bootstrap"
+
+
 def open_broker(ctx: click.Context, *, create: bool = False) -> Broker:
     """The Broker of the chosen data directory, closed when the command ends."""
     config_file = ctx.find_root().params.get("config_file")
+    ctx.meta[_LOCKED_HINT_KEY] = _locked_hint(ctx)
     broker = Broker.open(data_dir(ctx), config_path=config_file, create=create)
     return ctx.with_resource(broker)
 

@@ -148,3 +148,14 @@ def test_follow_prints_a_new_record_and_commits_on_sigint(filled: BrokerProcess,
     assert b"Traceback" not in stderr
     assert b"committed group 'follower'" in stderr
     assert committed(filled.bootstrap, "follower") == {(TOPIC, 1): 4}
+
+
+def test_an_offline_command_on_a_running_brokers_directory_points_to_bootstrap(
+        filled: BrokerProcess) -> None:
+    """CLI-NET-5: the data directory a broker holds is locked; an offline command that has
+    --bootstrap says to use it, one that has not says to stop the broker."""
+    error = fails("consume", TOPIC, "--data-dir", str(filled.data_dir))
+    assert "in use by another FlyQ process" in error and "--bootstrap HOST:PORT" in error
+    error = fails("retention", "run", TOPIC, "--data-dir", str(filled.data_dir))
+    assert "in use by another FlyQ process" in error
+    assert "`flyq retention run` has no --bootstrap" in error
