@@ -159,3 +159,19 @@ def test_an_offline_command_on_a_running_brokers_directory_points_to_bootstrap(
     error = fails("retention", "run", TOPIC, "--data-dir", str(filled.data_dir))
     assert "in use by another FlyQ process" in error
     assert "`flyq retention run` has no --bootstrap" in error
+
+
+def test_health_over_the_broker(filled: BrokerProcess) -> None:
+    """CLI-NET-6: `flyq health --bootstrap` shows each partition's offsets, durable offset,
+    size and state as the broker reports them; --verify finds every index in agreement."""
+    rows = json.loads(ok("health", "--bootstrap", filled.bootstrap, "--format", "json"))
+    assert [(row["topic"], row["partition"], row["state"], row["log_end_offset"])
+            for row in rows] == [(TOPIC, 0, "online", COUNT), (TOPIC, 1, "online", 3)]
+    assert all(0 <= row["durable_offset"] <= row["high_watermark"] for row in rows)
+    assert all(row["total_bytes"] > 0 and row["index_check"] is None for row in rows)
+    verified = json.loads(ok("health", TOPIC, "--verify", "--bootstrap", filled.bootstrap,
+                             "--format", "json"))
+    assert [row["index_check"]["problems"] for row in verified] == [[], []]
+    text = ok("health", TOPIC, "--verify", "--bootstrap", filled.bootstrap)
+    assert f"{TOPIC}-0: indexes match a rebuild" in text
+    assert "unknown" in fails("health", "missing", "--bootstrap", filled.bootstrap).lower()
