@@ -29,6 +29,7 @@ __all__ = [
     "KAFKA_TOPIC_CONFIGS",
     "DescribedConfig",
     "describe_topic_config",
+    "kafka_topic_configs",
     "log_config_changes",
 ]
 
@@ -129,6 +130,19 @@ def _kafka_value(field: str, value: int | str | None) -> str:
     if value is None:
         return str(_LONG_MAX if field in _NEVER_WHEN_LONG_MAX else _UNLIMITED)
     return str(value)
+
+
+def kafka_topic_configs(changes: Mapping[str, int | str | None]) -> dict[str, str]:
+    """LogConfig field changes (as `flyq topic create --config` gives them) in Kafka's names and
+    values, for CreateTopics: the inverse of `log_config_changes` (CFG-1, CFG-2). A field without
+    a Kafka name raises `InvalidConfig`."""
+    names = {field: name for name, field in KAFKA_TOPIC_CONFIGS.items()}
+    configs = {}
+    for field, value in changes.items():
+        if field not in names:
+            raise InvalidConfig(field, value, "no Kafka topic config carries it over the network")
+        configs[names[field]] = _kafka_value(field, value)
+    return configs
 
 
 def describe_topic_config(config: LogConfig,

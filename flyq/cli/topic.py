@@ -1,13 +1,18 @@
-"""`flyq topic create|alter|list|describe|delete`: thin over the Broker's topic operations."""
+"""`flyq topic create|alter|list|describe|delete`: thin over the Broker's topic operations; with
+`--bootstrap HOST:PORT` (not `alter`) over `flyq.client.AsyncAdmin` talking to a running broker
+(CLI-NET-7)."""
 
 from __future__ import annotations
 
 import attrs
 import click
 
+from flyq.broker.kafka_config import kafka_topic_configs
 from flyq.broker.layout import check_topic_name
+from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import format_option, print_json, table
 from flyq.cli._root import cli, data_dir, data_dir_option, open_broker
+from flyq.client import AsyncAdmin, PartitionState
 from flyq.impl.config import TEXT_FIELDS, LogConfig
 
 __all__ = ["topic"]
@@ -62,10 +67,11 @@ def topic() -> None:
     "index_max_bytes, flush_messages, flush_ms (none to unset), max_batch_bytes, retention_ms, "
     "retention_bytes. Dotted names (segment.bytes) work too.",
 )
+@bootstrap_option
 @data_dir_option
 @click.pass_context
 def topic_create(ctx: click.Context, name: str, partitions: int,
-                 config_pairs: tuple[str, ...]) -> None:
+                 config_pairs: tuple[str, ...], bootstrap: str | None) -> None:
     """Create topic NAME with empty partitions.
 
     Its config is the broker config file's [log] table (see `flyq --help`) with --config on top;
@@ -73,6 +79,12 @@ def topic_create(ctx: click.Context, name: str, partitions: int,
     """
     check_topic_name(name)  # before the data directory is made for it
     changes = parse_config(config_pairs)
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    if bootstrap is not None:
+        configs = kafka_topic_configs(changes)
+        admin_run(bootstrap, lambda admin: admin.create_topic(name, partitions, configs))
+        click.echo(f"Created topic {name!r} with {partitions} partition(s) on {bootstrap}.")
+        return
     open_broker(ctx, create=True).create_topic(name, partitions, changes)
     click.echo(f"Created topic {name!r} with {partitions} partition(s) in {data_dir(ctx)}.")
 
@@ -98,11 +110,14 @@ def topic_alter(ctx: click.Context, name: str, config_pairs: tuple[str, ...]) ->
 
 @topic.command("list")
 @format_option
+@bootstrap_option
 @data_dir_option
 @click.pass_context
-def topic_list(ctx: click.Context, output_format: str) -> None:
+def topic_list(ctx: click.Context, output_format: str, bootstrap: str | None) -> None:
     """Print the name of every topic, one per line (json: an array of names)."""
-    names = open_broker(ctx).list_topics()
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    names = (list(admin_run(bootstrap, lambda admin: admin.list_topics()))
+             if bootstrap is not None else open_broker(ctx).list_topics())
     if output_format == "json":
         print_json(names)
         return
@@ -113,10 +128,20 @@ def topic_list(ctx: click.Context, output_format: str) -> None:
 @topic.command("describe")
 @click.argument("name")
 @format_option
+@bootstrap_option
 @data_dir_option
 @click.pass_context
-def topic_describe(ctx: click.Context, name: str, output_format: str) -> None:
-    """Show a topic's settings and each partition's offsets and size."""
+def topic_describe(ctx: click.Context, name: str, output_format: str,
+                   bootstrap: str | None) -> None:
+    """Show a topic's settings and each partition's offsets and size.
+
+    With --bootstrap: each partition's offsets, segments and size as the running broker reports
+    them (FlyqPartitionState); not the settings.
+    """
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    if bootstrap is not None:
+        _describe_network(bootstrap, name, output_format)
+        return
     description = open_broker(ctx).describe_topic(name)
     metadata = description.metadata
     rows = [attrs.asdict(partition) for partition in description.partitions]
@@ -133,9 +158,29 @@ def topic_describe(ctx: click.Context, name: str, output_format: str) -> None:
 
 @topic.command("delete")
 @click.argument("name")
+@bootstrap_option
 @data_dir_option
 @click.pass_context
-def topic_delete(ctx: click.Context, name: str) -> None:
+def topic_delete(ctx: click.Context, name: str, bootstrap: str | None) -> None:
     """Delete topic NAME and all its records."""
-    open_broker(ctx).delete_topic(name)
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    if bootstrap is not None:
+        admin_run(bootstrap, lambda admin: admin.delete_topic(name))
+    else:
+        open_broker(ctx).delete_topic(name)
     click.echo(f"Deleted topic {name!r}.")
+
+
+def _describe_network(bootstrap: str, name: str, output_format: str) -> None:
+    async def ask(admin: AsyncAdmin) -> list[PartitionState]:
+        return await admin.partition_state(name)
+
+    rows = [{"partition": state.partition, "log_start_offset": state.log_start_offset,
+             "high_watermark": state.high_watermark, "log_end_offset": state.log_end_offset,
+             "durable_offset": state.durable_offset, "segments": state.segment_count,
+             "size_bytes": state.size_bytes} for state in admin_run(bootstrap, ask)]
+    if output_format == "json":
+        print_json({"name": name, "partitions": rows})
+        return
+    click.echo(f"Topic: {name}  Partitions: {len(rows)}")
+    table(_PARTITION_COLUMNS, rows)

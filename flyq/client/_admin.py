@@ -37,6 +37,7 @@ __all__ = [
 _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
 _CONSUMER_GROUP_DESCRIBE = 69
+_CREATE_TOPICS, _DELETE_TOPICS = 19, 20
 _FLYQ_PARTITION_STATE, _FLYQ_VERIFY_INDEX = 30001, 30002
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
@@ -218,6 +219,27 @@ class AsyncAdmin:
         """Topic name -> topic id, for every topic (Metadata v10+, which carries the ids)."""
         return dict(sorted((topic["name"], topic["topic_id"])
                            for topic in await self._all_topics((10, 12))))
+
+    async def create_topic(self, name: str, partitions: int,
+                           configs: Mapping[str, str] | None = None) -> None:
+        """Create topic `name` with `partitions` partitions and Kafka-named `configs`
+        (`retention.ms`, ...: CFG-1..4) on top of the broker's defaults (CreateTopics)."""
+        body = await self._call(_CREATE_TOPICS, {"topics": [{
+            "name": name, "num_partitions": partitions, "replication_factor": -1,
+            "assignments": [], "configs": [{"name": key, "value": value}
+                                           for key, value in (configs or {}).items()]}],
+            "timeout_ms": int(self.connection.timeout * 1000)}, (2, 7))
+        for topic in body["topics"]:
+            _raise_for(topic["error_code"], topic.get("error_message")
+                       or f"create topic {topic['name']}", name=topic["name"])
+
+    async def delete_topic(self, name: str) -> None:
+        """Delete topic `name` with all its records (DeleteTopics, by name)."""
+        body = await self._call(_DELETE_TOPICS, {
+            "topic_names": [name], "timeout_ms": int(self.connection.timeout * 1000)}, (1, 5))
+        for topic in body["responses"]:
+            _raise_for(topic["error_code"], topic.get("error_message")
+                       or f"delete topic {topic['name']}", name=topic["name"])
 
     async def list_end_offsets(self, partitions: Iterable[TopicPartition]
                                ) -> dict[TopicPartition, int]:

@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+import confluent_kafka.admin
 import pytest
 
 from flyq.client import AsyncAdmin
@@ -175,3 +176,30 @@ def test_health_over_the_broker(filled: BrokerProcess) -> None:
     text = ok("health", TOPIC, "--verify", "--bootstrap", filled.bootstrap)
     assert f"{TOPIC}-0: indexes match a rebuild" in text
     assert "unknown" in fails("health", "missing", "--bootstrap", filled.bootstrap).lower()
+
+
+def test_topic_commands_over_the_broker(broker: BrokerProcess) -> None:
+    """CLI-NET-7: topic create (with --config, sent in Kafka's names), list, describe and
+    delete against a running broker; confluent-kafka's admin sees the topic and its config."""
+    bootstrap = broker.bootstrap
+    assert "Created topic 'made'" in ok("topic", "create", "made", "--partitions", "3",
+                                        "--config", "retention_ms=60000",
+                                        "--config", "segment.bytes=1048576",
+                                        "--bootstrap", bootstrap)
+    assert ok("topic", "list", "--bootstrap", bootstrap).split() == ["made"]
+    assert json.loads(ok("topic", "list", "--bootstrap", bootstrap, "--format", "json")) == [
+        "made"]
+    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": bootstrap})
+    resource = confluent_kafka.admin.ConfigResource("topic", "made")
+    described = admin.describe_configs([resource])[resource].result(10)
+    assert (described["retention.ms"].value, described["segment.bytes"].value) == (
+        "60000", "1048576")
+    document = json.loads(ok("topic", "describe", "made", "--bootstrap", bootstrap,
+                             "--format", "json"))
+    assert [(row["partition"], row["log_end_offset"]) for row in document["partitions"]] == [
+        (0, 0), (1, 0), (2, 0)]
+    assert "Partitions: 3" in ok("topic", "describe", "made", "--bootstrap", bootstrap)
+    assert "exists" in fails("topic", "create", "made", "--bootstrap", bootstrap).lower()
+    ok("topic", "delete", "made", "--bootstrap", bootstrap)
+    assert ok("topic", "list", "--bootstrap", bootstrap).split() == []
+    assert "made" in fails("topic", "delete", "made", "--bootstrap", bootstrap)

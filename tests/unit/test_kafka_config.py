@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from flyq.broker.kafka_config import describe_topic_config, log_config_changes
+from flyq.broker.kafka_config import describe_topic_config, kafka_topic_configs, log_config_changes
 from flyq.errors import InvalidConfig
 from flyq.impl.config import LogConfig
 
@@ -121,3 +121,14 @@ def test_values_are_trimmed_and_messages_say_what_is_allowed() -> None:
         log_config_changes([("bogus", "1")])
     assert "cleanup.policy" in str(caught.value)
     assert "retention.ms" in str(caught.value)
+
+
+def test_kafka_topic_configs_is_the_inverse_of_log_config_changes() -> None:
+    """CFG-1, CFG-2: field changes in Kafka's names and values translate back to themselves;
+    unlimited and never (None) go as -1 and Long.MAX_VALUE."""
+    changes = {"retention_ms": None, "segment_bytes": 1 << 20, "flush_ms": None,
+               "message_timestamp_type": "LogAppendTime"}
+    configs = kafka_topic_configs(changes)
+    assert configs == {"retention.ms": "-1", "segment.bytes": "1048576",
+                       "flush.ms": str((1 << 63) - 1), "message.timestamp.type": "LogAppendTime"}
+    assert log_config_changes(configs.items()) == changes
