@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import confluent_kafka.admin
 import pytest
@@ -93,6 +92,19 @@ def test_tail_and_backward(filled: BrokerProcess) -> None:
                      "--max", "3")) == ["v19", "v18", "v17"]
 
 
+def test_timestamp_starts(filled: BrokerProcess) -> None:
+    """CLI-NET-1..2: --timestamp forward starts at the first record at or after it (none after
+    the newest: nothing); backward it prints the records before that one, newest first."""
+    bootstrap = filled.bootstrap
+    future = str(2 ** 50)
+    assert len(values(ok("consume", TOPIC, "--bootstrap", bootstrap, "--timestamp", "0"))) == 23
+    assert values(ok("consume", TOPIC, "--bootstrap", bootstrap, "--timestamp", future)) == []
+    assert values(ok("consume", TOPIC, "--bootstrap", bootstrap, "--backward",
+                     "--timestamp", "0")) == []
+    assert values(ok("consume", TOPIC, "--bootstrap", bootstrap, "--backward", "--partition",
+                     "1", "--timestamp", future)) == ["w2", "w1", "w0"]
+
+
 def test_group_commits_what_was_printed(filled: BrokerProcess) -> None:
     """CLI-NET-3: --group starts at the committed offsets (earliest without one) and commits the
     offset after the last record printed; the next run goes on from there."""
@@ -113,10 +125,12 @@ def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     return asyncio.run(ask())
 
 
-def test_follow_prints_a_new_record_and_commits_on_sigint(filled: BrokerProcess,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_follow_prints_a_new_record_and_commits_on_a_stop_signal(filled: BrokerProcess,
+                                                                  stop: signal.Signals) -> None:
     """CLI-NET-4: --follow prints the records there are, then one produced while it runs; on
-    SIGINT it exits 0 and the group's committed offset is after the last record printed."""
+    SIGINT or SIGTERM it exits 0 and the group's committed offset is after the last record
+    printed."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     environment.pop("FLYQ_BOOTSTRAP", None)
     environment.pop("FLYQ_DATA_DIR", None)
@@ -141,7 +155,7 @@ def test_follow_prints_a_new_record_and_commits_on_sigint(filled: BrokerProcess,
         try:
             assert seen.wait(WAIT), lines
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
         _, stderr = process.communicate(timeout=WAIT)
         reader.join(WAIT)
     assert process.returncode == 0, stderr.decode()
