@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import BinaryIO
 
+import attrs
 import click
 
 from flyq.broker import Broker, ReadSpan
@@ -185,15 +186,14 @@ def _consume_group(broker: Broker, topic_name: str, group: str, reset: str,
 
 # --- over a running broker (--bootstrap) ---------------------------------------------------------
 
+@attrs.frozen
 class _Start:
     """Where a network read starts: the options of the offline command, same meanings."""
 
-    def __init__(self, offset: int | None = None, timestamp: int | None = None,
-                 tail: int | None = None, backward: bool = False) -> None:
-        self.offset = offset
-        self.timestamp = timestamp
-        self.tail = tail
-        self.backward = backward
+    offset: int | None = None
+    timestamp: int | None = None
+    tail: int | None = None
+    backward: bool = False
 
 
 class _Stop:
@@ -217,7 +217,7 @@ class _Stop:
             signal.signal(number, handler)
 
 
-_FOLLOW_POLL = 0.5  # seconds: how soon --follow sees a stop request while idle
+_POLL_SECONDS = 0.5  # how soon a read sees a stop request while the broker has nothing new
 
 
 def _stored(record: ConsumerRecord) -> StoredRecord:
@@ -283,7 +283,7 @@ def _consume_network(bootstrap: str, topic_name: str, partition: int | None, sta
             elif follow:
                 _place_all(consumer, tps, start, printer, group is not None)
                 while not printer.full and not stop.requested:
-                    printer.write(consumer.poll(_FOLLOW_POLL, printer.remaining))
+                    printer.write(consumer.poll(_POLL_SECONDS, printer.remaining))
             else:
                 for tp in tps:
                     if printer.full or stop.requested:
@@ -291,7 +291,7 @@ def _consume_network(bootstrap: str, topic_name: str, partition: int | None, sta
                     _place_all(consumer, [tp], start, printer, group is not None)
                     while (not printer.full and not stop.requested
                            and consumer.position(tp) < ends[tp]):
-                        printer.write(consumer.poll(_FOLLOW_POLL, printer.remaining))
+                        printer.write(consumer.poll(_POLL_SECONDS, printer.remaining))
             if group is not None and printer.printed:
                 consumer.commit(printer.printed)
     finally:
