@@ -1,5 +1,5 @@
 """`flyq topic create|alter|list|describe|delete`: thin over the Broker's topic operations; with
-`--bootstrap HOST:PORT` (not `alter`) over `flyq.client.AsyncAdmin` talking to a running broker
+`--bootstrap HOST:PORT` over `flyq.client.AsyncAdmin` talking to a running broker
 (CLI-NET-7)."""
 
 from __future__ import annotations
@@ -99,11 +99,20 @@ def topic_create(ctx: click.Context, name: str, partitions: int,
     metavar="KEY=VALUE",
     help="Log setting to change, repeatable; same keys as `topic create`.",
 )
+@bootstrap_option
 @data_dir_option
 @click.pass_context
-def topic_alter(ctx: click.Context, name: str, config_pairs: tuple[str, ...]) -> None:
+def topic_alter(ctx: click.Context, name: str, config_pairs: tuple[str, ...],
+                bootstrap: str | None) -> None:
     """Change the stored config of topic NAME; it applies when its partition logs next open."""
     changes = parse_config(config_pairs)
+    bootstrap = chosen_bootstrap(ctx, bootstrap)
+    if bootstrap is not None:
+        configs = kafka_topic_configs(changes)
+        admin_run(bootstrap, lambda admin: admin.alter_topic_config(name, configs))
+        click.echo(f"Altered topic {name!r}: "
+                   + " ".join(f"{key}={value}" for key, value in changes.items()))
+        return
     config = attrs.asdict(open_broker(ctx).alter_topic_config(name, changes).config)
     click.echo(f"Altered topic {name!r}: " + " ".join(f"{key}={config[key]}" for key in changes))
 

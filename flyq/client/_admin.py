@@ -37,7 +37,8 @@ __all__ = [
 _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
 _CONSUMER_GROUP_DESCRIBE = 69
-_CREATE_TOPICS, _DELETE_TOPICS = 19, 20
+_CREATE_TOPICS, _DELETE_TOPICS, _INCREMENTAL_ALTER_CONFIGS = 19, 20, 44
+_RESOURCE_TOPIC, _CONFIG_SET = 2, 0
 _FLYQ_PARTITION_STATE, _FLYQ_VERIFY_INDEX = 30001, 30002
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
@@ -232,6 +233,17 @@ class AsyncAdmin:
         for topic in body["topics"]:
             _raise_for(topic["error_code"], topic.get("error_message")
                        or f"create topic {topic['name']}", name=topic["name"])
+
+    async def alter_topic_config(self, name: str, configs: Mapping[str, str]) -> None:
+        """Set Kafka-named `configs` of topic `name` (IncrementalAlterConfigs, SET; CFG-1..4)."""
+        body = await self._call(_INCREMENTAL_ALTER_CONFIGS, {"resources": [{
+            "resource_type": _RESOURCE_TOPIC, "resource_name": name,
+            "configs": [{"name": key, "config_operation": _CONFIG_SET, "value": value}
+                        for key, value in configs.items()]}], "validate_only": False}, (0, 1))
+        for resource in body["responses"]:
+            _raise_for(resource["error_code"], resource["error_message"]
+                       or f"alter config of {resource['resource_name']}",
+                       name=resource["resource_name"])
 
     async def delete_topic(self, name: str) -> None:
         """Delete topic `name` with all its records (DeleteTopics, by name)."""

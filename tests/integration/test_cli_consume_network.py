@@ -193,8 +193,8 @@ def test_health_over_the_broker(filled: BrokerProcess) -> None:
 
 
 def test_topic_commands_over_the_broker(broker: BrokerProcess) -> None:
-    """CLI-NET-7: topic create (with --config, sent in Kafka's names), list, describe and
-    delete against a running broker; confluent-kafka's admin sees the topic and its config."""
+    """CLI-NET-7: topic create (with --config, sent in Kafka's names), list, alter, describe
+    and delete against a running broker; confluent-kafka's admin sees the topic and config."""
     bootstrap = broker.bootstrap
     assert "Created topic 'made'" in ok("topic", "create", "made", "--partitions", "3",
                                         "--config", "retention_ms=60000",
@@ -208,6 +208,10 @@ def test_topic_commands_over_the_broker(broker: BrokerProcess) -> None:
     described = admin.describe_configs([resource])[resource].result(10)
     assert (described["retention.ms"].value, described["segment.bytes"].value) == (
         "60000", "1048576")
+    assert "retention_ms=None" in ok("topic", "alter", "made", "--config", "retention_ms=none",
+                                     "--bootstrap", bootstrap)
+    described = admin.describe_configs([resource])[resource].result(10)
+    assert described["retention.ms"].value == "-1"
     document = json.loads(ok("topic", "describe", "made", "--bootstrap", bootstrap,
                              "--format", "json"))
     assert [(row["partition"], row["log_end_offset"]) for row in document["partitions"]] == [
