@@ -3,7 +3,9 @@
 
 `BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
 operations on topics, consumer groups and their offsets; `AsyncConsumer` (and its sync
-facade `Consumer`) reads assigned partitions. Errors are `flyq.errors.FlyQError`s.
+facade `Consumer`) reads assigned partitions. FlyQ's extension APIs, where the broker
+advertises them: `AsyncAdmin.partition_state` / `verify_indexes`, `AsyncConsumer.read_backward` /
+`tail` (spec/client.md CLIENT-40..43). Errors are `flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
