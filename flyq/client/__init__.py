@@ -2,7 +2,9 @@
 `flyq.protocol.ClientConnection`, the same schemas and codec the broker uses.
 
 `BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
-operations on topics, consumer groups and their offsets. Errors are `flyq.errors.FlyQError`s.
+operations on topics, consumer groups and their offsets; `AsyncProducer` and its sync facade
+`Producer` batched, idempotent produce (spec/client.md CLIENT-6..11). Errors are
+`flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
@@ -15,18 +17,23 @@ from flyq.client._admin import (
     GroupListing,
     MemberDescription,
 )
+from flyq.client._batching import RecordMetadata
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
+from flyq.client._producer import AsyncProducer, Producer
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EARLIEST",
     "LATEST",
     "AsyncAdmin",
+    "AsyncProducer",
     "BrokerConnection",
     "ConsumerGroupDescription",
     "ConsumerMemberDescription",
     "GroupDescription",
     "GroupListing",
     "MemberDescription",
+    "Producer",
+    "RecordMetadata",
     "parse_bootstrap",
 ]
