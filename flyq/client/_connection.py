@@ -93,6 +93,11 @@ class BrokerConnection:
         self.versions = {entry["api_key"]: (entry["min_version"], entry["max_version"])
                          for entry in response.body["api_keys"]}
 
+    @property
+    def failed(self) -> bool:
+        """Whether the connection is broken or closed (every request would fail)."""
+        return self._failure is not None
+
     def version_for(self, api_key: int, versions: tuple[int, int] | None = None) -> int:
         """The highest version of `api_key` the broker serves, the schema table knows and
         `versions` (what the caller can read) allows; `UnsupportedVersion` if there is none."""

@@ -82,6 +82,7 @@ class AsyncProducer:
         self._requests: set[asyncio.Task[None]] = set()
         self._connection: BrokerConnection | None = None
         self._wake = asyncio.Event()
+        self._connect_lock = asyncio.Lock()
         self._idle = asyncio.Event()
         self._closed = False
         self._sender: asyncio.Task[None] | None = None
@@ -110,16 +111,19 @@ class AsyncProducer:
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
 
     async def _connected(self) -> BrokerConnection:
-        connection = self._connection
-        if connection is None or connection._failure is not None:
-            if connection is not None:
-                await connection.close()
-            self._connection = None
-            connection = await BrokerConnection.open(
-                self.bootstrap, client_id=self.client_id,
-                timeout=max(self.request_timeout_ms / 1000, 1.0) + 5.0)
-            self._connection = connection
-        return connection
+        """The open connection, reopened if it failed; one opening at a time (requests of
+        several partitions may find it broken together)."""
+        async with self._connect_lock:
+            connection = self._connection
+            if connection is None or connection.failed:
+                if connection is not None:
+                    await connection.close()
+                self._connection = None
+                connection = await BrokerConnection.open(
+                    self.bootstrap, client_id=self.client_id,
+                    timeout=max(self.request_timeout_ms / 1000, 1.0) + 5.0)
+                self._connection = connection
+            return connection
 
     # --- metadata -----------------------------------------------------------------------------
 

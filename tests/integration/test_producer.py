@@ -153,20 +153,30 @@ def test_broker_restart_loses_nothing_and_duplicates_nothing(broker: BrokerProce
         async with await AsyncProducer.connect(broker.bootstrap, linger_ms=2,
                                                batch_size=1024) as producer:
             futures = []
+            restarting = None
             for index in range(count):
-                if index == count // 2:
-                    await asyncio.to_thread(broker.kill if kill else broker.stop)
-                    await asyncio.to_thread(broker.restart)
+                if index == count // 3:
+                    # The restart runs beside the sending: batches are in flight and queued
+                    # while the broker goes away and comes back.
+                    restarting = asyncio.create_task(asyncio.to_thread(restart))
                 futures.append(await producer.send("durable", f"v{index}".encode(),
                                                    key=str(index % 7).encode()))
-                if index % 50 == 0:
-                    await asyncio.sleep(0)
+                if index % 10 == 0:
+                    await asyncio.sleep(0.002)
+            assert restarting is not None
+            await restarting
             return list(await asyncio.gather(*futures))
+
+    def restart() -> None:
+        if kill:
+            broker.kill()
+        broker.restart()
 
     results = asyncio.run(produce())
     stored = read_all(broker, "durable", count)
     values = [m.value() for messages in stored.values() for m in messages]
     assert sorted(values) == sorted(f"v{index}".encode() for index in range(count))
+    assert broker.runs == 2
     for meta_index, meta in enumerate(results):
         assert stored[meta.partition][meta.offset].value() == f"v{meta_index}".encode()
 
