@@ -148,6 +148,11 @@ class AsyncProducer:
     async def _partition_count(self, topic: str, deadline: float) -> int:
         """The topic's partition count, asking Metadata (with backoff) until `deadline` while
         the answer is a retriable error (CLIENT-11)."""
+        if self._partitions and time.monotonic() - self._metadata_time > self.metadata_max_age:
+            # Periodic refresh (CLIENT-10): partitions added since are used from now on; a
+            # failed refresh keeps what was known.
+            with contextlib.suppress(FlyQError):
+                await self._refresh(self._partitions)
         attempt = 0
         while topic not in self._partitions:
             attempt += 1

@@ -213,6 +213,27 @@ def test_a_lost_answer_is_retried_as_a_duplicate(broker: BrokerProcess, idempote
         assert sorted(set(values)) == sorted(f"v{index}".encode() for index in range(count))
 
 
+def test_metadata_is_refreshed_and_new_partitions_used(broker: BrokerProcess) -> None:
+    """CLIENT-10: after `metadata_max_age_ms` the producer asks Metadata again, so a key is
+    placed by the topic's new partition count once partitions were added."""
+    create_topic(broker, "growing", 1)
+    key = next(f"k{i}".encode() for i in range(100) if java_partition(f"k{i}".encode()) == 2)
+    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": broker.bootstrap})
+
+    async def produce() -> tuple[RecordMetadata, RecordMetadata]:
+        async with await AsyncProducer.connect(broker.bootstrap,
+                                               metadata_max_age_ms=300) as producer:
+            before = await (await producer.send("growing", b"1", key=key))
+            await asyncio.to_thread(lambda: admin.create_partitions(
+                [confluent_kafka.admin.NewPartitions("growing", PARTITIONS)])["growing"].result(15))
+            await asyncio.sleep(0.5)
+            after = await (await producer.send("growing", b"2", key=key))
+            return before, after
+
+    before, after = asyncio.run(produce())
+    assert (before.partition, after.partition) == (0, 2)
+
+
 @pytest.fixture
 def no_auto_create_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     """A broker with auto.create.topics.enable = false."""
