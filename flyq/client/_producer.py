@@ -78,6 +78,7 @@ class AsyncProducer:
         self._metadata_time = 0.0
         self._metadata_stale = False
         self._sequences: dict[tuple[str, int], int] = {}
+        self._bump_epoch = False
         self._in_flight: set[tuple[str, int]] = set()
         self._requests: set[asyncio.Task[None]] = set()
         self._connection: BrokerConnection | None = None
@@ -239,7 +240,14 @@ class AsyncProducer:
                 self._metadata_stale = False
                 with contextlib.suppress(FlyQError):
                     await self._refresh(self._partitions)
-            batches = self._accumulator.ready(now, self._in_flight)
+            if self._bump_epoch and not self._in_flight:
+                try:
+                    await self._new_epoch()
+                except FlyQError:
+                    await asyncio.sleep(self.retry_backoff_ms / 1000)
+                continue
+            # While an epoch bump waits for the batches in flight, nothing else is sent.
+            batches = [] if self._bump_epoch else self._accumulator.ready(now, self._in_flight)
             for batch in batches:
                 self._expire_or_keep(batch, now)
             batches = [batch for batch in batches
@@ -256,14 +264,38 @@ class AsyncProducer:
             if not len(self._accumulator) and not self._in_flight:
                 self._idle.set()
             self._wake.clear()
-            next_time = self._accumulator.next_ready_time(self._in_flight)
+            next_time = None if self._bump_epoch else self._accumulator.next_ready_time(
+                self._in_flight)
             timeout = None if next_time is None else max(next_time - time.monotonic(), 0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    async def _new_epoch(self) -> None:
+        """Bump the producer epoch (InitProducerId v3+ with the current id and epoch) and start
+        every partition's sequences again at 0, the queued batches re-sequenced (CLIENT-9)."""
+        connection = await self._connected()
+        body = (await connection.request(
+            _INIT_PRODUCER_ID, {"transactional_id": None, "transaction_timeout_ms": 60_000,
+                                "producer_id": self.producer_id,
+                                "producer_epoch": self.producer_epoch}, (3, 4))).body
+        if body["error_code"]:
+            raise error_from_code(body["error_code"], "InitProducerId")
+        self.producer_id, self.producer_epoch = body["producer_id"], body["producer_epoch"]
+        self._sequences.clear()
+        for batch in self._accumulator.batches():
+            batch.encoded, batch.base_sequence = None, -1
+        self._bump_epoch = False
+
+    def _give_up(self, batch: ProducerBatch[Future], error: FlyQError) -> None:
+        """Fail the batch's records. If it had sequences, the broker may never have seen them:
+        later batches would be out of order, so the epoch is bumped before anything else goes."""
+        if batch.base_sequence >= 0:
+            self._bump_epoch = True
+        _fail(batch, error)
+
     def _expire_or_keep(self, batch: ProducerBatch[Future], now: float) -> None:
         if now > batch.created + self.delivery_timeout:
-            _fail(batch, RequestTimedOut(
+            self._give_up(batch, RequestTimedOut(
                 f"{batch.topic}-{batch.partition}: not delivered within "
                 f"{self.delivery_timeout}s"))
 
@@ -345,7 +377,7 @@ class AsyncProducer:
             batch.retry_at = now + wait
             self._accumulator.requeue(batch)
         else:
-            _fail(batch, error)
+            self._give_up(batch, error)
 
 
 def _fail(batch: ProducerBatch[Future], error: FlyQError) -> None:

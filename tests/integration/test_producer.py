@@ -15,7 +15,7 @@ import confluent_kafka.admin
 import pytest
 
 from flyq.client import AsyncProducer, Producer, RecordMetadata
-from flyq.errors import UnknownTopic
+from flyq.errors import ConnectionBroken, UnknownTopic
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.fault_proxy import FaultProxy
 
@@ -211,6 +211,33 @@ def test_a_lost_answer_is_retried_as_a_duplicate(broker: BrokerProcess, idempote
     else:
         assert len(values) > count
         assert sorted(set(values)) == sorted(f"v{index}".encode() for index in range(count))
+
+
+def test_a_batch_given_up_does_not_block_its_partition(broker: BrokerProcess) -> None:
+    """CLIENT-9/11: a sequenced batch that fails (the broker down past the delivery timeout)
+    fails its future with the last retriable error; the producer bumps its epoch, so the next
+    record to the partition is stored (not refused as out of order)."""
+    create_topic(broker, "gap", 1)
+
+    async def produce() -> tuple[RecordMetadata, BaseException | None, RecordMetadata]:
+        async with await AsyncProducer.connect(broker.bootstrap,
+                                               delivery_timeout_ms=1500) as producer:
+            first = await (await producer.send("gap", b"a"))
+            await asyncio.to_thread(broker.stop)
+            lost = await producer.send("gap", b"b")
+            error = None
+            try:
+                await asyncio.wait_for(lost, 10)
+            except ConnectionBroken as exc:
+                error = exc
+            await asyncio.to_thread(broker.restart)
+            last = await asyncio.wait_for(await producer.send("gap", b"c"), 10)
+            return first, error, last
+
+    first, error, last = asyncio.run(produce())
+    assert isinstance(error, ConnectionBroken)
+    assert (first.offset, last.offset) == (0, 1)
+    assert [m.value() for m in read_all(broker, "gap", 2)[0]] == [b"a", b"c"]
 
 
 def test_metadata_is_refreshed_and_new_partitions_used(broker: BrokerProcess) -> None:
