@@ -205,9 +205,23 @@ class AsyncProducer:
             while len(self._accumulator) or self._in_flight:
                 self._idle.clear()
                 self._wake.set()
-                await self._idle.wait()
+                await self._until_idle()
         finally:
             self._accumulator.flush_done()
+
+    async def _until_idle(self) -> None:
+        """Wait for the sender to be idle; if it stopped instead, raise what stopped it."""
+        sender = self._sender
+        if sender is None:
+            raise InvalidArgument("producer", "not connected", "a connected producer")
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait({idle, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+        if sender.done():
+            sender.result()  # the sender's own exception, if it has one
+            raise InvalidArgument("producer", "closed", "an open producer")
 
     async def close(self) -> None:
         """Flush, then stop; later `send`s raise `InvalidArgument`."""
