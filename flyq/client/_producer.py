@@ -77,6 +77,7 @@ class AsyncProducer:
         self._partitions: dict[str, int] = {}
         self._metadata_time = 0.0
         self._metadata_stale = False
+        self._metadata_retry_at = 0.0
         self._sequences: dict[tuple[str, int], int] = {}
         self._bump_epoch = False
         self._in_flight: set[tuple[str, int]] = set()
@@ -249,11 +250,14 @@ class AsyncProducer:
     async def _send_loop(self) -> None:
         while True:
             now = time.monotonic()
-            if self._metadata_stale or (
-                    self._partitions and now - self._metadata_time > self.metadata_max_age):
+            if now >= self._metadata_retry_at and (self._metadata_stale or (
+                    self._partitions and now - self._metadata_time > self.metadata_max_age)):
                 self._metadata_stale = False
-                with contextlib.suppress(FlyQError):
+                try:
                     await self._refresh(self._partitions)
+                except FlyQError:
+                    # Not again before a backoff: the broker may be down for a while.
+                    self._metadata_retry_at = now + self.retry_backoff_max_ms / 1000
             if self._bump_epoch and not self._in_flight:
                 try:
                     await self._new_epoch()
