@@ -126,6 +126,23 @@ def test_gzip_round_trip(broker: BrokerProcess) -> None:
     assert stored[partition][0].headers() == [("h", b"1")]
 
 
+def test_acks_one_without_idempotence(broker: BrokerProcess) -> None:
+    """CLIENT-9: acks=1 (not idempotent by default) stores every record at the offset its
+    future reports."""
+    create_topic(broker, "leader-only")
+
+    async def produce() -> list[RecordMetadata]:
+        async with await AsyncProducer.connect(broker.bootstrap, acks=1) as producer:
+            assert not producer.idempotent
+            futures = [await producer.send("leader-only", str(i).encode(), partition=2)
+                       for i in range(300)]
+            return list(await asyncio.gather(*futures))
+
+    assert [meta.offset for meta in asyncio.run(produce())] == list(range(300))
+    stored = read_all(broker, "leader-only", 300)
+    assert [m.value() for m in stored[2]] == [str(i).encode() for i in range(300)]
+
+
 def test_acks_zero(broker: BrokerProcess) -> None:
     """CLIENT-9: acks=0 futures resolve with offset -1 and the records are stored."""
     create_topic(broker, "fast")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flyq.client._batching import Partitioner, RecordAccumulator, record_size
-from flyq.client._producer import backoff_seconds
+from flyq.client._producer import Acks, AsyncProducer, backoff_seconds
 from flyq.errors import InvalidArgument
 from flyq.records import Record
 from tests.unit.test_partitioner import JAVA_PARTITION_OF_1000, kafka_python_partition
@@ -151,3 +151,21 @@ def test_flush_makes_every_batch_ready_now() -> None:
 def test_backoff_doubles_up_to_its_bound(attempt: int, expected: float) -> None:
     """CLIENT-10: the wait before retry n is retry_backoff_ms * 2^(n-1), at most the maximum."""
     assert backoff_seconds(attempt, 100, 1000) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("config", [
+    {"acks": 2}, {"acks": "one"}, {"acks": 1, "enable_idempotence": True},
+    {"acks": 0, "enable_idempotence": True}, {"compression": "snappy"}])
+def test_invalid_producer_config_is_refused(config: dict[str, object]) -> None:
+    """CLIENT-6/9: acks outside 0, 1, -1/'all', idempotence without acks=all, or an unknown
+    compression is InvalidArgument, before anything connects."""
+    with pytest.raises(InvalidArgument):
+        AsyncProducer("127.0.0.1:1", **config)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("acks", "idempotent"), [("all", True), (-1, True), (1, False),
+                                                  (0, False)])
+def test_idempotence_is_the_default_with_acks_all(acks: Acks, idempotent: bool) -> None:
+    """CLIENT-9: the producer is idempotent by default exactly when acks is all."""
+    producer = AsyncProducer("127.0.0.1:1", acks=acks)
+    assert (producer.acks, producer.idempotent) == (-1 if acks == "all" else acks, idempotent)
