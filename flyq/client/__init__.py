@@ -2,8 +2,10 @@
 `flyq.protocol.ClientConnection`, the same schemas and codec the broker uses.
 
 `BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
-operations on topics, consumer groups and their offsets; `AsyncConsumer` (and its sync
-facade `Consumer`) reads assigned partitions. Errors are `flyq.errors.FlyQError`s.
+operations on topics, consumer groups and their offsets; `AsyncProducer` and its sync facade
+`Producer` batched, idempotent produce (spec/client.md CLIENT-6..11); `AsyncConsumer` (and its
+sync facade `Consumer`) reads assigned partitions (CLIENT-20..29). Errors are
+`flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
@@ -16,8 +18,10 @@ from flyq.client._admin import (
     GroupListing,
     MemberDescription,
 )
+from flyq.client._batching import RecordMetadata
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
 from flyq.client._consumer import AsyncConsumer, Consumer, ConsumerRecord
+from flyq.client._producer import AsyncProducer, Producer
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -25,6 +29,7 @@ __all__ = [
     "LATEST",
     "AsyncAdmin",
     "AsyncConsumer",
+    "AsyncProducer",
     "BrokerConnection",
     "Consumer",
     "ConsumerGroupDescription",
@@ -33,5 +38,7 @@ __all__ = [
     "GroupDescription",
     "GroupListing",
     "MemberDescription",
+    "Producer",
+    "RecordMetadata",
     "parse_bootstrap",
 ]
