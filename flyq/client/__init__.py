@@ -2,10 +2,11 @@
 `flyq.protocol.ClientConnection`, the same schemas and codec the broker uses.
 
 `BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
-operations on topics, consumer groups and their offsets; `AsyncConsumer` (and its sync
-facade `Consumer`) reads assigned partitions. FlyQ's extension APIs, where the broker
-advertises them: `AsyncAdmin.partition_state` / `verify_indexes`, `AsyncConsumer.read_backward` /
-`tail` (spec/client.md CLIENT-40..43). Errors are `flyq.errors.FlyQError`s.
+operations on topics, consumer groups and their offsets; `AsyncProducer` and its sync facade
+`Producer` batched, idempotent produce (spec/client.md CLIENT-6..11); `AsyncConsumer` (and its
+sync facade `Consumer`) reads assigned partitions (CLIENT-20..29). FlyQ's extension APIs, where
+the broker advertises them: `AsyncAdmin.partition_state` / `verify_indexes`,
+`AsyncConsumer.read_backward` / `tail` (CLIENT-40..43). Errors are `flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
@@ -20,6 +21,7 @@ from flyq.client._admin import (
     MemberDescription,
     PartitionState,
 )
+from flyq.client._batching import RecordMetadata
 from flyq.client._connection import (
     DEFAULT_TIMEOUT,
     BrokerConnection,
@@ -27,6 +29,7 @@ from flyq.client._connection import (
     parse_bootstrap,
 )
 from flyq.client._consumer import AsyncConsumer, Consumer, ConsumerRecord
+from flyq.client._producer import AsyncProducer, Producer
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -34,6 +37,7 @@ __all__ = [
     "LATEST",
     "AsyncAdmin",
     "AsyncConsumer",
+    "AsyncProducer",
     "BrokerConnection",
     "Consumer",
     "ConsumerGroupDescription",
@@ -44,6 +48,8 @@ __all__ = [
     "IndexCheck",
     "MemberDescription",
     "PartitionState",
+    "Producer",
+    "RecordMetadata",
     "negotiated_version",
     "parse_bootstrap",
 ]

@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_TIMEOUT", "BrokerConnection", "negotiated_version", "parse_b
 
 DEFAULT_TIMEOUT = 30.0
 API_VERSIONS = 18
+_PRODUCE = 0
 _READ_SIZE = 1 << 16
 _UNSUPPORTED_VERSION = 35
 
@@ -112,6 +113,11 @@ class BrokerConnection:
         self.versions = {entry["api_key"]: (entry["min_version"], entry["max_version"])
                          for entry in response.body["api_keys"]}
 
+    @property
+    def failed(self) -> bool:
+        """Whether the connection is broken or closed (every request would fail)."""
+        return self._failure is not None
+
     def version_for(self, api_key: int, versions: tuple[int, int] | None = None) -> int:
         """`negotiated_version` against the versions this broker advertised."""
         return negotiated_version(api_key, self.versions, versions)
@@ -120,6 +126,24 @@ class BrokerConnection:
                       versions: tuple[int, int] | None = None) -> Response:
         """Send `body` at the negotiated version (see `version_for`) and await its response."""
         return await self._send(api_key, self.version_for(api_key, versions), body)
+
+    async def send_unanswered(self, api_key: int, body: Mapping[str, Any],
+                              versions: tuple[int, int] | None = None) -> None:
+        """Send a request Kafka never answers (a Produce with acks=0) and return once it is
+        written to the socket; `ConnectionBroken` if writing fails."""
+        if self._failure is not None:
+            raise self._failure
+        if not (api_key == _PRODUCE and body.get("acks") == 0):
+            raise InvalidArgument("request", APIS[api_key].name, "a Produce with acks=0")
+        version = self.version_for(api_key, versions)
+        data = self._protocol.send_request(api_key, version, body, self.client_id)
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except OSError as exc:
+            error = ConnectionBroken(f"sending to the broker failed: {exc}")
+            self._fail(error, exc)
+            raise error from exc
 
     async def _send(self, api_key: int, version: int, body: Mapping[str, Any]) -> Response:
         if self._failure is not None:

@@ -1,0 +1,197 @@
+"""The producer's pure core: where a record goes and when its batch is sent (spec/client.md
+CLIENT-6..8). No I/O, no clock (time is an argument, in seconds), randomness injected.
+
+- `Partitioner`: an explicit partition wins; a key goes where Kafka's Java client puts it
+  (`flyq.codec.partition.partition_for_key`); null keys stick to one partition per topic until
+  the batch they were filling there is closed, then move to another (KIP-480).
+- `RecordAccumulator`: one open batch per partition, closed when the next record would take it
+  past `batch_size` bytes; a batch is ready when closed, when `linger` seconds passed since its
+  first record, or when flushing. Ready batches leave partition by partition, oldest first.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+import attrs
+
+from flyq.codec.partition import check_partitions, partition_for_key
+from flyq.codec.record_batch import BATCH_HEADER_SIZE
+from flyq.errors import InvalidArgument
+from flyq.records import Record
+
+__all__ = ["ProducerBatch", "Partitioner", "RecordAccumulator", "RecordMetadata", "record_size"]
+
+T = TypeVar("T")
+TopicPartition = tuple[str, int]
+# A record's framing in a v2 batch: length, attributes, timestamp and offset deltas, key and
+# value lengths, header count, as varints; an upper bound for small records, which is enough to
+# decide when a batch is full.
+_RECORD_OVERHEAD = 21
+
+
+@attrs.frozen
+class RecordMetadata:
+    """Where a record was stored: its offset (-1 with acks=0, which learns none) and timestamp
+    (the record's own, or the broker's LogAppendTime stamp)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+
+def record_size(record: Record) -> int:
+    """The bytes `record` adds to an uncompressed batch, within a few bytes (an upper bound)."""
+    size = _RECORD_OVERHEAD + len(record.key or b"") + len(record.value or b"")
+    for name, value in record.headers:
+        size += 10 + len(name.encode("utf-8")) + len(value or b"")
+    return size
+
+
+class Partitioner:
+    """The partition of each record; one sticky partition per topic for null keys."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._sticky: dict[str, int] = {}
+
+    def partition(self, topic: str, key: bytes | None, partitions: int,
+                  explicit: int | None = None) -> int:
+        """`explicit` if given (`InvalidArgument` outside 0..partitions-1), else the key's
+        murmur2 partition, else the topic's sticky partition."""
+        check_partitions(partitions)
+        if explicit is not None:
+            if not 0 <= explicit < partitions:
+                raise InvalidArgument("partition", explicit, f"0..{partitions - 1}")
+            return explicit
+        if key is not None:
+            return partition_for_key(key, partitions)
+        sticky = self._sticky.get(topic)
+        if sticky is None or sticky >= partitions:
+            sticky = self._sticky[topic] = self._rng.randrange(partitions)
+        return sticky
+
+    def batch_closed(self, topic: str, partition: int, partitions: int) -> None:
+        """The batch at `partition` was closed: if null keys were sticking to it, they move to
+        another partition (a different one when there are several)."""
+        if self._sticky.get(topic) != partition:
+            return
+        if partitions > 1:
+            choice = self._rng.randrange(partitions - 1)
+            self._sticky[topic] = choice if choice < partition else choice + 1
+
+
+@attrs.define
+class ProducerBatch(Generic[T]):
+    """Records bound for one partition, each with its caller's token (a future). Once sent,
+    `base_sequence` and `encoded` are fixed: a retry sends the same bytes (CLIENT-9)."""
+
+    topic: str
+    partition: int
+    created: float
+    records: list[Record] = attrs.field(factory=list)
+    tokens: list[T] = attrs.field(factory=list)
+    size: int = BATCH_HEADER_SIZE
+    closed: bool = False
+    attempts: int = 0
+    retry_at: float = 0.0
+    base_sequence: int = -1
+    encoded: bytes | None = None
+
+    @property
+    def key(self) -> TopicPartition:
+        """The batch's (topic, partition)."""
+        return (self.topic, self.partition)
+
+
+class RecordAccumulator(Generic[T]):
+    """Open and closed batches per partition, in order; `ready` hands out the ones to send."""
+
+    def __init__(self, batch_size: int, linger: float) -> None:
+        if batch_size < 1:
+            raise InvalidArgument("batch_size", batch_size, "an integer >= 1")
+        if linger < 0:
+            raise InvalidArgument("linger", linger, ">= 0")
+        self.batch_size = batch_size
+        self.linger = linger
+        self._queues: dict[TopicPartition, deque[ProducerBatch[T]]] = {}
+        self._flushing = False
+
+    def append(self, topic: str, partition: int, record: Record, token: T,
+               now: float) -> bool:
+        """Add `record` to the partition's open batch; True if that closed the batch before it
+        (the record did not fit, so it opened a new one) or if the record filled its batch."""
+        queue = self._queues.setdefault((topic, partition), deque())
+        size = record_size(record)
+        closed_one = False
+        batch = queue[-1] if queue and not queue[-1].closed else None
+        if batch is not None and batch.records and batch.size + size > self.batch_size:
+            batch.closed = closed_one = True
+            batch = None
+        if batch is None:
+            batch = ProducerBatch(topic, partition, now)
+            queue.append(batch)
+        batch.records.append(record)
+        batch.tokens.append(token)
+        batch.size += size
+        if batch.size >= self.batch_size:
+            batch.closed = closed_one = True
+        return closed_one
+
+    def requeue(self, batch: ProducerBatch[T]) -> None:
+        """Put a sent batch back at the head of its partition, to be sent again (in order)."""
+        batch.closed = True
+        self._queues.setdefault(batch.key, deque()).appendleft(batch)
+
+    def flush(self) -> None:
+        """Make every batch ready now, until `flush_done`."""
+        self._flushing = True
+
+    def flush_done(self) -> None:
+        """Back to lingering."""
+        self._flushing = False
+
+    def _is_ready(self, batch: ProducerBatch[T], now: float) -> bool:
+        if batch.attempts:
+            return now >= batch.retry_at
+        return batch.closed or self._flushing or now >= batch.created + self.linger
+
+    def ready(self, now: float, busy: frozenset[TopicPartition] | set[TopicPartition]
+              ) -> list[ProducerBatch[T]]:
+        """The first batch of each partition not in `busy` that is ready, taken out; each is
+        closed (later records open a new batch)."""
+        taken = []
+        for key, queue in self._queues.items():
+            if queue and key not in busy and self._is_ready(queue[0], now):
+                batch = queue.popleft()
+                batch.closed = True
+                taken.append(batch)
+        for key in [key for key, queue in self._queues.items() if not queue]:
+            del self._queues[key]
+        return taken
+
+    def next_ready_time(self, busy: frozenset[TopicPartition] | set[TopicPartition]
+                        ) -> float | None:
+        """The earliest time a batch of a partition not in `busy` becomes ready (None: none)."""
+        times = [queue[0].retry_at if queue[0].attempts
+                 else (queue[0].created if queue[0].closed or self._flushing
+                       else queue[0].created + self.linger)
+                 for key, queue in self._queues.items() if queue and key not in busy]
+        return min(times, default=None)
+
+    def __len__(self) -> int:
+        """Batches waiting (not in flight)."""
+        return sum(len(queue) for queue in self._queues.values())
+
+    def batches(self) -> Iterator[ProducerBatch[T]]:
+        """Every waiting batch."""
+        for queue in self._queues.values():
+            yield from queue
+
+    def clear(self) -> None:
+        """Drop every waiting batch (their tokens are the caller's to settle)."""
+        self._queues.clear()
