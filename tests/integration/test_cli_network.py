@@ -1,4 +1,4 @@
-"""`flyq consume --bootstrap` (flyq/cli/consume.py over `flyq.client.Consumer`, spec/client.md
+"""`flyq consume|topic|health --bootstrap` (flyq/cli over `flyq.client`, spec/client.md
 CLI-NET-1..4) against a real `flyq broker`, the records produced by confluent-kafka."""
 
 from __future__ import annotations
