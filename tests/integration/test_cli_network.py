@@ -1,5 +1,5 @@
 """`flyq consume|topic|health --bootstrap` (flyq/cli over `flyq.client`, spec/client.md
-CLI-NET-1..4) against a real `flyq broker`, the records produced by confluent-kafka."""
+CLI-NET-1..7) against a real `flyq broker`, the records produced by confluent-kafka."""
 
 from __future__ import annotations
 
