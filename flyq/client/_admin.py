@@ -11,7 +11,7 @@ no FindCoordinator is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -172,6 +172,19 @@ def _named(topic_partitions: Iterable[Mapping[str, Any]], names: Mapping[UUID, s
     return tuple(sorted(
         (names.get(entry["topic_id"]) or entry.get("topic_name") or str(entry["topic_id"]), number)
         for entry in topic_partitions for number in entry["partitions"]))
+
+
+def _answered_partitions(body: Mapping[str, Any], what: str
+                         ) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
+    """(topic, partition, entry) of an extension answer's partitions; the first partition error
+    is raised, naming the partition and what was asked (`what`)."""
+    for entry in body["topics"]:
+        for partition in entry["partitions"]:
+            number = partition["partition_index"]
+            _raise_for(partition["error_code"],
+                       partition["error_message"] or f"{what} {entry['name']}-{number}",
+                       topic=entry["name"], partition=number)
+            yield entry["name"], number, partition
 
 
 class AsyncAdmin:
@@ -429,19 +442,14 @@ class AsyncAdmin:
         """The state of `topic`'s `partitions` (all by default), in partition order
         (FlyqPartitionState, CLIENT-40). A partition's error is raised, naming it."""
         body = await self._extension_body(_FLYQ_PARTITION_STATE, topic, partitions)
-        states = []
-        for entry in body["topics"]:
-            for partition in entry["partitions"]:
-                number = partition["partition_index"]
-                _raise_for(partition["error_code"],
-                           partition["error_message"] or f"state of {entry['name']}-{number}",
-                           topic=entry["name"], partition=number)
-                states.append(PartitionState(
-                    entry["name"], number, partition["log_start_offset"],
-                    partition["high_watermark"], partition["log_end_offset"],
-                    partition["durable_offset"], partition["segment_count"],
-                    partition["size_bytes"], partition["state"], partition["failure"],
-                    partition["last_index_check_ms"], tuple(partition["problems"])))
+        states = [
+            PartitionState(
+                name, number, partition["log_start_offset"], partition["high_watermark"],
+                partition["log_end_offset"], partition["durable_offset"],
+                partition["segment_count"], partition["size_bytes"], partition["state"],
+                partition["failure"], partition["last_index_check_ms"],
+                tuple(partition["problems"]))
+            for name, number, partition in _answered_partitions(body, "state of")]
         return sorted(states, key=lambda state: state.partition)
 
     async def verify_indexes(self, topic: str, partitions: Iterable[int] | None = None
@@ -450,13 +458,6 @@ class AsyncAdmin:
         in partition order (FlyqVerifyIndex, CLIENT-41); it repairs nothing. A partition's
         error (`LogFailed` for a failed log) is raised, naming it."""
         body = await self._extension_body(_FLYQ_VERIFY_INDEX, topic, partitions)
-        checks = []
-        for entry in body["topics"]:
-            for partition in entry["partitions"]:
-                number = partition["partition_index"]
-                _raise_for(partition["error_code"],
-                           partition["error_message"] or f"verify {entry['name']}-{number}",
-                           topic=entry["name"], partition=number)
-                checks.append(IndexCheck(entry["name"], number, partition["checked_ms"],
-                                         tuple(partition["problems"])))
+        checks = [IndexCheck(name, number, partition["checked_ms"], tuple(partition["problems"]))
+                  for name, number, partition in _answered_partitions(body, "verify")]
         return sorted(checks, key=lambda check: check.partition)
