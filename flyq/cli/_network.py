@@ -4,7 +4,9 @@ running broker over `flyq.client` instead of opening its data directory, and how
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -12,7 +14,7 @@ import click
 from flyq.cli._root import data_dir_given
 from flyq.client import AsyncAdmin
 
-__all__ = ["admin_run", "bootstrap_option", "chosen_bootstrap"]
+__all__ = ["StopSignals", "admin_run", "bootstrap_option", "chosen_bootstrap"]
 
 _T = TypeVar("_T")
 
@@ -47,3 +49,25 @@ def admin_run(bootstrap: str, work: Callable[[AsyncAdmin], Awaitable[_T]]) -> _T
         async with await AsyncAdmin.connect(bootstrap) as admin:
             return await work(admin)
     return asyncio.run(main())
+
+
+class StopSignals:
+    """SIGINT and SIGTERM set `requested` instead of interrupting a request midway, so what was
+    done can still be committed or flushed (CLI-NET-4, CLI-NET-8); a second SIGINT interrupts at
+    once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {number: signal.signal(number, self._handle)
+                          for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)

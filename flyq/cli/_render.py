@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
+import attrs
 import click
 
 from flyq.records import Header, StoredRecord
 
 __all__ = [
+    "ProducedRange",
     "format_option",
     "headers_text",
     "print_json",
+    "produced_json",
+    "produced_text",
     "record_json",
     "record_text",
     "table",
@@ -104,6 +108,44 @@ def write_record(out: BinaryIO, partition: int, record: StoredRecord, output_for
     else:
         line = record_text(partition, record)
     out.write(line.encode("utf-8", "surrogateescape") + b"\n")
+
+
+@attrs.frozen
+class ProducedRange:
+    """What one run of `flyq produce` appended to one partition: how many records, and the offsets
+    of the first and the last of them."""
+
+    records: int
+    first_offset: int
+    last_offset: int
+
+
+def produced_text(topic_name: str, partitions: Mapping[int, ProducedRange],
+                  batches: int | None) -> str:
+    """The summary line of `flyq produce` (stderr); `batches` is the number of appends where the
+    command knows it (offline), None where it does not (a producer batches on its own)."""
+    records = sum(produced.records for produced in partitions.values())
+    if records == 1:
+        [(partition, produced)] = partitions.items()
+        return f"Produced 1 record to {topic_name}-{partition} at offset {produced.last_offset}."
+    spread = ", ".join(f"partition {partition}: {produced.records}"
+                       for partition, produced in sorted(partitions.items()))
+    return (f"Produced {records} record(s) to {topic_name!r}"
+            + ("" if batches is None else f" in {batches} batch(es)")
+            + (f" ({spread})." if spread else "."))
+
+
+def produced_json(topic_name: str, partitions: Mapping[int, ProducedRange]) -> dict[str, object]:
+    """`flyq produce --format json`: the topic, the record count, and per partition (in partition
+    order) its count and the offsets of its first and last record."""
+    return {
+        "topic": topic_name,
+        "records": sum(produced.records for produced in partitions.values()),
+        "partitions": [{"partition": partition, "records": produced.records,
+                        "first_offset": produced.first_offset,
+                        "last_offset": produced.last_offset}
+                       for partition, produced in sorted(partitions.items())],
+    }
 
 
 def print_json(document: object) -> None:

@@ -7,17 +7,16 @@ spec/client.md), and `--follow` then waits for new records until SIGINT or SIGTE
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterable, Iterator
-from types import FrameType
 from typing import BinaryIO
 
 import attrs
 import click
 
 from flyq.broker import Broker, ReadSpan
-from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
+from flyq.cli._network import StopSignals, admin_run, bootstrap_option, chosen_bootstrap
+from flyq.cli._progress import Progress, progress
 from flyq.cli._render import write_record
 from flyq.cli._root import cli, data_dir_option, open_broker
 from flyq.client import AsyncAdmin, Consumer, ConsumerRecord
@@ -196,27 +195,6 @@ class _Start:
     backward: bool = False
 
 
-class _Stop:
-    """SIGINT and SIGTERM set `requested` instead of interrupting a request midway, so what was
-    printed can still be committed; a second SIGINT interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __enter__(self) -> _Stop:
-        self._previous = {number: signal.signal(number, self._handle)
-                          for number in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, number: int, frame: FrameType | None) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __exit__(self, *exc_info: object) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-
 _POLL_SECONDS = 0.5  # how soon a read sees a stop request while the broker has nothing new
 
 
@@ -228,10 +206,12 @@ class _Printer:
     """Writes records and counts them against --max; `printed[tp]` is the offset after the last
     record of tp written (what a group commits)."""
 
-    def __init__(self, out: BinaryIO, output_format: str, max_records: int | None) -> None:
+    def __init__(self, out: BinaryIO, output_format: str, max_records: int | None,
+                 bar: Progress) -> None:
         self.out = out
         self.output_format = output_format
         self.max_records = max_records
+        self.bar = bar
         self.count = 0
         self.printed: dict[tuple[str, int], int] = {}
 
@@ -250,6 +230,7 @@ class _Printer:
             write_record(self.out, record.partition, _stored(record), self.output_format)
             self.count += 1
             self.printed[(record.topic, record.partition)] = record.offset + 1
+            self.bar.advance()
         self.out.flush()
 
 
@@ -257,24 +238,61 @@ def _consume_network(bootstrap: str, topic_name: str, partition: int | None, sta
                      max_records: int | None, output_format: str, group: str | None,
                      reset: str, follow: bool) -> None:
     """Print TOPIC's records from a running broker (CLI-NET-1..4)."""
+    # The progress bar's total (CLI-NET-9) is known for a forward read up to the end offsets
+    # from a start the command lists; --follow has no end, so no bar.
+    counted = not (follow or start.backward or group is not None)
+
     async def plan(admin: AsyncAdmin) -> tuple[list[int], dict[tuple[str, int], int],
+                                               dict[tuple[str, int], int],
                                                dict[tuple[str, int], int]]:
         count = (await admin.partition_counts([topic_name]))[topic_name]
         if partition is not None and partition >= count:
             raise InvalidPartition(topic_name, partition, count)
         numbers = [partition] if partition is not None else list(range(count))
         tps = [(topic_name, number) for number in numbers]
-        found = ({} if start.timestamp is None or not start.backward
+        found = ({} if start.timestamp is None or not (start.backward or counted)
                  else await admin.list_offsets(tps, start.timestamp))
-        return numbers, await admin.list_end_offsets(tps), found
+        firsts = (await admin.list_start_offsets(tps)
+                  if counted and start.offset is None and start.timestamp is None else {})
+        return numbers, await admin.list_end_offsets(tps), found, firsts
 
-    numbers, ends, found = admin_run(bootstrap, plan)
+    numbers, ends, found, firsts = admin_run(bootstrap, plan)
     tps = [(topic_name, number) for number in numbers]
-    printer = _Printer(sys.stdout.buffer, output_format, max_records)
+    total = _expected(tps, start, ends, found, firsts, max_records) if counted else None
+    # Records printed to the terminal show the progress themselves; a bar would garble them.
+    with progress(total, f"consume {topic_name}",
+                  force=None if not follow and not sys.stdout.isatty() else False) as bar:
+        printer = _Printer(sys.stdout.buffer, output_format, max_records, bar)
+        _read_network(bootstrap, tps, start, ends, found, printer, group, reset, follow)
+    committed = f"; committed group {group!r}" if group is not None else ""
+    click.echo(f"Consumed {printer.count} record(s) from {topic_name!r}{committed}.", err=True)
+
+
+def _expected(tps: list[tuple[str, int]], start: _Start, ends: dict[tuple[str, int], int],
+              found: dict[tuple[str, int], int], firsts: dict[tuple[str, int], int],
+              max_records: int | None) -> int:
+    """The offsets a forward read covers, up to the end offsets listed at the start: the
+    records it prints, fewer where offsets are missing (compacted, control batches)."""
+    total = 0
+    for tp in tps:
+        if start.offset is not None:
+            first = start.offset
+        elif start.timestamp is not None:
+            first = ends[tp] if found[tp] < 0 else found[tp]
+        else:
+            first = firsts[tp]
+        span = max(ends[tp] - first, 0)
+        total += span if start.tail is None else min(span, start.tail)
+    return total if max_records is None else min(total, max_records)
+
+
+def _read_network(bootstrap: str, tps: list[tuple[str, int]], start: _Start,
+                  ends: dict[tuple[str, int], int], found: dict[tuple[str, int], int],
+                  printer: _Printer, group: str | None, reset: str, follow: bool) -> None:
     consumer = Consumer(bootstrap, group_id=group, enable_auto_commit=False,
                         auto_offset_reset=reset)
     try:
-        with _Stop() as stop:
+        with StopSignals() as stop:
             if start.backward:
                 for tp in tps:
                     if printer.full:
@@ -296,8 +314,6 @@ def _consume_network(bootstrap: str, topic_name: str, partition: int | None, sta
                 consumer.commit(printer.printed)
     finally:
         consumer.close(commit=False)
-    committed = f"; committed group {group!r}" if group is not None else ""
-    click.echo(f"Consumed {printer.count} record(s) from {topic_name!r}{committed}.", err=True)
 
 
 def _place_all(consumer: Consumer, tps: list[tuple[str, int]], start: _Start,
