@@ -75,7 +75,7 @@ def _stoppable_lines(fd: int, stop: StopSignals) -> Iterator[bytes]:
     pending = b""
     while not stop.requested:
         ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
-        if not ready:
+        if not ready or stop.requested:
             continue
         chunk = os.read(fd, _READ_BYTES)
         if not chunk:

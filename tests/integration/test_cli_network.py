@@ -1,21 +1,26 @@
-"""`flyq consume|topic|health --bootstrap` (flyq/cli over `flyq.client`, spec/client.md
-CLI-NET-1..7) against a real `flyq broker`, the records produced by confluent-kafka."""
+"""`flyq consume|produce|topic|health --bootstrap` (flyq/cli over `flyq.client`, spec/client.md
+CLI-NET-1..9) against a real `flyq broker`, the records produced and read back by
+confluent-kafka."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import pty
+import re
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
+from typing import NamedTuple
 
 import confluent_kafka.admin
 import pytest
 
 from flyq.client import AsyncAdmin
-from tests.integration._clients import make_admin, make_producer
+from tests.integration._clients import Rec, make_admin, make_consumer, make_producer
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.test_cli import REPO_ROOT, fails, ok, run
 
@@ -221,3 +226,185 @@ def test_topic_commands_over_the_broker(broker: BrokerProcess) -> None:
     ok("topic", "delete", "made", "--bootstrap", bootstrap)
     assert ok("topic", "list", "--bootstrap", bootstrap).split() == []
     assert "made" in fails("topic", "delete", "made", "--bootstrap", bootstrap)
+
+
+# --- produce --bootstrap (CLI-NET-8) and progress bars (CLI-NET-9) ------------------------------
+
+STAMP = "1700000000000"
+KEYED = b"".join(b"customer-%d:order %d\n" % (i % 7, i) for i in range(40))
+KEYLESS = b"".join(b"note %d\n" % i for i in range(5))
+
+
+class Placed(NamedTuple):
+    """A stored record and its partition."""
+
+    partition: int
+    record: Rec
+
+
+def read_back(bootstrap: str, topic: str, partitions: int) -> list[Placed]:
+    """Every record of `topic`, partition after partition, read by confluent-kafka."""
+    consumer = make_consumer("confluent-kafka", bootstrap)
+    found: list[Placed] = []
+    try:
+        for partition in range(partitions):
+            consumer.assign(topic, partition, 0)
+            end = consumer.end_offset()
+            records = consumer.read(end) if end else []
+            assert len(records) == end
+            found.extend(Placed(partition, record) for record in records)
+    finally:
+        consumer.close()
+    return found
+
+
+def read_offline(data_dir: Path, topic: str) -> list[Placed]:
+    """Every record of `topic` in a data directory, read by the offline `flyq consume`."""
+    found = []
+    for line in ok("consume", topic, "--format", "json", data_dir=data_dir).splitlines():
+        document = json.loads(line)
+        found.append(Placed(document["partition"], Rec(
+            document["offset"], None if document["key"] is None else document["key"].encode(),
+            document["value"].encode(),
+            tuple((header["key"], header["value"].encode()) for header in document["headers"]),
+            document["timestamp"])))
+    return found
+
+
+def test_produce_sends_what_the_offline_command_appends(broker: BrokerProcess,
+                                                        tmp_path: Path) -> None:
+    """CLI-NET-8: keyed lines with headers, then keyless ones, produced with --bootstrap, are
+    read back by confluent-kafka with the keys, values, headers, timestamps, partitions and
+    offsets that the offline command stores from the same input; the --format json summaries
+    are the same document."""
+    offline = tmp_path / "offline"
+    ok("topic", "create", TOPIC, "--partitions", "3", data_dir=offline)
+    ok("topic", "create", TOPIC, "--partitions", "3", "--bootstrap", broker.bootstrap)
+    keyed = ("produce", TOPIC, "--key-separator", ":", "--header", "h=x", "--header",
+             "source=cli", "--timestamp", STAMP, "--format", "json")
+    # Keyless lines go round robin from the least-filled partition, which the keyed ones chose.
+    keyless = ("produce", TOPIC, "--timestamp", STAMP, "--format", "json")
+    offline_summaries = [json.loads(ok(*keyed, data_dir=offline, stdin=KEYED)),
+                         json.loads(ok(*keyless, data_dir=offline, stdin=KEYLESS))]
+    network_summaries = [json.loads(ok(*keyed, "--bootstrap", broker.bootstrap, stdin=KEYED)),
+                         json.loads(ok(*keyless, "--bootstrap", broker.bootstrap,
+                                       stdin=KEYLESS))]
+    assert network_summaries == offline_summaries
+    assert [summary["records"] for summary in network_summaries] == [40, 5]
+    stored = read_back(broker.bootstrap, TOPIC, 3)
+    assert stored == read_offline(offline, TOPIC)
+    assert {placed.record.headers for placed in stored if placed.record.key is not None} == {
+        (("h", b"x"), ("source", b"cli"))}
+    text = run("produce", TOPIC, "--value", "solo", "--bootstrap", broker.bootstrap)
+    assert text.returncode == 0 and text.stdout == b""
+    assert re.fullmatch(rb"Produced 1 record to events-\d at offset \d+\.\n", text.stderr)
+    summary = run("produce", TOPIC, "--partition", "2", "--bootstrap", broker.bootstrap,
+                  "--compression", "gzip", stdin=b"a\nb\n")
+    assert summary.stderr == b"Produced 2 record(s) to 'events' (partition 2: 2).\n"
+
+
+def test_produce_errors_over_the_broker(broker: BrokerProcess) -> None:
+    """CLI-NET-8: an unknown topic (not created by asking), a partition the topic lacks and a
+    line without the key separator are one `Error:` line, exit 1; offline batching options are
+    usage errors with --bootstrap."""
+    bootstrap = broker.bootstrap
+    assert "missing" in fails("produce", "missing", "--value", "x", "--bootstrap", bootstrap)
+    assert ok("topic", "list", "--bootstrap", bootstrap).split() == []
+    ok("topic", "create", TOPIC, "--partitions", "2", "--bootstrap", bootstrap)
+    assert "partition 2 does not exist" in fails("produce", TOPIC, "--value", "x",
+                                                 "--partition", "2", "--bootstrap", bootstrap)
+    error = fails("produce", TOPIC, "--key-separator", ":", "--bootstrap", bootstrap,
+                  stdin=b"k:1\nk:2\nnone\nk:4\n")
+    assert "line 3 has no key separator ':'; the 2 record(s) before it were produced" in error
+    assert len(read_back(bootstrap, TOPIC, 2)) == 2
+    usage = run("produce", TOPIC, "--batch-records", "5", "--bootstrap", bootstrap)
+    assert usage.returncode == 2 and b"--batch-records: only without --bootstrap" in usage.stderr
+
+
+def run_with_terminal_stderr(*args: str, stdin: Path) -> tuple[bytes, bytes]:
+    """Run the CLI with stdin from a file and stderr on a pseudo-terminal: stdout, and what the
+    terminal got."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    environment.pop("FLYQ_BOOTSTRAP", None)
+    environment.pop("FLYQ_DATA_DIR", None)
+    controller, terminal = pty.openpty()
+    with stdin.open("rb") as source, subprocess.Popen(
+        [sys.executable, "-m", "flyq", *args], stdin=source, stdout=subprocess.PIPE,
+        stderr=terminal, env=environment,
+    ) as process:
+        os.close(terminal)
+        drawn = bytearray()
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the process closed the terminal's last descriptor
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert process.stdout is not None
+        out = process.stdout.read()
+        assert process.wait(WAIT) == 0, bytes(drawn)
+    os.close(controller)
+    return out, bytes(drawn)
+
+
+def test_progress_bars_only_on_a_terminal_and_never_on_stdout(broker: BrokerProcess,
+                                                              tmp_path: Path) -> None:
+    """CLI-NET-9: with stderr a terminal, produce --bootstrap (input from a file: its line count
+    is the total) and consume --bootstrap draw a bar ending at the total, and their stdout is
+    byte for byte what it is with stderr a pipe, where no bar is drawn."""
+    bootstrap = broker.bootstrap
+    ok("topic", "create", TOPIC, "--partitions", "2", "--bootstrap", bootstrap)
+    lines = tmp_path / "lines"
+    lines.write_bytes(KEYED)
+    produce_args = ("produce", TOPIC, "--key-separator", ":", "--timestamp", STAMP,
+                    "--format", "json", "--bootstrap", bootstrap)
+    out, drawn = run_with_terminal_stderr(*produce_args, stdin=lines)
+    assert b"\r" in drawn and b"40/40" in drawn.rsplit(b"\r", 2)[-2]
+    piped = run(*produce_args, stdin=KEYED)
+    assert b"\r" not in piped.stderr
+    # The second run appended after the first: the same document but for the offsets.
+    first, second = json.loads(out), json.loads(piped.stdout)
+    assert [(entry["partition"], entry["records"]) for entry in first["partitions"]] == [
+        (entry["partition"], entry["records"]) for entry in second["partitions"]]
+    for consume_args in (("consume", TOPIC, "--bootstrap", bootstrap),
+                         ("consume", TOPIC, "--bootstrap", bootstrap, "--format", "json",
+                          "--tail", "3")):
+        out, drawn = run_with_terminal_stderr(*consume_args, stdin=lines)
+        piped = run(*consume_args)
+        assert out == piped.stdout and out
+        assert b"\r" in drawn and b"\r" not in piped.stderr
+    assert b"80/80" in run_with_terminal_stderr("consume", TOPIC, "--bootstrap", bootstrap,
+                                                stdin=lines)[1]
+
+
+def test_produce_from_stdin_stops_on_sigint_and_reports(broker: BrokerProcess) -> None:
+    """CLI-NET-8: SIGINT while produce --bootstrap waits on stdin stops the reading; the lines
+    read are delivered and reported, exit 0, as consume --follow does (CLI-NET-4)."""
+    bootstrap = broker.bootstrap
+    ok("topic", "create", TOPIC, "--partitions", "1", "--bootstrap", bootstrap)
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    environment.pop("FLYQ_BOOTSTRAP", None)
+    environment.pop("FLYQ_DATA_DIR", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "flyq", "produce", TOPIC, "--bootstrap", bootstrap],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+    ) as process:
+        assert process.stdin is not None
+        process.stdin.write(b"one\ntwo\nunfinished")
+        process.stdin.flush()
+        consumer = make_consumer("confluent-kafka", bootstrap)
+        try:
+            consumer.assign(TOPIC, 0, 0)
+            assert [record.value for record in consumer.read(2, WAIT)] == [b"one", b"two"]
+        finally:
+            consumer.close()
+        process.send_signal(signal.SIGINT)
+        # stdin stays open: the signal, not its end, stops the reading.
+        process.wait(WAIT)
+        assert process.stdout is not None and process.stderr is not None
+        out, stderr = process.stdout.read(), process.stderr.read()
+    assert process.returncode == 0, stderr.decode()
+    assert out == b""
+    assert stderr == b"Produced 2 record(s) to 'events' (partition 0: 2).\n"
