@@ -7,8 +7,8 @@ $FLYQ_BOOTSTRAP) it sends the same records, to the same partitions, through
 
 from __future__ import annotations
 
+import asyncio
 import collections
-import concurrent.futures
 import os
 import select
 import stat
@@ -23,7 +23,7 @@ from flyq.cli._network import StopSignals, admin_run, bootstrap_option, chosen_b
 from flyq.cli._progress import Progress, progress
 from flyq.cli._render import ProducedRange, format_option, print_json, produced_json, produced_text
 from flyq.cli._root import cli, data_dir_option, open_broker
-from flyq.client import AsyncAdmin, Producer, RecordMetadata
+from flyq.client import AsyncAdmin, AsyncProducer, RecordMetadata
 from flyq.clock import wall_clock_ms
 from flyq.errors import FlyQError, InvalidPartition
 from flyq.impl.partitioner import RoundRobinPartitioner
@@ -39,6 +39,7 @@ _READ_BYTES = 1 << 16
 # Records sent but not yet acknowledged, at most: reading waits for acks beyond this, so a
 # large input is not all held in memory at once.
 _MAX_UNACKNOWLEDGED = 10_000
+_TYPE_LINES = "Type one record per line; end with Ctrl-D."
 
 
 class _MissingSeparator(Exception):
@@ -69,34 +70,54 @@ def _stdin_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield _without_line_end(raw)
 
 
-def _stoppable_lines(fd: int, stop: StopSignals) -> Iterator[bytes]:
-    """The lines of `fd` until its end or a stop request, which is seen within _POLL_SECONDS
-    even while no input comes; an unfinished last line is dropped on a stop."""
-    pending = b""
-    while not stop.requested:
-        ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
-        if not ready or stop.requested:
-            continue
-        chunk = os.read(fd, _READ_BYTES)
+class _LineReader:
+    """The lines of a file descriptor, a chunk at a time, each `read` waiting at most
+    _POLL_SECONDS (so a stop request is seen even while no input comes); `at_end` once the input
+    ended. An unfinished last line counts as a line at the end, and is dropped on a stop."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.at_end = False
+        self._pending = b""
+
+    def read(self) -> list[bytes]:
+        ready, _, _ = select.select([self.fd], [], [], _POLL_SECONDS)
+        if not ready:
+            return []
+        chunk = os.read(self.fd, _READ_BYTES)
         if not chunk:
-            if pending:
-                yield _without_line_end(pending)
-            return
-        *lines, pending = (pending + chunk).split(b"\n")
-        for line in lines:
-            yield _without_line_end(line)
+            self.at_end = True
+            return [_without_line_end(self._pending)] if self._pending else []
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        return [_without_line_end(line) for line in lines]
 
 
-def _line_records(lines: Iterable[bytes], key: bytes | None, separator: bytes | None,
-                  headers: tuple[Header, ...], timestamp: int | None) -> Iterator[Record]:
-    for number, line in enumerate(lines, start=1):
-        record_key, value = key, line
-        if separator is not None:
-            record_key, found, value = line.partition(separator)
+class _LineParser:
+    """Input lines as records: split at the key separator if there is one, numbered from 1 so a
+    line without the separator can be named."""
+
+    def __init__(self, key: bytes | None, separator: bytes | None, headers: tuple[Header, ...],
+                 timestamp: int | None) -> None:
+        self.key = key
+        self.separator = separator
+        self.headers = headers
+        self.timestamp = timestamp
+        self.number = 0
+
+    def record(self, line: bytes) -> Record:
+        self.number += 1
+        record_key, value = self.key, line
+        if self.separator is not None:
+            record_key, found, value = line.partition(self.separator)
             if not found:
-                raise _MissingSeparator(number)
-        stamp = timestamp if timestamp is not None else wall_clock_ms()
-        yield Record(value=value, key=record_key, headers=headers, timestamp=stamp)
+                raise _MissingSeparator(self.number)
+        stamp = self.timestamp if self.timestamp is not None else wall_clock_ms()
+        return Record(value=value, key=record_key, headers=self.headers, timestamp=stamp)
+
+
+def _line_records(lines: Iterable[bytes], parser: _LineParser) -> Iterator[Record]:
+    for line in lines:
+        yield parser.record(line)
 
 
 def _count_lines(fd: int) -> int | None:
@@ -218,26 +239,25 @@ def produce(ctx: click.Context, topic_name: str, value: str | None, key: str | N
     headers = _parse_headers(header_pairs)
     fixed_key = key.encode("utf-8") if key is not None else None
     separator = key_separator.encode("utf-8") if key_separator is not None else None
+    parser = _LineParser(fixed_key, separator, headers, timestamp)
+    the_value = None if value is None else parser.record(value.encode("utf-8"))
     if bootstrap is not None:
         config = {name: setting for name, setting in (
             ("linger_ms", linger_ms), ("batch_size", batch_size), ("compression", compression))
             if setting is not None}
-        _produce_network(bootstrap, topic_name, value, fixed_key, key_separator, headers,
-                         partition, timestamp, config, output_format)
+        _produce_network(bootstrap, topic_name, the_value, parser, partition, config,
+                         key_separator, output_format)
         return
     broker = open_broker(ctx)
     results: list[ProduceResult] = []
-    if value is not None:
-        stamp = timestamp if timestamp is not None else wall_clock_ms()
-        record = Record(value=value.encode("utf-8"), key=fixed_key, headers=headers,
-                        timestamp=stamp)
-        results.extend(broker.produce_records(topic_name, [record], partition))
+    if the_value is not None:
+        results.extend(broker.produce_records(topic_name, [the_value], partition))
     else:
         stdin = sys.stdin.buffer
         if stdin.isatty():
             batch_records = 1
-            click.echo("Type one record per line; end with Ctrl-D.", err=True)
-        records = _line_records(_stdin_lines(stdin), fixed_key, separator, headers, timestamp)
+            click.echo(_TYPE_LINES, err=True)
+        records = _line_records(_stdin_lines(stdin), parser)
         try:
             results.extend(broker.produce_stream(topic_name, records, partition,
                                                  batch_records=batch_records,
@@ -252,30 +272,32 @@ def produce(ctx: click.Context, topic_name: str, value: str | None, key: str | N
 
 class _Deliveries:
     """The records sent and not yet acknowledged, oldest first, and what the acknowledged ones
-    added to each partition; the first delivery error is kept and stops the run."""
+    added to each partition; the first delivery error is kept (and stops the sending)."""
 
     def __init__(self, bar: Progress) -> None:
         self.bar = bar
         self.sent = 0
         self.ranges: dict[int, ProducedRange] = {}
         self.error: FlyQError | None = None
-        self._waiting: collections.deque[concurrent.futures.Future[RecordMetadata]] = (
-            collections.deque())
+        self._waiting: collections.deque[asyncio.Future[RecordMetadata]] = collections.deque()
 
     @property
     def delivered(self) -> int:
         return sum(produced.records for produced in self.ranges.values())
 
-    def add(self, future: concurrent.futures.Future[RecordMetadata]) -> None:
+    def add(self, future: asyncio.Future[RecordMetadata]) -> None:
         self.sent += 1
         self._waiting.append(future)
-        self.settle(block=len(self._waiting) > _MAX_UNACKNOWLEDGED)
+        self._take_done()
 
-    def settle(self, *, block: bool) -> None:
-        """Take in the outcomes at the head of the queue: those there are, or (block) at least
-        the oldest one."""
-        while self._waiting and (block or self._waiting[0].done()):
-            block = False
+    async def wait(self, most: int = 0) -> None:
+        """Wait until at most `most` records are unacknowledged."""
+        while len(self._waiting) > most:
+            await asyncio.wait([self._waiting[0]])
+            self._take_done()
+
+    def _take_done(self) -> None:
+        while self._waiting and self._waiting[0].done():
             future = self._waiting.popleft()
             error = future.exception()
             if error is not None:
@@ -291,18 +313,13 @@ class _Deliveries:
                                                      max(before.last_offset, metadata.offset))
             self.bar.advance()
 
-    def wait_all(self) -> None:
-        while self._waiting:
-            self.settle(block=True)
 
-
-def _produce_network(bootstrap: str, topic_name: str, value: str | None,
-                     fixed_key: bytes | None, key_separator: str | None,
-                     headers: tuple[Header, ...], partition: int | None, timestamp: int | None,
-                     config: Mapping[str, object], output_format: str) -> None:
+def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
+                     parser: _LineParser, partition: int | None, config: Mapping[str, object],
+                     key_separator: str | None, output_format: str) -> None:
     """Send the records the offline command would append, to the partitions it would choose,
-    through `Producer`; report as it does (CLI-NET-8)."""
-    spread = partition is None and fixed_key is None and key_separator is None
+    through `AsyncProducer`; report as it does (CLI-NET-8)."""
+    spread = partition is None and parser.key is None and parser.separator is None
 
     async def plan(admin: AsyncAdmin) -> tuple[int, dict[tuple[str, int], int]]:
         # Asked first, without creating the topic: the broker may create topics on first use,
@@ -320,39 +337,50 @@ def _produce_network(bootstrap: str, topic_name: str, value: str | None,
         # BRK-4: null-key records go round robin from the least-filled partition.
         filled = [ends[(topic_name, number)] for number in range(count)]
         round_robin = RoundRobinPartitioner(filled.index(min(filled)))
-    separator = key_separator.encode("utf-8") if key_separator is not None else None
     stdin_fd = sys.stdin.fileno()
-    interactive = value is None and os.isatty(stdin_fd)
-    total = 1 if value is not None else _count_lines(stdin_fd)
+    interactive = the_value is None and os.isatty(stdin_fd)
+    total = 1 if the_value is not None else _count_lines(stdin_fd)
     missing: _MissingSeparator | None = None
-    # A bar would garble what is typed at the terminal.
-    with progress(total, f"produce {topic_name}", force=False if interactive else None) as bar, \
-            Producer(bootstrap, **config) as producer:
-        deliveries = _Deliveries(bar)
 
-        def send(records: Iterable[Record]) -> None:
-            for record in records:
-                if deliveries.error is not None:
+    async def send_all(producer: AsyncProducer, deliveries: _Deliveries,
+                       stop: StopSignals) -> None:
+        async def send(record: Record) -> None:
+            target = partition if round_robin is None else round_robin.partition(topic_name,
+                                                                                 count)
+            deliveries.add(await producer.send(topic_name, record.value, record.key, target,
+                                               record.headers, record.timestamp))
+            await deliveries.wait(_MAX_UNACKNOWLEDGED)
+
+        if the_value is not None:
+            await send(the_value)
+            return
+        if interactive:
+            click.echo(_TYPE_LINES, err=True)
+        reader = _LineReader(stdin_fd)
+        loop = asyncio.get_running_loop()
+        while not (reader.at_end or stop.requested or deliveries.error):
+            # The blocking read in a thread: the producer's timers go on meanwhile.
+            for line in await loop.run_in_executor(None, reader.read):
+                if stop.requested or deliveries.error:
                     return
-                target = partition if round_robin is None else round_robin.partition(
-                    topic_name, count)
-                deliveries.add(producer.send(topic_name, record.value, record.key, target,
-                                             record.headers, record.timestamp))
+                await send(parser.record(line))
 
-        if value is not None:
-            send([Record(value=value.encode("utf-8"), key=fixed_key, headers=headers,
-                         timestamp=timestamp if timestamp is not None else wall_clock_ms())])
-        else:
-            if interactive:
-                click.echo("Type one record per line; end with Ctrl-D.", err=True)
-            with StopSignals() as stop:
-                try:
-                    send(_line_records(_stoppable_lines(stdin_fd, stop), fixed_key, separator,
-                                       headers, timestamp))
-                except _MissingSeparator as stopped:
-                    missing = stopped
-        producer.flush()
-        deliveries.wait_all()
+    async def main(deliveries: _Deliveries, stop: StopSignals) -> None:
+        nonlocal missing
+        async with await AsyncProducer.connect(bootstrap, **config) as producer:
+            try:
+                await send_all(producer, deliveries, stop)
+            except _MissingSeparator as stopped:
+                missing = stopped
+            await producer.flush()
+            await deliveries.wait()
+
+    # A bar would garble what is typed at the terminal. The signals are taken before the event
+    # loop starts, so that asyncio.run leaves SIGINT to them (CLI-NET-8).
+    with progress(total, f"produce {topic_name}", force=False if interactive else None) as bar, \
+            StopSignals() as stop:
+        deliveries = _Deliveries(bar)
+        asyncio.run(main(deliveries, stop))
     if deliveries.error is not None:
         raise click.ClickException(
             " ".join(f"{deliveries.error}; {deliveries.delivered} of the {deliveries.sent} "
@@ -360,4 +388,3 @@ def _produce_network(bootstrap: str, topic_name: str, value: str | None,
     if missing is not None:
         raise _missing_separator(missing, key_separator, deliveries.delivered)
     _report(topic_name, deliveries.ranges, None, output_format)
-

@@ -304,9 +304,9 @@ def test_produce_sends_what_the_offline_command_appends(broker: BrokerProcess,
 
 
 def test_produce_errors_over_the_broker(broker: BrokerProcess) -> None:
-    """CLI-NET-8: an unknown topic (not created by asking), a partition the topic lacks and a
-    line without the key separator are one `Error:` line, exit 1; offline batching options are
-    usage errors with --bootstrap."""
+    """CLI-NET-8: an unknown topic (not created by asking), a partition the topic lacks, a line
+    without the key separator and a record the broker refuses are one `Error:` line, exit 1;
+    offline batching options are usage errors with --bootstrap."""
     bootstrap = broker.bootstrap
     assert "missing" in fails("produce", "missing", "--value", "x", "--bootstrap", bootstrap)
     assert ok("topic", "list", "--bootstrap", bootstrap).split() == []
@@ -317,6 +317,9 @@ def test_produce_errors_over_the_broker(broker: BrokerProcess) -> None:
                   stdin=b"k:1\nk:2\nnone\nk:4\n")
     assert "line 3 has no key separator ':'; the 2 record(s) before it were produced" in error
     assert len(read_back(bootstrap, TOPIC, 2)) == 2
+    ok("topic", "create", "small", "--config", "max_batch_bytes=200", "--bootstrap", bootstrap)
+    error = fails("produce", "small", "--bootstrap", bootstrap, stdin=b"x" * 600 + b"\n")
+    assert "MESSAGE_TOO_LARGE" in error and "0 of the 1 record(s) sent were produced" in error
     usage = run("produce", TOPIC, "--batch-records", "5", "--bootstrap", bootstrap)
     assert usage.returncode == 2 and b"--batch-records: only without --bootstrap" in usage.stderr
 
