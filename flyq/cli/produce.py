@@ -2,7 +2,7 @@
 
 Offline it appends through the Broker of the data directory; with `--bootstrap HOST:PORT` (or
 $FLYQ_BOOTSTRAP) it sends the same records, to the same partitions, through
-`flyq.client.Producer` to a running broker (CLI-NET-8 in spec/client.md).
+`flyq.client.AsyncProducer` to a running broker (CLI-NET-8 in spec/client.md).
 """
 
 from __future__ import annotations
@@ -339,7 +339,6 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
         round_robin = RoundRobinPartitioner(filled.index(min(filled)))
     stdin_fd = sys.stdin.fileno()
     interactive = the_value is None and os.isatty(stdin_fd)
-    total = 1 if the_value is not None else _count_lines(stdin_fd)
     missing: _MissingSeparator | None = None
 
     async def send_all(producer: AsyncProducer, deliveries: _Deliveries,
@@ -375,10 +374,11 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
             await producer.flush()
             await deliveries.wait()
 
-    # A bar would garble what is typed at the terminal. The signals are taken before the event
-    # loop starts, so that asyncio.run leaves SIGINT to them (CLI-NET-8).
-    with progress(total, f"produce {topic_name}", force=False if interactive else None) as bar, \
-            StopSignals() as stop:
+    # No bar for one record, nor where it would garble what is typed at the terminal. The
+    # signals are taken before the event loop starts, so that asyncio.run leaves SIGINT to them.
+    quiet = the_value is not None or interactive
+    with progress(None if quiet else _count_lines(stdin_fd), f"produce {topic_name}",
+                  force=False if quiet else None) as bar, StopSignals() as stop:
         deliveries = _Deliveries(bar)
         asyncio.run(main(deliveries, stop))
     if deliveries.error is not None:
