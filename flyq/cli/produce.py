@@ -141,15 +141,20 @@ def _missing_separator(missing: _MissingSeparator, separator: str | None,
         f"the {produced} record(s) before it were produced")
 
 
+def _widen(ranges: dict[int, ProducedRange], partition: int, records: int, first_offset: int,
+           last_offset: int) -> None:
+    """Add `records` produced to `partition` at offsets first_offset..last_offset."""
+    before = ranges.get(partition)
+    ranges[partition] = ProducedRange(records, first_offset, last_offset) if before is None \
+        else ProducedRange(before.records + records, min(before.first_offset, first_offset),
+                           max(before.last_offset, last_offset))
+
+
 def _offline_ranges(results: list[ProduceResult]) -> dict[int, ProducedRange]:
     ranges: dict[int, ProducedRange] = {}
     for result in results:
-        before = ranges.get(result.partition)
-        ranges[result.partition] = ProducedRange(
-            result.record_count, result.base_offset, result.last_offset) if before is None \
-            else ProducedRange(before.records + result.record_count,
-                               min(before.first_offset, result.base_offset),
-                               max(before.last_offset, result.last_offset))
+        _widen(ranges, result.partition, result.record_count, result.base_offset,
+               result.last_offset)
     return ranges
 
 
@@ -306,11 +311,7 @@ class _Deliveries:
                 self.error = self.error or error
                 continue
             metadata = future.result()
-            before = self.ranges.get(metadata.partition)
-            self.ranges[metadata.partition] = ProducedRange(1, metadata.offset, metadata.offset) \
-                if before is None else ProducedRange(before.records + 1,
-                                                     min(before.first_offset, metadata.offset),
-                                                     max(before.last_offset, metadata.offset))
+            _widen(self.ranges, metadata.partition, 1, metadata.offset, metadata.offset)
             self.bar.advance()
 
 
@@ -337,8 +338,8 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
         # BRK-4: null-key records go round robin from the least-filled partition.
         filled = [ends[(topic_name, number)] for number in range(count)]
         round_robin = RoundRobinPartitioner(filled.index(min(filled)))
-    stdin_fd = sys.stdin.fileno()
-    interactive = the_value is None and os.isatty(stdin_fd)
+    # stdin is not looked at with --value: it may be closed, or not a file at all.
+    interactive = the_value is None and sys.stdin.isatty()
     missing: _MissingSeparator | None = None
 
     async def send_all(producer: AsyncProducer, deliveries: _Deliveries,
@@ -355,7 +356,7 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
             return
         if interactive:
             click.echo(_TYPE_LINES, err=True)
-        reader = _LineReader(stdin_fd)
+        reader = _LineReader(sys.stdin.fileno())
         loop = asyncio.get_running_loop()
         while not (reader.at_end or stop.requested or deliveries.error):
             # The blocking read in a thread: the producer's timers go on meanwhile.
@@ -377,7 +378,7 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
     # No bar for one record, nor where it would garble what is typed at the terminal. The
     # signals are taken before the event loop starts, so that asyncio.run leaves SIGINT to them.
     quiet = the_value is not None or interactive
-    with progress(None if quiet else _count_lines(stdin_fd), f"produce {topic_name}",
+    with progress(None if quiet else _count_lines(sys.stdin.fileno()), f"produce {topic_name}",
                   force=False if quiet else None) as bar, StopSignals() as stop:
         deliveries = _Deliveries(bar)
         asyncio.run(main(deliveries, stop))
