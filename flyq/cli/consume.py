@@ -2,7 +2,8 @@
 
 Offline it reads the data directory through the Broker; with `--bootstrap HOST:PORT` (or
 $FLYQ_BOOTSTRAP) it reads a running broker through `flyq.client.Consumer` (CLI-NET-1..4 in
-spec/client.md), and `--follow` then waits for new records until SIGINT or SIGTERM.
+spec/client.md), and `--follow` then waits for new records until SIGINT or SIGTERM; without
+`--follow` a progress bar goes to stderr where that is a terminal (CLI-NET-9).
 """
 
 from __future__ import annotations
@@ -238,8 +239,8 @@ def _consume_network(bootstrap: str, topic_name: str, partition: int | None, sta
                      max_records: int | None, output_format: str, group: str | None,
                      reset: str, follow: bool) -> None:
     """Print TOPIC's records from a running broker (CLI-NET-1..4)."""
-    # The progress bar's total (CLI-NET-9) is known for a forward read up to the end offsets
-    # from a start the command lists; --follow has no end, so no bar.
+    # CLI-NET-9: the bar's total is known for a forward read without a group, whose start
+    # offsets are listed here; --follow has no end, so it draws no bar.
     counted = not (follow or start.backward or group is not None)
 
     async def plan(admin: AsyncAdmin) -> tuple[list[int], dict[tuple[str, int], int],
