@@ -5,11 +5,13 @@
 - It never touches stdout: what a command prints as data is the same with or without it.
 - One line, redrawn in place with `\\r` at most every `REDRAW_MS`, and once more with the final
   count when the run ends, followed by a newline (also when the run ends with an error, so an
-  `Error:` line starts on a line of its own).
+  `Error:` line starts on a line of its own). It is cut to the terminal's width: a line that
+  wrapped could not be redrawn in place.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +23,19 @@ __all__ = ["REDRAW_MS", "Progress", "progress"]
 
 REDRAW_MS = 100
 _BAR_WIDTH = 20
+_COLUMNS = 80  # the terminal's width where it cannot be asked
 
 
 def _elapsed_text(elapsed_ms: int) -> str:
     seconds = elapsed_ms // 1000
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or _COLUMNS
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return _COLUMNS
 
 
 class Progress:
@@ -42,6 +52,7 @@ class Progress:
         self._started_ms = clock()
         self._drawn_ms: int | None = None
         self._drawn_text = ""
+        self._columns = _columns(stream) if stream is not None else _COLUMNS
         if draw:
             self._redraw(self._started_ms)
 
@@ -68,7 +79,7 @@ class Progress:
 
     def _redraw(self, now: int) -> None:
         assert self._stream is not None
-        text = self.line(now)
+        text = self.line(now)[:self._columns - 1]
         self._drawn_ms = now
         if text == self._drawn_text:
             return

@@ -1,6 +1,7 @@
 """Everything the CLI prints: bytes as text and JSON, records, tables, the --format option.
 
-- Data goes to stdout, summaries and errors to stderr.
+- Data goes to stdout, summaries and errors to stderr. (The progress bar, drawn only on a terminal's
+  stderr, is `flyq/cli/_progress.py`.)
 - Bytes in JSON output: a key, value or header value that is valid UTF-8 is a JSON string under its
   own name (`"value": "..."`); one that is not is base64 under the name with `_b64` appended
   (`"value_b64": "..."`); null stays `null` under the plain name. Exactly one of the two names is

@@ -81,6 +81,16 @@ def test_the_line_is_ended_when_the_run_fails() -> None:
     assert stream.getvalue().endswith("\n")
 
 
+def test_a_line_longer_than_the_terminal_is_cut() -> None:
+    """A drawing is cut to one column less than the terminal (80 where it cannot be asked), so
+    it never wraps."""
+    stream = FakeTerminal()
+    with progress(None, "produce " + "t" * 100, stream, clock=FakeClock()):
+        pass
+    [drawing] = drawings(stream.getvalue().removesuffix("\n"))
+    assert drawing == "produce " + "t" * 71
+
+
 def test_nothing_is_written_where_stderr_is_not_a_terminal() -> None:
     """A stream that is not a terminal gets nothing, however many advances; force=False stays
     silent on a terminal and force=True draws on any stream."""
