@@ -276,7 +276,7 @@ def test_produce_sends_what_the_offline_command_appends(broker: BrokerProcess,
     """CLI-NET-8: keyed lines with headers, then keyless ones, produced with --bootstrap, are
     read back by confluent-kafka with the keys, values, headers, timestamps, partitions and
     offsets that the offline command stores from the same input; the --format json summaries
-    are the same document."""
+    are the same document; FLYQ_BOOTSTRAP works as --bootstrap."""
     offline = tmp_path / "offline"
     ok("topic", "create", TOPIC, "--partitions", "3", data_dir=offline)
     ok("topic", "create", TOPIC, "--partitions", "3", "--bootstrap", broker.bootstrap)
@@ -298,8 +298,8 @@ def test_produce_sends_what_the_offline_command_appends(broker: BrokerProcess,
     text = run("produce", TOPIC, "--value", "solo", "--bootstrap", broker.bootstrap)
     assert text.returncode == 0 and text.stdout == b""
     assert re.fullmatch(rb"Produced 1 record to events-\d at offset \d+\.\n", text.stderr)
-    summary = run("produce", TOPIC, "--partition", "2", "--bootstrap", broker.bootstrap,
-                  "--compression", "gzip", stdin=b"a\nb\n")
+    summary = run("produce", TOPIC, "--partition", "2", "--compression", "gzip",
+                  stdin=b"a\nb\n", env={"FLYQ_BOOTSTRAP": broker.bootstrap})
     assert summary.stderr == b"Produced 2 record(s) to 'events' (partition 2: 2).\n"
 
 
@@ -322,6 +322,8 @@ def test_produce_errors_over_the_broker(broker: BrokerProcess) -> None:
     assert "MESSAGE_TOO_LARGE" in error and "0 of the 1 record(s) sent were produced" in error
     usage = run("produce", TOPIC, "--batch-records", "5", "--bootstrap", bootstrap)
     assert usage.returncode == 2 and b"--batch-records: only without --bootstrap" in usage.stderr
+    usage = run("produce", TOPIC, "--linger-ms", "5", "--data-dir", str(broker.data_dir))
+    assert usage.returncode == 2 and b"--linger-ms: only with --bootstrap" in usage.stderr
 
 
 def run_with_terminal_stderr(*args: str, stdin: Path) -> tuple[bytes, bytes]:
