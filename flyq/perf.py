@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import importlib.metadata
 import random
 import time
 import warnings
@@ -31,17 +32,20 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from flyq import __version__
 from flyq.client import AsyncAdmin, AsyncConsumer, AsyncProducer
 from flyq.errors import FlyQError, InvalidArgument, TopicAlreadyExists
 
 __all__ = [
     "CLIENTS",
+    "DRIVER_SETTINGS",
     "Acks",
     "BenchFailed",
     "BenchResult",
     "ConsumeSettings",
     "Latency",
     "ProduceSettings",
+    "client_version",
     "latency_summary",
     "percentile",
     "payloads",
@@ -67,6 +71,18 @@ FLYQ_YIELD_EVERY: Final = 100
 # Delivery callbacks of confluent-kafka run inside poll(): it is served this often.
 CONFLUENT_POLL_EVERY: Final = 100
 CONSUMER_GROUP: Final = "flyq-bench"  # librdkafka needs a group.id even without a group
+# What each driver passes its client, as ProduceSettings name them: the report says it.
+DRIVER_SETTINGS: Final = {
+    "flyq": "AsyncProducer(acks, enable_idempotence, linger_ms, batch_size); "
+            "AsyncConsumer(max_poll_records=10000), poll(1.0); asyncio's default event loop",
+    "confluent-kafka": "Producer(acks, enable.idempotence, linger.ms, batch.size, "
+                       "compression.type=none), poll(0) every 100 produce(); Consumer defaults, "
+                       "consume(<=10000, 1.0)",
+    "kafka-python": "KafkaProducer(acks, enable_idempotence, linger_ms, batch_size); "
+                    "KafkaConsumer defaults, poll(max_records=10000)",
+    "aiokafka": "AIOKafkaProducer(acks, enable_idempotence, linger_ms, max_batch_size); "
+                "AIOKafkaConsumer defaults, getmany(max_records=10000); asyncio's default loop",
+}
 Acks = Literal["0", "1", "all"]
 Progress = Callable[[int], object]
 
@@ -266,6 +282,16 @@ def _third_party(client: str) -> Any:
     except ImportError as exc:
         raise InvalidArgument("client", client, f"an installed client: pip install {package}"
                               ) from exc
+
+
+def client_version(client: str) -> str:
+    """The installed version of `client`'s package ("not installed" when it is missing)."""
+    if client == "flyq":
+        return __version__
+    try:
+        return importlib.metadata.version(_THIRD_PARTY[client][1])
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _check_client(client: str) -> None:
