@@ -125,7 +125,9 @@ class RecordAccumulator(Generic[T]):
                now: float) -> bool:
         """Add `record` to the partition's open batch; True if that closed the batch before it
         (the record did not fit, so it opened a new one) or if the record filled its batch."""
-        queue = self._queues.setdefault((topic, partition), deque())
+        queue = self._queues.get((topic, partition))
+        if queue is None:
+            queue = self._queues[(topic, partition)] = deque()
         size = record_size(record)
         closed_one = False
         batch = queue[-1] if queue and not queue[-1].closed else None

@@ -182,17 +182,22 @@ class AsyncProducer:
         `FlyQError` that ended its delivery (CLIENT-11). Waits only for the topic's metadata."""
         if self._closed:
             raise InvalidArgument("producer", "closed", "an open producer")
-        loop = asyncio.get_running_loop()
-        future: Future = loop.create_future()
-        record = Record(value=value, key=key, headers=tuple(headers),
-                        timestamp=int(time.time() * 1000) if timestamp is None else timestamp)
-        try:
-            count = await self._partition_count(topic, time.monotonic() + self.delivery_timeout)
-        except FlyQError as exc:
-            future.set_exception(exc)
-            return future
+        future: Future = asyncio.get_running_loop().create_future()
+        record = Record(value, key, tuple(headers),
+                        int(time.time() * 1000) if timestamp is None else timestamp)
+        now = time.monotonic()
+        count = self._partitions.get(topic)
+        if count is None or now - self._metadata_time > self.metadata_max_age:
+            # Not known, or due for the periodic refresh: the slow path. Else (nearly every
+            # send) no coroutine is made, which is a good part of a record's cost.
+            try:
+                count = await self._partition_count(topic, now + self.delivery_timeout)
+            except FlyQError as exc:
+                future.set_exception(exc)
+                return future
+            now = time.monotonic()
         number = self._partitioner.partition(topic, key, count, partition)
-        if self._accumulator.append(topic, number, record, future, time.monotonic()):
+        if self._accumulator.append(topic, number, record, future, now):
             self._partitioner.batch_closed(topic, number, count)
         self._idle.clear()
         self._wake.set()
