@@ -289,9 +289,16 @@ class AsyncProducer:
             self._wake.clear()
             next_time = None if self._bump_epoch else self._accumulator.next_ready_time(
                 self._in_flight)
-            timeout = None if next_time is None else max(next_time - time.monotonic(), 0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            # A timer that sets the event, not wait_for: wait_for wraps the wait in a task of
+            # its own, and every wake-up (each answer frees a partition) then costs two more
+            # turns of the event loop before the next request can go out.
+            timer = None if next_time is None else asyncio.get_running_loop().call_later(
+                max(next_time - time.monotonic(), 0), self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     async def _new_epoch(self) -> None:
         """Bump the producer epoch (InitProducerId v3+ with the current id and epoch) and start
