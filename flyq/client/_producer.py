@@ -252,11 +252,30 @@ class AsyncProducer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    def _metadata_due(self, now: float) -> bool:
+        """Whether the sender is to refresh the metadata before sending more (CLIENT-10)."""
+        return now >= self._metadata_retry_at and (self._metadata_stale or bool(
+            self._partitions and now - self._metadata_time > self.metadata_max_age))
+
+    def _take_ready(self, now: float) -> list[ProducerBatch[Future]]:
+        """The ready batches of partitions with nothing in flight, each marked in flight
+        (CLIENT-8); expired ones fail instead (CLIENT-11). None while an epoch bump waits for
+        the batches in flight (CLIENT-9)."""
+        batches = [] if self._bump_epoch else self._accumulator.ready(now, self._in_flight)
+        for batch in batches:
+            self._expire_or_keep(batch, now)
+        batches = [batch for batch in batches
+                   if not all(token.done() for token in batch.tokens)]
+        for batch in batches:
+            self._partitioner.batch_closed(batch.topic, batch.partition,
+                                           self._partitions.get(batch.topic, 1))
+            self._in_flight.add(batch.key)
+        return batches
+
     async def _send_loop(self) -> None:
         while True:
             now = time.monotonic()
-            if now >= self._metadata_retry_at and (self._metadata_stale or (
-                    self._partitions and now - self._metadata_time > self.metadata_max_age)):
+            if self._metadata_due(now):
                 self._metadata_stale = False
                 try:
                     await self._refresh(self._partitions)
@@ -269,17 +288,8 @@ class AsyncProducer:
                 except FlyQError:
                     await asyncio.sleep(self.retry_backoff_ms / 1000)
                 continue
-            # While an epoch bump waits for the batches in flight, nothing else is sent.
-            batches = [] if self._bump_epoch else self._accumulator.ready(now, self._in_flight)
-            for batch in batches:
-                self._expire_or_keep(batch, now)
-            batches = [batch for batch in batches
-                       if not all(token.done() for token in batch.tokens)]
+            batches = self._take_ready(now)
             if batches:
-                for batch in batches:
-                    self._partitioner.batch_closed(batch.topic, batch.partition,
-                                                   self._partitions.get(batch.topic, 1))
-                    self._in_flight.add(batch.key)
                 task = asyncio.get_running_loop().create_task(self._produce(batches))
                 self._requests.add(task)
                 task.add_done_callback(self._requests.discard)
@@ -341,6 +351,16 @@ class AsyncProducer:
         return batch.encoded
 
     async def _produce(self, batches: list[ProducerBatch[Future]]) -> None:
+        """Send `batches` in one request and settle them; then, as long as batches are ready
+        and the sender has nothing else to do first, send those from this same task: an answer
+        frees its partitions, and going back through the sender would cost the next request a
+        few turns of the event loop."""
+        while batches:
+            await self._produce_once(batches)
+            now = time.monotonic()
+            batches = [] if self._metadata_due(now) else self._take_ready(now)
+
+    async def _produce_once(self, batches: list[ProducerBatch[Future]]) -> None:
         by_topic: dict[str, list[dict[str, Any]]] = {}
         for batch in batches:
             by_topic.setdefault(batch.topic, []).append(
