@@ -540,15 +540,16 @@ def _walk_records(
                 "record length", base + pos, source,
             )
         if records is not None:
+            # Positional arguments: a record is built per record read, and keywords cost.
             records.append(
                 StoredRecord(
-                    offset=base_offset + offset_delta,
-                    timestamp=timestamp,
-                    key=bytes(data[key_start : key_start + key_length]) if key_length >= 0
+                    base_offset + offset_delta,
+                    timestamp,
+                    bytes(data[key_start : key_start + key_length]) if key_length >= 0
                     else None,
-                    value=bytes(data[value_start : value_start + value_length])
+                    bytes(data[value_start : value_start + value_length])
                     if value_length >= 0 else None,
-                    headers=headers,
+                    headers,
                     is_control=is_control,
                 )
             )
@@ -658,6 +659,11 @@ def _check_records(
     end = position + header.size
     if compression == COMPRESSION_GZIP:
         body = _gunzip(memoryview(buf)[start:end], max_uncompressed_bytes, start, source)
+        _walk_records(body, 0, len(body), start, header, position, source, records)
+    elif records is not None and not isinstance(buf, bytes):
+        # Decoding from a view (a fetch answer): one copy of the section, so that each key and
+        # value is one slice of bytes, not a view sliced and then copied.
+        body = bytes(memoryview(buf)[start:end])
         _walk_records(body, 0, len(body), start, header, position, source, records)
     else:
         _walk_records(buf, start, end, 0, header, position, source, records)
