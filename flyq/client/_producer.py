@@ -410,11 +410,13 @@ class AsyncProducer:
     def _complete(self, batch: ProducerBatch[Future], base_offset: int,
                   log_append_time: int) -> None:
         self._in_flight.discard(batch.key)
-        for delta, (record, token) in enumerate(zip(batch.records, batch.tokens, strict=True)):
+        topic, partition, append_time = batch.topic, batch.partition, log_append_time >= 0
+        for offset, record, token in zip(range(base_offset, base_offset + len(batch.records)),
+                                         batch.records, batch.tokens, strict=True):
             if not token.done():
-                stamp = log_append_time if log_append_time >= 0 else record.timestamp
-                token.set_result(RecordMetadata(batch.topic, batch.partition,
-                                                base_offset + delta, stamp))
+                token.set_result(RecordMetadata(
+                    topic, partition, offset,
+                    log_append_time if append_time else record.timestamp))
 
     def _retry_or_fail(self, batch: ProducerBatch[Future], error: FlyQError) -> None:
         """A retriable error within the delivery timeout requeues the batch (same bytes, same
