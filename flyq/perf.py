@@ -70,6 +70,7 @@ POLL_RECORDS: Final = 10_000
 FLYQ_YIELD_EVERY: Final = 100
 # Delivery callbacks of confluent-kafka run inside poll(): it is served this often.
 CONFLUENT_POLL_EVERY: Final = 100
+PROGRESS_EVERY: Final = 100  # sends between two looks at the acknowledged count
 CONSUMER_GROUP: Final = "flyq-bench"  # librdkafka needs a group.id even without a group
 # What each driver passes its client, as ProduceSettings name them: the report says it.
 DRIVER_SETTINGS: Final = {
@@ -401,7 +402,7 @@ def _produce_kafka_python(s: ProduceSettings, values: list[bytes], run: _Produce
             future = producer.send(topic, values[index % pool])
             future.add_callback(functools.partial(ok, index))
             future.add_errback(functools.partial(failed, index))
-            if index % CONFLUENT_POLL_EVERY == 0:
+            if index % PROGRESS_EVERY == 0:
                 progress.update(run.done)
         producer.flush()
         elapsed = now() - start
@@ -430,7 +431,7 @@ async def _produce_aiokafka(s: ProduceSettings, values: list[bytes], run: _Produ
             sent[index] = now()
             future = await producer.send(topic, values[index % pool])
             future.add_done_callback(functools.partial(acked, index))
-            if index % FLYQ_YIELD_EVERY == 0:
+            if index % PROGRESS_EVERY == 0:
                 progress.update(run.done)
         await producer.flush()
         elapsed = now() - start

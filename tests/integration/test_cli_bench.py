@@ -1,16 +1,19 @@
 """`flyq bench produce|consume` (spec/client.md CLI-BENCH-1..4) against a real `flyq broker`,
 through flyq's own client and confluent-kafka; the topic's end offsets are read back with
-flyq's AsyncAdmin."""
+flyq's AsyncAdmin. Also `flyq.perf`'s progress callback, in process."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from flyq.client import AsyncAdmin
+from flyq.perf import ConsumeSettings, ProduceSettings, run_consume, run_produce
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.test_cli import fails, ok, run
 
@@ -100,3 +103,25 @@ def test_unreachable_broker_is_one_error_line() -> None:
     """A broker that is not there is one `Error:` line naming it, exit 1, no traceback."""
     assert "127.0.0.1:1" in fails("bench", "consume", "--bootstrap", "127.0.0.1:1", "--topic",
                                   "t", "--records", "1")
+
+
+@pytest.mark.parametrize("client", ["flyq", "kafka-python"])
+def test_progress_callback_counts_every_record_once(broker: BrokerProcess, client: str) -> None:
+    """`on_progress(n)` gets positive steps, from the calling thread, that add up to the records
+    acknowledged (produce) and received (consume), in about a hundred calls at most."""
+    caller = threading.get_ident()
+    steps: dict[str, list[int]] = {"produce": [], "consume": []}
+
+    def recorder(mode: str) -> Callable[[int], None]:
+        def record(n: int) -> None:
+            assert threading.get_ident() == caller
+            steps[mode].append(n)
+        return record
+
+    run_produce(client, ProduceSettings(broker.bootstrap, "progress", RECORDS, 10),
+                on_progress=recorder("produce"))
+    run_consume(client, ConsumeSettings(broker.bootstrap, "progress", RECORDS),
+                on_progress=recorder("consume"))
+    for mode, calls in steps.items():
+        assert sum(calls) == RECORDS, mode
+        assert all(n > 0 for n in calls) and 1 <= len(calls) <= 101, (mode, calls)
