@@ -49,6 +49,10 @@ def _bootstrap(bootstrap: str | None) -> str:
     return bootstrap
 
 
+# No progress bar yet: run_produce / run_consume take `on_progress(n)`, where the bar of
+# flyq/cli/_progress.py (`progress(total, label)`, `.advance(n)`) is to be passed.
+
+
 def _print(result: BenchResult, output: str) -> None:
     click.echo(json.dumps(result.to_json()) if output == "json" else result.summary())
 
