@@ -1,7 +1,7 @@
 """`make bench`: throughput, open/recovery time and peak RSS of flyq's partition log.
 
     python -m benchmarks.run [--quick] [--out FILE.json] [--data-dir DIR] [--repeat N] [--profile]
-                             [--skip-servers]
+                             [--skip-servers] [--skip-clients]
 
 Sections (progress goes to stderr, the report to stdout):
   1+2. append throughput for 100 B and 1 KiB values in batches of 1, 100 and 1000 records, through
@@ -21,6 +21,8 @@ Sections (progress goes to stderr, the report to stdout):
   9.   the network broker side by side with Redis Streams and Tansu: produce and consume
        throughput, single-record latency and server CPU per record through real clients, each
        server in its own process (benchmarks/servers.py; --skip-servers leaves it out).
+  10.  flyq.client next to confluent-kafka, kafka-python and aiokafka: produce and consume
+       throughput against one FlyQ broker (benchmarks/clients.py; --skip-clients leaves it out).
 The data directory (a fresh temporary directory, on the repository's filesystem by default) is
 removed at the end.
 """
@@ -39,6 +41,7 @@ from typing import Any
 
 from benchmarks import append as ap
 from benchmarks import broker as bk
+from benchmarks import clients as cl
 from benchmarks import scenarios as sc
 from benchmarks import servers as sv
 from benchmarks import validation as va
@@ -100,6 +103,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="cProfile every scenario, not only those that miss their target")
     parser.add_argument("--skip-servers", action="store_true",
                         help="leave out section 9 (FlyQ's broker next to Redis and Tansu)")
+    parser.add_argument("--skip-clients", action="store_true",
+                        help="leave out section 10 (flyq.client next to the other Kafka clients)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
@@ -411,7 +416,7 @@ def rss_report(idle: dict[str, Any], big: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.skip_servers:
+    if not (args.skip_servers and args.skip_clients):
         sv.stop_servers_on_signals()
     parent, why = choose_parent(args.data_dir)
     work = tempfile.mkdtemp(prefix="flyq-bench-", dir=parent)
@@ -458,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_servers:
             results["servers"] = sv.run(args.quick, say, parent=work,
                                         repeat=1 if args.quick else 3)
+        if not args.skip_clients:
+            results["clients"] = cl.run(args.quick, say, parent=work)
         results["elapsed_s"] = time.perf_counter() - started
         print(render(results, why))
         if args.out:
@@ -519,6 +526,8 @@ def render(results: dict[str, Any], why: str) -> str:
         parts += ["", va.report(results["validation"])]
     if "servers" in results:
         parts += ["", sv.report(results["servers"])]
+    if "clients" in results:
+        parts += ["", cl.report(results["clients"])]
     return "\n".join(parts)
 
 

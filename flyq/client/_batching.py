@@ -47,6 +47,8 @@ class RecordMetadata:
 def record_size(record: Record) -> int:
     """The bytes `record` adds to an uncompressed batch, within a few bytes (an upper bound)."""
     size = _RECORD_OVERHEAD + len(record.key or b"") + len(record.value or b"")
+    if not record.headers:
+        return size
     for name, value in record.headers:
         size += 10 + len(name.encode("utf-8")) + len(value or b"")
     return size
@@ -63,7 +65,8 @@ class Partitioner:
                   explicit: int | None = None) -> int:
         """`explicit` if given (`InvalidArgument` outside 0..partitions-1), else the key's
         murmur2 partition, else the topic's sticky partition."""
-        check_partitions(partitions)
+        if type(partitions) is not int or partitions < 1:  # the common case skips the call
+            check_partitions(partitions)
         if explicit is not None:
             if not 0 <= explicit < partitions:
                 raise InvalidArgument("partition", explicit, f"0..{partitions - 1}")
@@ -125,7 +128,9 @@ class RecordAccumulator(Generic[T]):
                now: float) -> bool:
         """Add `record` to the partition's open batch; True if that closed the batch before it
         (the record did not fit, so it opened a new one) or if the record filled its batch."""
-        queue = self._queues.setdefault((topic, partition), deque())
+        queue = self._queues.get((topic, partition))
+        if queue is None:
+            queue = self._queues[(topic, partition)] = deque()
         size = record_size(record)
         closed_one = False
         batch = queue[-1] if queue and not queue[-1].closed else None

@@ -182,17 +182,22 @@ class AsyncProducer:
         `FlyQError` that ended its delivery (CLIENT-11). Waits only for the topic's metadata."""
         if self._closed:
             raise InvalidArgument("producer", "closed", "an open producer")
-        loop = asyncio.get_running_loop()
-        future: Future = loop.create_future()
-        record = Record(value=value, key=key, headers=tuple(headers),
-                        timestamp=int(time.time() * 1000) if timestamp is None else timestamp)
-        try:
-            count = await self._partition_count(topic, time.monotonic() + self.delivery_timeout)
-        except FlyQError as exc:
-            future.set_exception(exc)
-            return future
+        future: Future = asyncio.get_running_loop().create_future()
+        record = Record(value, key, tuple(headers),
+                        int(time.time() * 1000) if timestamp is None else timestamp)
+        now = time.monotonic()
+        count = self._partitions.get(topic)
+        if count is None or now - self._metadata_time > self.metadata_max_age:
+            # Not known, or due for the periodic refresh: the slow path. Else (nearly every
+            # send) no coroutine is made, which is a good part of a record's cost.
+            try:
+                count = await self._partition_count(topic, now + self.delivery_timeout)
+            except FlyQError as exc:
+                future.set_exception(exc)
+                return future
+            now = time.monotonic()
         number = self._partitioner.partition(topic, key, count, partition)
-        if self._accumulator.append(topic, number, record, future, time.monotonic()):
+        if self._accumulator.append(topic, number, record, future, now):
             self._partitioner.batch_closed(topic, number, count)
         self._idle.clear()
         self._wake.set()
@@ -247,11 +252,30 @@ class AsyncProducer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    def _metadata_due(self, now: float) -> bool:
+        """Whether the sender is to refresh the metadata before sending more (CLIENT-10)."""
+        return now >= self._metadata_retry_at and (self._metadata_stale or bool(
+            self._partitions and now - self._metadata_time > self.metadata_max_age))
+
+    def _take_ready(self, now: float) -> list[ProducerBatch[Future]]:
+        """The ready batches of partitions with nothing in flight, each marked in flight
+        (CLIENT-8); expired ones fail instead (CLIENT-11). None while an epoch bump waits for
+        the batches in flight (CLIENT-9)."""
+        batches = [] if self._bump_epoch else self._accumulator.ready(now, self._in_flight)
+        for batch in batches:
+            self._expire_or_keep(batch, now)
+        batches = [batch for batch in batches
+                   if not all(token.done() for token in batch.tokens)]
+        for batch in batches:
+            self._partitioner.batch_closed(batch.topic, batch.partition,
+                                           self._partitions.get(batch.topic, 1))
+            self._in_flight.add(batch.key)
+        return batches
+
     async def _send_loop(self) -> None:
         while True:
             now = time.monotonic()
-            if now >= self._metadata_retry_at and (self._metadata_stale or (
-                    self._partitions and now - self._metadata_time > self.metadata_max_age)):
+            if self._metadata_due(now):
                 self._metadata_stale = False
                 try:
                     await self._refresh(self._partitions)
@@ -264,17 +288,8 @@ class AsyncProducer:
                 except FlyQError:
                     await asyncio.sleep(self.retry_backoff_ms / 1000)
                 continue
-            # While an epoch bump waits for the batches in flight, nothing else is sent.
-            batches = [] if self._bump_epoch else self._accumulator.ready(now, self._in_flight)
-            for batch in batches:
-                self._expire_or_keep(batch, now)
-            batches = [batch for batch in batches
-                       if not all(token.done() for token in batch.tokens)]
+            batches = self._take_ready(now)
             if batches:
-                for batch in batches:
-                    self._partitioner.batch_closed(batch.topic, batch.partition,
-                                                   self._partitions.get(batch.topic, 1))
-                    self._in_flight.add(batch.key)
                 task = asyncio.get_running_loop().create_task(self._produce(batches))
                 self._requests.add(task)
                 task.add_done_callback(self._requests.discard)
@@ -284,9 +299,16 @@ class AsyncProducer:
             self._wake.clear()
             next_time = None if self._bump_epoch else self._accumulator.next_ready_time(
                 self._in_flight)
-            timeout = None if next_time is None else max(next_time - time.monotonic(), 0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            # A timer that sets the event, not wait_for: wait_for wraps the wait in a task of
+            # its own, and every wake-up (each answer frees a partition) then costs two more
+            # turns of the event loop before the next request can go out.
+            timer = None if next_time is None else asyncio.get_running_loop().call_later(
+                max(next_time - time.monotonic(), 0), self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     async def _new_epoch(self) -> None:
         """Bump the producer epoch (InitProducerId v3+ with the current id and epoch) and start
@@ -329,6 +351,16 @@ class AsyncProducer:
         return batch.encoded
 
     async def _produce(self, batches: list[ProducerBatch[Future]]) -> None:
+        """Send `batches` in one request and settle them; then, as long as batches are ready
+        and the sender has nothing else to do first, send those from this same task: an answer
+        frees its partitions, and going back through the sender would cost the next request a
+        few turns of the event loop."""
+        while batches:
+            await self._produce_once(batches)
+            now = time.monotonic()
+            batches = [] if self._metadata_due(now) else self._take_ready(now)
+
+    async def _produce_once(self, batches: list[ProducerBatch[Future]]) -> None:
         by_topic: dict[str, list[dict[str, Any]]] = {}
         for batch in batches:
             by_topic.setdefault(batch.topic, []).append(
@@ -378,11 +410,13 @@ class AsyncProducer:
     def _complete(self, batch: ProducerBatch[Future], base_offset: int,
                   log_append_time: int) -> None:
         self._in_flight.discard(batch.key)
-        for delta, (record, token) in enumerate(zip(batch.records, batch.tokens, strict=True)):
+        topic, partition, append_time = batch.topic, batch.partition, log_append_time >= 0
+        for offset, record, token in zip(range(base_offset, base_offset + len(batch.records)),
+                                         batch.records, batch.tokens, strict=True):
             if not token.done():
-                stamp = log_append_time if log_append_time >= 0 else record.timestamp
-                token.set_result(RecordMetadata(batch.topic, batch.partition,
-                                                base_offset + delta, stamp))
+                token.set_result(RecordMetadata(
+                    topic, partition, offset,
+                    log_append_time if append_time else record.timestamp))
 
     def _retry_or_fail(self, batch: ProducerBatch[Future], error: FlyQError) -> None:
         """A retriable error within the delivery timeout requeues the batch (same bytes, same

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flyq.errors import CorruptRecordBatch
 
-__all__ = ["decode_varint", "encode_varint", "size_of_varint"]
+__all__ = ["decode_varint", "encode_varint", "size_of_varint", "varint_bytes"]
 
 # A zig-zag varlong needs at most 10 bytes; anything longer is corrupt.
 _MAX_VARINT_BYTES = 10
@@ -17,6 +17,24 @@ def encode_varint(value: int, out: bytearray) -> None:
         out.append((zigzag & 0x7F) | 0x80)
         zigzag >>= 7
     out.append(zigzag)
+
+
+def _encoded(value: int) -> bytes:
+    out = bytearray()
+    encode_varint(value, out)
+    return bytes(out)
+
+
+# The varints of 0..2047, built once (a few dozen kB): the lengths and deltas of ordinary records
+# fall in this range, so the record encoder looks them up instead of looping bit by bit.
+_SMALL_VARINTS = tuple(_encoded(value) for value in range(2048))
+
+
+def varint_bytes(value: int) -> bytes:
+    """The zig-zag varint of the signed 64-bit `value` (what `encode_varint` appends)."""
+    if 0 <= value < 2048:
+        return _SMALL_VARINTS[value]
+    return _encoded(value)
 
 
 def size_of_varint(value: int) -> int:

@@ -16,7 +16,7 @@ from typing import Final
 import attrs
 import crc32c as _crc32c
 
-from flyq.codec._varint import decode_varint, encode_varint
+from flyq.codec._varint import decode_varint, varint_bytes
 from flyq.errors import ChecksumMismatch, CorruptRecordBatch, InvalidRecord, RecordTooLarge
 from flyq.records import Header, Record, StoredRecord
 
@@ -151,35 +151,50 @@ def batch_crc(data: Buffer) -> int:
     return int(_crc32c.crc32c(data))
 
 
+_NULL_LENGTH = varint_bytes(-1)
+_NO_HEADERS = varint_bytes(0)
+
+
+def _encode_headers(headers: Sequence[Header]) -> bytes:
+    body = bytearray(varint_bytes(len(headers)))
+    for header_key, header_value in headers:
+        key_bytes = header_key.encode("utf-8")
+        body += varint_bytes(len(key_bytes))
+        body += key_bytes
+        if header_value is None:
+            body += _NULL_LENGTH
+        else:
+            body += varint_bytes(len(header_value))
+            body += header_value
+    return bytes(body)
+
+
 def _encode_record(
     out: bytearray, offset_delta: int, timestamp_delta: int, record: Record
 ) -> None:
-    body = bytearray()
-    body.append(0)  # record attributes: unused in v2
-    encode_varint(timestamp_delta, body)
-    encode_varint(offset_delta, body)
-    if record.key is None:
-        encode_varint(-1, body)
-    else:
-        encode_varint(len(record.key), body)
-        body += record.key
-    if record.value is None:
-        encode_varint(-1, body)
-    else:
-        encode_varint(len(record.value), body)
-        body += record.value
-    encode_varint(len(record.headers), body)
-    for header_key, header_value in record.headers:
-        key_bytes = header_key.encode("utf-8")
-        encode_varint(len(key_bytes), body)
-        body += key_bytes
-        if header_value is None:
-            encode_varint(-1, body)
-        else:
-            encode_varint(len(header_value), body)
-            body += header_value
-    encode_varint(len(body), out)
-    out += body
+    # The length prefix comes first, so the parts are made (small varints are looked up, not
+    # built: this is the producer's hot path), summed, then appended.
+    key = record.key
+    value = record.value
+    timestamp_part = varint_bytes(timestamp_delta)
+    offset_part = varint_bytes(offset_delta)
+    key_length = _NULL_LENGTH if key is None else varint_bytes(len(key))
+    value_length = _NULL_LENGTH if value is None else varint_bytes(len(value))
+    headers = _encode_headers(record.headers) if record.headers else _NO_HEADERS
+    length = (1 + len(timestamp_part) + len(offset_part) + len(key_length) + len(value_length)
+              + len(headers) + (0 if key is None else len(key))
+              + (0 if value is None else len(value)))
+    out += varint_bytes(length)
+    out.append(0)  # record attributes: unused in v2
+    out += timestamp_part
+    out += offset_part
+    out += key_length
+    if key is not None:
+        out += key
+    out += value_length
+    if value is not None:
+        out += value
+    out += headers
 
 
 def encode_batch(
@@ -207,7 +222,8 @@ def encode_batch(
     body = bytearray()
     for offset_delta, record in enumerate(records):
         timestamp = record.timestamp
-        max_timestamp = max(max_timestamp, timestamp)
+        if timestamp > max_timestamp:  # noqa: PLR1730 - no call on the hot path
+            max_timestamp = timestamp
         _encode_record(body, offset_delta, timestamp - base_timestamp, record)
     payload: bytes | bytearray = body
     if compression == COMPRESSION_GZIP:
@@ -524,15 +540,16 @@ def _walk_records(
                 "record length", base + pos, source,
             )
         if records is not None:
+            # Positional arguments: a record is built per record read, and keywords cost.
             records.append(
                 StoredRecord(
-                    offset=base_offset + offset_delta,
-                    timestamp=timestamp,
-                    key=bytes(data[key_start : key_start + key_length]) if key_length >= 0
+                    base_offset + offset_delta,
+                    timestamp,
+                    bytes(data[key_start : key_start + key_length]) if key_length >= 0
                     else None,
-                    value=bytes(data[value_start : value_start + value_length])
+                    bytes(data[value_start : value_start + value_length])
                     if value_length >= 0 else None,
-                    headers=headers,
+                    headers,
                     is_control=is_control,
                 )
             )
@@ -642,6 +659,11 @@ def _check_records(
     end = position + header.size
     if compression == COMPRESSION_GZIP:
         body = _gunzip(memoryview(buf)[start:end], max_uncompressed_bytes, start, source)
+        _walk_records(body, 0, len(body), start, header, position, source, records)
+    elif records is not None and not isinstance(buf, bytes):
+        # Decoding from a view (a fetch answer): one copy of the section, so that each key and
+        # value is one slice of bytes, not a view sliced and then copied.
+        body = bytes(memoryview(buf)[start:end])
         _walk_records(body, 0, len(body), start, header, position, source, records)
     else:
         _walk_records(buf, start, end, 0, header, position, source, records)
