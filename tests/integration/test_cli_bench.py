@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from flyq.client import AsyncAdmin
 from flyq.perf import ConsumeSettings, ProduceSettings, run_consume, run_produce
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.test_cli import fails, ok, run
+from tests.integration.test_cli_network import final_drawing, run_with_terminal_stderr
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +127,17 @@ def test_progress_callback_counts_every_record_once(broker: BrokerProcess, clien
     for mode, calls in steps.items():
         assert sum(calls) == RECORDS, mode
         assert all(n > 0 for n in calls) and 1 <= len(calls) <= 101, (mode, calls)
+
+
+def test_bench_draws_its_bar_on_a_terminal(broker: BrokerProcess, tmp_path: Path) -> None:
+    """CLI-BENCH-4, CLI-NET-9: with stderr a terminal, bench produce and bench consume draw a
+    bar that ends at N of N, and stdout still holds only the one json line."""
+    empty = tmp_path / "stdin"
+    empty.write_bytes(b"")
+    for mode in ("produce", "consume"):
+        size = ("--record-size", "10") if mode == "produce" else ()
+        out, drawn = run_with_terminal_stderr(
+            "bench", mode, "--bootstrap", broker.bootstrap, "--topic", "bar", "--records",
+            "300", *size, "--format", "json", stdin=empty)
+        assert json.loads(out)["records"] == 300
+        assert b"300/300" in final_drawing(drawn)
