@@ -285,6 +285,19 @@ def test_create_partitions_grows_the_topic(kafka: Kafka) -> None:
     run(kafka, scenario)
 
 
+def test_an_admin_api_the_broker_lacks_is_unsupported_version(tansu: str) -> None:
+    """CLIENT-19: on Tansu, which does not advertise CreatePartitions, create_partitions raises
+    UnsupportedVersion naming the API, and the connection stays usable (nothing was sent)."""
+    async def scenario() -> None:
+        async with await AsyncAdmin.connect(tansu) as admin:
+            await admin.create_topic(TOPIC, 1)
+            with pytest.raises(UnsupportedVersion, match="does not serve") as caught:
+                await admin.create_partitions(TOPIC, 2)
+            assert caught.value.api == "CreatePartitions"
+            assert (await admin.list_topics())[TOPIC] == 1
+    asyncio.run(scenario())
+
+
 @on_both(tansu_deviation=DELETE_RECORDS_PANICS)
 def test_delete_records_moves_the_log_start_offset(kafka: Kafka) -> None:
     """CLIENT-15: delete_records below offset 2 answers low watermark 2, and the log start
