@@ -167,7 +167,7 @@ def test_delete_records_beyond_the_high_watermark_is_offset_out_of_range(
         async with await AsyncAdmin.connect(broker.bootstrap) as admin:
             with pytest.raises(OffsetOutOfRange) as caught:
                 await admin.delete_records({(TOPIC, 0): COUNT + 1})
-            assert (caught.value.topic, caught.value.partition) == (TOPIC, 0)  # type: ignore[attr-defined]
+            assert (caught.value.topic, caught.value.partition) == (TOPIC, 0)
     asyncio.run(scenario())
     assert watermarks(broker) == (0, COUNT)
 
