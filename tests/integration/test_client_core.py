@@ -427,6 +427,39 @@ def test_a_lost_produce_answer_is_not_stored_twice(kafka: Kafka) -> None:
         (n, f"v{n}".encode()) for n in range(count)]
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "flyq.client bug (_producer.py's send loop): while an epoch bump fails (on Tansu "
+    f"{TANSU_VERSION}: {NO_EPOCH_BUMP}) the loop retries it without expiring the queued "
+    "batches, so their futures never settle, past delivery_timeout_ms or ever"))
+def test_queued_records_settle_within_the_delivery_timeout_while_the_epoch_bump_fails(
+        tansu: str) -> None:
+    """CLIENT-9/11: after a lost answer the retried batch fails (Tansu answers it
+    DUPLICATE_SEQUENCE_NUMBER) and the producer bumps its epoch; Tansu refuses the bump, yet
+    every queued record's future still settles once delivery_timeout_ms has passed."""
+    host, port = tansu.rsplit(":", 1)
+    delivery_timeout = 2.0
+
+    async def pending_after_the_timeout(bootstrap: str) -> int:
+        async with await AsyncAdmin.connect(tansu) as admin:
+            await admin.create_topic(TOPIC, 1)
+        producer = await AsyncProducer.connect(
+            bootstrap, linger_ms=1, batch_size=512,
+            delivery_timeout_ms=int(delivery_timeout * 1000))
+        futures = []
+        for n in range(120):
+            futures.append(await producer.send(TOPIC, f"v{n}".encode(), partition=0))
+            if n % 20 == 0:
+                await asyncio.sleep(0.002)
+        _, pending = await asyncio.wait(futures, timeout=delivery_timeout + 3)
+        if not pending:
+            await asyncio.wait_for(producer.close(), TIMEOUT)
+        # Else close() would wait for them forever: asyncio.run cancels the producer's tasks.
+        return len(pending)
+    with FaultProxy(lambda: (host, int(port))) as proxy:
+        proxy.drop_answer(PRODUCE, 3)
+        assert asyncio.run(pending_after_the_timeout(proxy.address)) == 0
+
+
 # --- consume with assign() -------------------------------------------------------------------------
 
 
