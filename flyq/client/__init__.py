@@ -1,8 +1,9 @@
 """FlyQ's own Kafka client (the seed of it): an asyncio core over the sans-I/O
 `flyq.protocol.ClientConnection`, the same schemas and codec the broker uses.
 
-`BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` the admin
-operations on topics, consumer groups and their offsets; `AsyncProducer` and its sync facade
+`BrokerConnection` is one connection with api-version negotiation; `AsyncAdmin` (and its sync
+facade `Admin`) the admin operations on topics, configs, partitions, records, consumer groups and
+their offsets (CLIENT-4, CLIENT-5, CLIENT-12..19); `AsyncProducer` and its sync facade
 `Producer` batched, idempotent produce (spec/client.md CLIENT-6..11); `AsyncConsumer` (and its
 sync facade `Consumer`) reads assigned partitions (CLIENT-20..29). FlyQ's extension APIs, where
 the broker advertises them: `AsyncAdmin.partition_state` / `verify_indexes`,
@@ -12,6 +13,7 @@ the broker advertises them: `AsyncAdmin.partition_state` / `verify_indexes`,
 from flyq.client._admin import (
     EARLIEST,
     LATEST,
+    Admin,
     AsyncAdmin,
     ConsumerGroupDescription,
     ConsumerMemberDescription,
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EARLIEST",
     "LATEST",
+    "Admin",
     "AsyncAdmin",
     "AsyncConsumer",
     "AsyncProducer",

@@ -1,4 +1,5 @@
-"""`AsyncAdmin`: topics, consumer groups and their offsets over one `BrokerConnection`.
+"""`AsyncAdmin`: topics, configs, partitions, records, consumer groups and their offsets over
+one `BrokerConnection`; `Admin`, its synchronous facade on its own event-loop thread.
 
 Each method is one Kafka request (or one per call of it; `describe_consumer_groups` adds a
 Metadata to name topic ids), sent at the highest version both sides know within the range its
@@ -18,12 +19,14 @@ from uuid import UUID
 import attrs
 
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
+from flyq.client._sync import LoopThread
 from flyq.errors import FlyQError, ProtocolError, error_from_code
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, decode_assignment
 
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "Admin",
     "AsyncAdmin",
     "ConsumerGroupDescription",
     "ConsumerMemberDescription",
@@ -38,7 +41,8 @@ _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
 _CONSUMER_GROUP_DESCRIBE = 69
 _CREATE_TOPICS, _DELETE_TOPICS, _INCREMENTAL_ALTER_CONFIGS = 19, 20, 44
-_RESOURCE_TOPIC, _CONFIG_SET = 2, 0
+_DELETE_RECORDS, _DESCRIBE_CONFIGS, _CREATE_PARTITIONS = 21, 32, 37
+_RESOURCE_TOPIC, _CONFIG_SET, _CONFIG_DELETE = 2, 0, 1
 _FLYQ_PARTITION_STATE, _FLYQ_VERIFY_INDEX = 30001, 30002
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
@@ -249,14 +253,72 @@ class AsyncAdmin:
 
     async def alter_topic_config(self, name: str, configs: Mapping[str, str]) -> None:
         """Set Kafka-named `configs` of topic `name` (IncrementalAlterConfigs, SET; CFG-1..4)."""
+        await self._alter_topic_config(name, [
+            {"name": key, "config_operation": _CONFIG_SET, "value": value}
+            for key, value in configs.items()])
+
+    async def reset_topic_config(self, name: str, keys: Iterable[str]) -> None:
+        """Return Kafka-named config `keys` of topic `name` to the broker's defaults
+        (IncrementalAlterConfigs, DELETE)."""
+        await self._alter_topic_config(name, [
+            {"name": key, "config_operation": _CONFIG_DELETE, "value": None} for key in keys])
+
+    async def _alter_topic_config(self, name: str, configs: list[dict[str, Any]]) -> None:
         body = await self._call(_INCREMENTAL_ALTER_CONFIGS, {"resources": [{
-            "resource_type": _RESOURCE_TOPIC, "resource_name": name,
-            "configs": [{"name": key, "config_operation": _CONFIG_SET, "value": value}
-                        for key, value in configs.items()]}], "validate_only": False}, (0, 1))
+            "resource_type": _RESOURCE_TOPIC, "resource_name": name, "configs": configs}],
+            "validate_only": False}, (0, 1))
         for resource in body["responses"]:
             _raise_for(resource["error_code"], resource["error_message"]
                        or f"alter config of {resource['resource_name']}",
                        name=resource["resource_name"])
+
+    async def describe_topic_config(self, name: str) -> dict[str, str]:
+        """Topic `name`'s config by Kafka's names, defaults included (DescribeConfigs). A config
+        the broker answers without a value (a sensitive one, as Kafka hides them) is left out."""
+        body = await self._call(_DESCRIBE_CONFIGS, {
+            "resources": [{"resource_type": _RESOURCE_TOPIC, "resource_name": name,
+                           "configuration_keys": None}],
+            "include_synonyms": False, "include_documentation": False}, (1, 4))
+        configs: dict[str, str] = {}
+        for result in body["results"]:
+            _raise_for(result["error_code"], result["error_message"]
+                       or f"describe config of {result['resource_name']}",
+                       name=result["resource_name"])
+            configs.update((config["name"], config["value"]) for config in result["configs"]
+                           if config["value"] is not None)
+        return dict(sorted(configs.items()))
+
+    async def create_partitions(self, name: str, total_count: int) -> None:
+        """Grow topic `name` to `total_count` partitions (CreatePartitions); a count not above
+        the current one is refused by the broker (INVALID_PARTITIONS), as Kafka refuses it."""
+        body = await self._call(_CREATE_PARTITIONS, {
+            "topics": [{"name": name, "count": total_count, "assignments": None}],
+            "timeout_ms": int(self.connection.timeout * 1000), "validate_only": False}, (0, 3))
+        for result in body["results"]:
+            _raise_for(result["error_code"], result["error_message"]
+                       or f"create partitions of {result['name']}", name=result["name"])
+
+    async def delete_records(self, offsets: Mapping[TopicPartition, int]
+                             ) -> dict[TopicPartition, int]:
+        """Delete each partition's records below its offset (`LATEST`, -1: the high watermark)
+        by moving its log start offset there (DeleteRecords): (topic, partition) -> the new
+        low watermark. An offset beyond the high watermark is `OffsetOutOfRange`."""
+        if not offsets:
+            return {}
+        body = await self._call(_DELETE_RECORDS, {"topics": [
+            {"name": topic, "partitions": [{"partition_index": number,
+                                            "offset": offsets[(topic, number)]}
+                                           for number in numbers]}
+            for topic, numbers in _by_topic(offsets).items()],
+            "timeout_ms": int(self.connection.timeout * 1000)}, (0, 2))
+        low_watermarks = {}
+        for topic in body["topics"]:
+            for partition in topic["partitions"]:
+                number = partition["partition_index"]
+                _raise_for(partition["error_code"], f"delete records of {topic['name']}-{number}",
+                           topic=topic["name"], partition=number)
+                low_watermarks[(topic["name"], number)] = partition["low_watermark"]
+        return dict(sorted(low_watermarks.items()))
 
     async def delete_topic(self, name: str) -> None:
         """Delete topic `name` with all its records (DeleteTopics, by name)."""
@@ -461,3 +523,137 @@ class AsyncAdmin:
         checks = [IndexCheck(name, number, partition["checked_ms"], tuple(partition["problems"]))
                   for name, number, partition in _answered_partitions(body, "verify")]
         return sorted(checks, key=lambda check: check.partition)
+
+
+class Admin:
+    """The synchronous facade of `AsyncAdmin`: the same methods, each run on the admin's own
+    event loop thread and waited for. `Admin("HOST:PORT")`, then `close()` (or `with`)."""
+
+    def __init__(self, bootstrap: str, *, client_id: str = "flyq-admin",
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._thread = LoopThread("flyq-admin")
+        try:
+            self._admin = self._thread.run(
+                AsyncAdmin.connect(bootstrap, client_id=client_id, timeout=timeout))
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread; closing twice does nothing."""
+        if self._thread.closed:
+            return
+        try:
+            self._thread.run(self._admin.close())
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- topics -------------------------------------------------------------------------------
+
+    def list_topics(self) -> dict[str, int]:
+        """See `AsyncAdmin.list_topics`."""
+        return self._thread.run(self._admin.list_topics())
+
+    def list_topic_ids(self) -> dict[str, UUID]:
+        """See `AsyncAdmin.list_topic_ids`."""
+        return self._thread.run(self._admin.list_topic_ids())
+
+    def partition_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """See `AsyncAdmin.partition_counts`."""
+        return self._thread.run(self._admin.partition_counts(topics))
+
+    def create_topic(self, name: str, partitions: int,
+                     configs: Mapping[str, str] | None = None) -> None:
+        """See `AsyncAdmin.create_topic`."""
+        self._thread.run(self._admin.create_topic(name, partitions, configs))
+
+    def delete_topic(self, name: str) -> None:
+        """See `AsyncAdmin.delete_topic`."""
+        self._thread.run(self._admin.delete_topic(name))
+
+    def describe_topic_config(self, name: str) -> dict[str, str]:
+        """See `AsyncAdmin.describe_topic_config`."""
+        return self._thread.run(self._admin.describe_topic_config(name))
+
+    def alter_topic_config(self, name: str, configs: Mapping[str, str]) -> None:
+        """See `AsyncAdmin.alter_topic_config`."""
+        self._thread.run(self._admin.alter_topic_config(name, configs))
+
+    def reset_topic_config(self, name: str, keys: Iterable[str]) -> None:
+        """See `AsyncAdmin.reset_topic_config`."""
+        self._thread.run(self._admin.reset_topic_config(name, list(keys)))
+
+    def create_partitions(self, name: str, total_count: int) -> None:
+        """See `AsyncAdmin.create_partitions`."""
+        self._thread.run(self._admin.create_partitions(name, total_count))
+
+    def delete_records(self, offsets: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """See `AsyncAdmin.delete_records`."""
+        return self._thread.run(self._admin.delete_records(offsets))
+
+    def list_offsets(self, partitions: Iterable[TopicPartition], timestamp: int
+                     ) -> dict[TopicPartition, int]:
+        """See `AsyncAdmin.list_offsets`."""
+        return self._thread.run(self._admin.list_offsets(list(partitions), timestamp))
+
+    def list_start_offsets(self, partitions: Iterable[TopicPartition]
+                           ) -> dict[TopicPartition, int]:
+        """See `AsyncAdmin.list_start_offsets`."""
+        return self._thread.run(self._admin.list_start_offsets(list(partitions)))
+
+    def list_end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """See `AsyncAdmin.list_end_offsets`."""
+        return self._thread.run(self._admin.list_end_offsets(list(partitions)))
+
+    # --- groups -------------------------------------------------------------------------------
+
+    def list_groups(self) -> list[GroupListing]:
+        """See `AsyncAdmin.list_groups`."""
+        return self._thread.run(self._admin.list_groups())
+
+    def describe_groups(self, group_ids: Sequence[str]) -> list[GroupDescription]:
+        """See `AsyncAdmin.describe_groups`."""
+        return self._thread.run(self._admin.describe_groups(group_ids))
+
+    def describe_consumer_groups(self, group_ids: Sequence[str]
+                                 ) -> list[ConsumerGroupDescription]:
+        """See `AsyncAdmin.describe_consumer_groups`."""
+        return self._thread.run(self._admin.describe_consumer_groups(group_ids))
+
+    def delete_groups(self, group_ids: Sequence[str]) -> dict[str, FlyQError | None]:
+        """See `AsyncAdmin.delete_groups`."""
+        return self._thread.run(self._admin.delete_groups(group_ids))
+
+    def list_group_offsets(self, group: str, partitions: Iterable[TopicPartition] | None = None
+                           ) -> dict[TopicPartition, int]:
+        """See `AsyncAdmin.list_group_offsets`."""
+        return self._thread.run(self._admin.list_group_offsets(
+            group, None if partitions is None else list(partitions)))
+
+    def alter_group_offsets(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """See `AsyncAdmin.alter_group_offsets`."""
+        self._thread.run(self._admin.alter_group_offsets(group, offsets))
+
+    def delete_group_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> None:
+        """See `AsyncAdmin.delete_group_offsets`."""
+        self._thread.run(self._admin.delete_group_offsets(group, list(partitions)))
+
+    # --- FlyQ's extension APIs ----------------------------------------------------------------
+
+    def partition_state(self, topic: str, partitions: Iterable[int] | None = None
+                        ) -> list[PartitionState]:
+        """See `AsyncAdmin.partition_state`."""
+        return self._thread.run(self._admin.partition_state(
+            topic, None if partitions is None else list(partitions)))
+
+    def verify_indexes(self, topic: str, partitions: Iterable[int] | None = None
+                       ) -> list[IndexCheck]:
+        """See `AsyncAdmin.verify_indexes`."""
+        return self._thread.run(self._admin.verify_indexes(
+            topic, None if partitions is None else list(partitions)))

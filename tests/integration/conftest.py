@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: a real `flyq broker` process per test."""
+"""Fixtures for the integration tests: a real `flyq broker` process per test, or Tansu."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.integration.broker_process import (
     KIP848_SESSION_TIMEOUT_MS,
     BrokerProcess,
 )
+from tests.integration.tansu_process import running_tansu
 
 
 @pytest.fixture
@@ -61,3 +62,11 @@ def kip848_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
         if process.running:
             process.kill()
         assert code == 0, process.stderr_text(current_only=True)
+
+
+@pytest.fixture
+def tansu(tmp_path: Path) -> Iterator[str]:
+    """A Tansu broker (memory storage, tests/integration/tansu_process.py) on a free port: its
+    bootstrap. The test is skipped, with the reason, when the binary is missing."""
+    with running_tansu(tmp_path) as bootstrap:
+        yield bootstrap
