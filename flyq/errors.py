@@ -627,5 +627,5 @@ def error_from_code(code: int, message: str | None = None, **fields: object) -> 
     name = next((e.name for e in ERROR_TABLE.values() if e.code == code), f"error code {code}")
     text = f"{name}: {message}" if message else name
     if cls is RemoteError:
-        return RemoteError(code, text)
+        return _restore(RemoteError, text, {"error_code": code, **fields})
     return _restore(cls, text, dict(fields))

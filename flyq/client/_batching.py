@@ -192,6 +192,18 @@ class RecordAccumulator(Generic[T]):
         """Batches waiting (not in flight)."""
         return sum(len(queue) for queue in self._queues.values())
 
+    def take_created_before(self, deadline: float) -> list[ProducerBatch[T]]:
+        """Every waiting batch opened before `deadline`, taken out (expired ones, to fail)."""
+        taken = []
+        for key, queue in list(self._queues.items()):
+            kept = deque(batch for batch in queue if batch.created >= deadline)
+            taken += [batch for batch in queue if batch.created < deadline]
+            if kept:
+                self._queues[key] = kept
+            else:
+                del self._queues[key]
+        return taken
+
     def batches(self) -> Iterator[ProducerBatch[T]]:
         """Every waiting batch."""
         for queue in self._queues.values():

@@ -27,6 +27,7 @@ __all__ = ["AsyncProducer", "Producer", "RecordMetadata"]
 
 _PRODUCE, _METADATA, _INIT_PRODUCER_ID = 0, 3, 22
 _NOT_LEADER_OR_FOLLOWER, _UNKNOWN_TOPIC_OR_PARTITION, _UNKNOWN_TOPIC_ID = 6, 3, 100
+_DUPLICATE_SEQUENCE_NUMBER = 46
 _METADATA_ERRORS = {_NOT_LEADER_OR_FOLLOWER, _UNKNOWN_TOPIC_OR_PARTITION, _UNKNOWN_TOPIC_ID}
 _COMPRESSION = {"none": COMPRESSION_NONE, "gzip": COMPRESSION_GZIP}
 _SEQUENCE_MOD = 1 << 31
@@ -285,7 +286,16 @@ class AsyncProducer:
             if self._bump_epoch and not self._in_flight:
                 try:
                     await self._new_epoch()
-                except FlyQError:
+                except FlyQError as exc:
+                    # Nothing is sent until the bump succeeds, so the waiting batches would
+                    # never reach _take_ready's expiry: they expire here (CLIENT-11).
+                    expired = self._accumulator.take_created_before(
+                        time.monotonic() - self.delivery_timeout)
+                    for batch in expired:
+                        _fail(batch, RequestTimedOut(
+                            f"{batch.topic}-{batch.partition}: not delivered within "
+                            f"{self.delivery_timeout}s: the producer epoch could not be "
+                            f"bumped ({exc})"))
                     await asyncio.sleep(self.retry_backoff_ms / 1000)
                 continue
             batches = self._take_ready(now)
@@ -398,6 +408,10 @@ class AsyncProducer:
             if answer is None:
                 self._retry_or_fail(batch, error_from_code(_UNKNOWN_TOPIC_OR_PARTITION,
                                                            "no answer for the partition"))
+            elif answer["error_code"] == _DUPLICATE_SEQUENCE_NUMBER:
+                # The broker has stored this batch before but no longer knows its offset: it is
+                # delivered, with offset -1, as Kafka's Java producer settles it (CLIENT-11).
+                self._complete(batch, -1, answer["log_append_time_ms"])
             elif answer["error_code"]:
                 if answer["error_code"] in _METADATA_ERRORS:
                     self._metadata_stale = True
@@ -411,8 +425,10 @@ class AsyncProducer:
                   log_append_time: int) -> None:
         self._in_flight.discard(batch.key)
         topic, partition, append_time = batch.topic, batch.partition, log_append_time >= 0
-        for offset, record, token in zip(range(base_offset, base_offset + len(batch.records)),
-                                         batch.records, batch.tokens, strict=True):
+        # -1: delivered, but the broker did not say where (a duplicate of a stored batch).
+        offsets = (range(base_offset, base_offset + len(batch.records)) if base_offset >= 0
+                   else [-1] * len(batch.records))
+        for offset, record, token in zip(offsets, batch.records, batch.tokens, strict=True):
             if not token.done():
                 token.set_result(RecordMetadata(
                     topic, partition, offset,

@@ -126,9 +126,6 @@ def test_create_partitions_not_growing_is_invalid_partitions(broker: BrokerProce
     assert confluent(broker).topics()[TOPIC] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="flyq.errors.error_from_code builds a RemoteError (a code "
-                   "with no FlyQ class, e.g. INVALID_PARTITIONS) without the fields it is given, "
-                   "so CLIENT-4's topic attribute is lost (errors.py, not the admin)")
 def test_invalid_partitions_names_the_topic(broker: BrokerProcess) -> None:
     """CLIENT-4: the INVALID_PARTITIONS error carries the topic as its `name` attribute."""
     confluent(broker).create(TOPIC, 3)
@@ -138,6 +135,7 @@ def test_invalid_partitions_names_the_topic(broker: BrokerProcess) -> None:
             with pytest.raises(RemoteError) as caught:
                 await admin.create_partitions(TOPIC, 2)
             assert getattr(caught.value, "name", None) == TOPIC
+            assert caught.value.error_code == 37
     asyncio.run(scenario())
 
 

@@ -32,9 +32,17 @@ from flyq.client import (
     RecordMetadata,
 )
 from flyq.codec.record_batch import encode_batch
-from flyq.errors import InvalidConfig, TopicAlreadyExists, UnknownTopic, UnsupportedVersion
+from flyq.errors import (
+    InvalidConfig,
+    RecordTooLarge,
+    RequestTimedOut,
+    TopicAlreadyExists,
+    UnknownTopic,
+    UnsupportedVersion,
+)
 from flyq.records import Record
 from tests.integration._clients import make_admin, make_consumer, make_producer
+from tests.integration.broker_process import BrokerProcess
 from tests.integration.fault_proxy import FaultProxy
 from tests.integration.tansu_process import TANSU_VERSION
 from tests.unit.test_partitioner import kafka_python_partition
@@ -394,11 +402,9 @@ def test_init_producer_id_bumps_an_idempotent_producers_epoch(kafka: Kafka) -> N
     run(kafka, scenario)
 
 
-@on_both(tansu_deviation=f"{DUPLICATE_IS_AN_ERROR}; the producer then fails the batch and "
-         f"bumps its epoch, and {NO_EPOCH_BUMP}. Not run there: the producer then retries the "
-         "bump forever without expiring its queued records past delivery_timeout_ms (a "
-         "flyq.client bug in _producer.py's send loop), so the test would hang",
-         tansu_runs=False)
+@on_both(tansu_deviation=f"{DUPLICATE_IS_AN_ERROR}; the producer takes that answer as "
+         "delivered without an offset, as Kafka's Java producer does, so the retried batch's "
+         "futures report offset -1")
 def test_a_lost_produce_answer_is_not_stored_twice(kafka: Kafka) -> None:
     """CLIENT-9: when the answer to an appended batch is lost (FaultProxy cuts it), the
     idempotent producer's retry is answered as a duplicate: librdkafka reads every record once,
@@ -427,37 +433,35 @@ def test_a_lost_produce_answer_is_not_stored_twice(kafka: Kafka) -> None:
         (n, f"v{n}".encode()) for n in range(count)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "flyq.client bug (_producer.py's send loop): while an epoch bump fails (on Tansu "
-    f"{TANSU_VERSION}: {NO_EPOCH_BUMP}) the loop retries it without expiring the queued "
-    "batches, so their futures never settle, past delivery_timeout_ms or ever"))
-def test_queued_records_settle_within_the_delivery_timeout_while_the_epoch_bump_fails(
-        tansu: str) -> None:
-    """CLIENT-9/11: after a lost answer the retried batch fails (Tansu answers it
-    DUPLICATE_SEQUENCE_NUMBER) and the producer bumps its epoch; Tansu refuses the bump, yet
-    every queued record's future still settles once delivery_timeout_ms has passed."""
-    host, port = tansu.rsplit(":", 1)
-    delivery_timeout = 2.0
+def test_queued_records_expire_while_the_epoch_bump_fails(broker: BrokerProcess) -> None:
+    """CLIENT-9, CLIENT-11: a batch refused for good (MESSAGE_TOO_LARGE) makes the idempotent
+    producer bump its epoch before sending more; while every bump goes unanswered, the records
+    queued behind it still fail with RequestTimedOut once delivery_timeout_ms has passed, and
+    none of them is stored."""
+    host, port = broker.bootstrap.rsplit(":", 1)
 
-    async def pending_after_the_timeout(bootstrap: str) -> int:
-        async with await AsyncAdmin.connect(tansu) as admin:
-            await admin.create_topic(TOPIC, 1)
-        producer = await AsyncProducer.connect(
-            bootstrap, linger_ms=1, batch_size=512,
-            delivery_timeout_ms=int(delivery_timeout * 1000))
-        futures = []
-        for n in range(120):
-            futures.append(await producer.send(TOPIC, f"v{n}".encode(), partition=0))
-            if n % 20 == 0:
-                await asyncio.sleep(0.002)
-        _, pending = await asyncio.wait(futures, timeout=delivery_timeout + 3)
-        if not pending:
-            await asyncio.wait_for(producer.close(), TIMEOUT)
-        # Else close() would wait for them forever: asyncio.run cancels the producer's tasks.
-        return len(pending)
+    async def outcomes(bootstrap: str, proxy: FaultProxy) -> list[BaseException | None]:
+        async with await AsyncAdmin.connect(broker.bootstrap) as admin:
+            await admin.create_topic(TOPIC, 1, {"max.message.bytes": "1000"})
+        # batch_size 512: the large record is a batch of its own, the others queue behind it.
+        producer = await AsyncProducer.connect(bootstrap, linger_ms=1, batch_size=512,
+                                               delivery_timeout_ms=2000,
+                                               request_timeout_ms=1000)
+        # From now on InitProducerId (the bump) is answered only after the request timeout.
+        proxy.delay(INIT_PRODUCER_ID, 30)
+        futures = [await producer.send(TOPIC, b"x" * 2000, partition=0)]
+        futures += [await producer.send(TOPIC, f"v{n}".encode(), partition=0)
+                    for n in range(10)]
+        _, pending = await asyncio.wait(futures, timeout=TIMEOUT)
+        assert not pending, f"{len(pending)} futures never settled"
+        await asyncio.wait_for(producer.close(), TIMEOUT)
+        return [future.exception() for future in futures]
     with FaultProxy(lambda: (host, int(port))) as proxy:
-        proxy.drop_answer(PRODUCE, 3)
-        assert asyncio.run(pending_after_the_timeout(proxy.address)) == 0
+        errors = asyncio.run(outcomes(proxy.address, proxy))
+    assert isinstance(errors[0], RecordTooLarge)
+    assert all(isinstance(error, RequestTimedOut) for error in errors[1:]), errors
+    assert confluent_read(Kafka("flyq", broker.bootstrap), TOPIC, 0, 0,
+                          and_no_more=True) == []
 
 
 # --- consume with assign() -------------------------------------------------------------------------

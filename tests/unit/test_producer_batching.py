@@ -146,6 +146,22 @@ def test_flush_makes_every_batch_ready_now() -> None:
     assert len(accumulator.ready(0.0, set())) == 1
 
 
+def test_expired_batches_are_taken_out_and_the_rest_keep_their_order() -> None:
+    """CLIENT-11: `take_created_before` takes exactly the waiting batches opened before the
+    deadline, of every partition; the later ones stay, in order, and are still handed out."""
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=100, linger=0.0)
+    accumulator.append("t", 0, record(80), 0, now=0.0)
+    accumulator.append("t", 0, record(80), 1, now=1.0)
+    accumulator.append("t", 1, record(10), 2, now=0.5)
+    accumulator.append("t", 0, record(80), 3, now=2.0)
+    taken = accumulator.take_created_before(1.0)
+    assert sorted(batch.tokens[0] for batch in taken) == [0, 2]
+    assert len(accumulator) == 2
+    assert [batch.tokens for batch in accumulator.ready(5.0, set())] == [[1]]
+    assert [batch.tokens for batch in accumulator.ready(5.0, set())] == [[3]]
+    assert accumulator.take_created_before(10.0) == []
+
+
 @pytest.mark.parametrize(("attempt", "expected"),
                          [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (60, 1.0)])
 def test_backoff_doubles_up_to_its_bound(attempt: int, expected: float) -> None:
