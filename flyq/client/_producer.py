@@ -9,16 +9,19 @@ retried batch keeps its place and its sequence numbers (idempotence needs both).
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import functools
 import random
 import threading
 import time
-from collections.abc import Coroutine, Iterable
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from flyq.client._batching import Partitioner, ProducerBatch, RecordAccumulator, RecordMetadata
 from flyq.client._connection import BrokerConnection
+from flyq.client._sync import LoopThread
 from flyq.codec.record_batch import COMPRESSION_GZIP, COMPRESSION_NONE, encode_batch
 from flyq.errors import FlyQError, InvalidArgument, RequestTimedOut, UnknownTopic, error_from_code
 from flyq.records import Header, Record
@@ -31,7 +34,6 @@ _DUPLICATE_SEQUENCE_NUMBER = 46
 _METADATA_ERRORS = {_NOT_LEADER_OR_FOLLOWER, _UNKNOWN_TOPIC_OR_PARTITION, _UNKNOWN_TOPIC_ID}
 _COMPRESSION = {"none": COMPRESSION_NONE, "gzip": COMPRESSION_GZIP}
 _SEQUENCE_MOD = 1 << 31
-_T = TypeVar("_T")
 Acks = Literal[0, 1, -1, "all"]
 Future = asyncio.Future[RecordMetadata]
 
@@ -463,51 +465,81 @@ def _settle(done: Future, outer: concurrent.futures.Future[RecordMetadata]) -> N
 
 
 class Producer:
-    """The synchronous facade: `AsyncProducer` on its own event loop thread. `send` returns a
-    `concurrent.futures.Future[RecordMetadata]`; `flush` and `close` block."""
+    """The synchronous facade: `AsyncProducer` on its own event-loop thread. `send` queues the
+    record and returns at once a `concurrent.futures.Future[RecordMetadata]`; `flush` and
+    `close` block."""
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="flyq-producer",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = LoopThread("flyq-producer")
+        # Records handed over by `send`, in order; one drain task on the loop moves them into
+        # the producer, so a burst of sends costs one wake-up of the loop, not one each.
+        self._handed: collections.deque[tuple[tuple[Any, ...],
+                                              concurrent.futures.Future[RecordMetadata]]]
+        self._handed = collections.deque()
+        self._lock = threading.Lock()
+        self._draining = False
+        self._drain: asyncio.Task[None] | None = None
         try:
-            self._producer = self._run(AsyncProducer.connect(bootstrap, **config))
+            self._producer = self._thread.run(AsyncProducer.connect(bootstrap, **config))
         except BaseException:
-            self._stop()
+            self._thread.stop()
             raise
-
-    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
              partition: int | None = None, headers: Iterable[Header] = (),
              timestamp: int | None = None) -> concurrent.futures.Future[RecordMetadata]:
-        """Queue one record (as `AsyncProducer.send`); the future resolves on delivery."""
-        async def queue() -> concurrent.futures.Future[RecordMetadata]:
-            inner = await self._producer.send(topic, value, key, partition, headers, timestamp)
-            outer: concurrent.futures.Future[RecordMetadata] = concurrent.futures.Future()
-            inner.add_done_callback(lambda done: _settle(done, outer))
-            return outer
-        return self._run(queue())
+        """Queue one record (as `AsyncProducer.send`) without waiting; the future resolves on
+        delivery, or fails with what `AsyncProducer.send` would raise or deliver."""
+        if self._thread.closed:
+            raise InvalidArgument("producer", "closed", "an open producer")
+        outer: concurrent.futures.Future[RecordMetadata] = concurrent.futures.Future()
+        with self._lock:
+            self._handed.append(((topic, value, key, partition, tuple(headers), timestamp),
+                                 outer))
+            wake, self._draining = not self._draining, True
+        if wake:
+            self._thread.loop.call_soon_threadsafe(self._start_drain)
+        return outer
+
+    def _start_drain(self) -> None:
+        self._drain = self._thread.loop.create_task(self._drain_handed())
+
+    async def _drain_handed(self) -> None:
+        while True:
+            with self._lock:
+                if not self._handed:
+                    self._draining = False
+                    return
+                arguments, outer = self._handed.popleft()
+            try:
+                inner = await self._producer.send(*arguments)
+            except Exception as exc:  # noqa: BLE001 - it belongs to that record's future
+                outer.set_exception(exc)
+                continue
+            inner.add_done_callback(functools.partial(_settle, outer=outer))
+
+    async def _drained(self) -> None:
+        while self._drain is not None and not self._drain.done():
+            await asyncio.shield(self._drain)
 
     def flush(self) -> None:
-        """Block until every queued record has its outcome."""
-        self._run(self._producer.flush())
+        """Block until every record sent before has its outcome."""
+        async def flush() -> None:
+            await self._drained()
+            await self._producer.flush()
+        self._thread.run(flush())
 
     def close(self) -> None:
         """Flush and stop the producer and its loop thread."""
-        if self._loop.is_closed():
+        if self._thread.closed:
             return
+        async def close() -> None:
+            await self._drained()
+            await self._producer.close()
         try:
-            self._run(self._producer.close())
+            self._thread.run(close())
         finally:
-            self._stop()
-
-    def _stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+            self._thread.stop()
 
     def __enter__(self) -> Producer:
         return self

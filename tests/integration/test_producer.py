@@ -15,7 +15,7 @@ import confluent_kafka.admin
 import pytest
 
 from flyq.client import AsyncProducer, Producer, RecordMetadata
-from flyq.errors import ConnectionBroken, UnknownTopic
+from flyq.errors import ConnectionBroken, InvalidArgument, UnknownTopic
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.fault_proxy import FaultProxy
 
@@ -327,3 +327,24 @@ def test_sync_facade(broker: BrokerProcess) -> None:
         assert {future.result().partition for future in futures} == {1}
     stored = read_all(broker, "plain", 20)
     assert [m.value() for m in stored[1]] == [str(i).encode() for i in range(20)]
+
+
+def test_sync_send_does_not_wait_and_keeps_order(broker: BrokerProcess) -> None:
+    """CLIENT-6, CLIENT-8 (sync facade): `send` returns before the record reaches the producer;
+    records sent in a burst keep their order, `close()` alone delivers every one, a bad
+    partition fails that record's future only, and a send after close raises."""
+    create_topic(broker, "burst")
+    count = 3000
+    producer = Producer(broker.bootstrap, linger_ms=5)
+    futures = [producer.send("burst", str(i).encode(), partition=0) for i in range(count)]
+    refused = producer.send("burst", b"x", partition=9)
+    futures.append(producer.send("burst", b"last", partition=0))
+    producer.close()
+    assert all(future.done() for future in futures)
+    assert [future.result().offset for future in futures] == list(range(count + 1))
+    with pytest.raises(InvalidArgument):
+        refused.result()
+    with pytest.raises(InvalidArgument):
+        producer.send("burst", b"late")
+    stored = read_all(broker, "burst", count + 1)
+    assert [m.value() for m in stored[0]] == [str(i).encode() for i in range(count)] + [b"last"]
