@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from benchmarks.report import count, machine_info, rate, size_label, table
+from flyq.perf import percentile
 
 # The clients are the `dev` extra's; without them a server's column says so instead of failing.
 try:
@@ -121,17 +122,6 @@ def say(message: str) -> None:
 
 
 # --- pure helpers (tests/unit/test_bench_servers.py) ---------------------------------------------
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile, linear between the closest ranks (numpy's default method)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def parse_proc_stat(text: str) -> tuple[int, int, int, int]:
@@ -414,7 +404,7 @@ def _phase(records: int, value_bytes: int, seconds: float, server_cpu: float,
 
 
 def _latency(samples_s: list[float]) -> dict[str, Any]:
-    micros = [s * 1e6 for s in samples_s]
+    micros = sorted(s * 1e6 for s in samples_s)
     return {"samples": len(micros), "p50_us": percentile(micros, 50),
             "p99_us": percentile(micros, 99), "max_us": max(micros),
             "mean_us": sum(micros) / len(micros)}

@@ -1,4 +1,5 @@
-"""The pure helpers of benchmarks/servers.py: percentiles, /proc stat parsing, ratios and goals."""
+"""The pure helpers of benchmarks/servers.py: /proc stat parsing, ratios and goals (its
+percentiles are flyq.perf's, tested in tests/unit/test_perf.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from benchmarks.servers import (
     goal_lines,
     median_runs,
     parse_proc_stat,
-    percentile,
     ratio_cell,
     tree_cpu_ticks,
 )
@@ -23,26 +23,6 @@ def _stat(pid: int, comm: str, ppid: int, utime: int, stime: int, cutime: int = 
     fields = ["S", str(ppid), "0", "0", "0", "-1", "4194560", "0", "0", "0", "0",
               str(utime), str(stime), str(cutime), str(cstime)]
     return f"{pid} ({comm}) {' '.join(fields)} 20 0 4 0 1234 5678 90\n"
-
-
-def test_percentile_interpolates_between_closest_ranks() -> None:
-    """p50 of 1..4 is 2.5; p99 of 10..50 is 40 + 0.96 * 10."""
-    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == pytest.approx(2.5)
-    assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 99) == pytest.approx(49.6)
-    assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 0) == 10.0
-    assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 100) == 50.0
-
-
-def test_percentile_of_one_value_is_that_value() -> None:
-    """Every percentile of a single sample is the sample."""
-    assert percentile([7.0], 50) == 7.0
-    assert percentile([7.0], 99) == 7.0
-
-
-def test_percentile_of_nothing_is_an_error() -> None:
-    """An empty sample has no percentile."""
-    with pytest.raises(ValueError, match="no values"):
-        percentile([], 50)
 
 
 def test_parse_proc_stat_counts_fields_from_the_last_parenthesis() -> None:
