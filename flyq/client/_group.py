@@ -184,6 +184,7 @@ class GroupMember:
         self._wake = asyncio.Event()
         self._polled = asyncio.Event()
         self._rejoin_requested = False
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     # --- what the consumer reads and calls ---------------------------------------------------
@@ -229,11 +230,13 @@ class GroupMember:
     async def stop(self, *, commit: bool) -> None:
         """Stop the membership: revoke what is owned (committing first if `commit`, and the
         generation is current), then LeaveGroup, and close the coordinator connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            # Python 3.11's wait_for swallows a cancel that meets a finished inner future (a
+            # request answered in the same loop turn), so cancel until the task has ended.
+            task.cancel()
+            await asyncio.wait({task}, timeout=_RETRY_BACKOFF_S)
         self._stable.clear()
         try:
             if self._owns:
@@ -250,7 +253,7 @@ class GroupMember:
 
     async def _run(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             try:
                 if self._left_for_poll:
                     self._polled.clear()
@@ -404,7 +407,7 @@ class GroupMember:
     async def _heartbeat_until_rejoin(self) -> None:
         """Heartbeat every `heartbeat_interval`; return when the member is to rejoin
         (CLIENT-35, CLIENT-36)."""
-        while True:
+        while not self._stopping:
             if not self._rejoin_requested:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -15,7 +15,6 @@ import confluent_kafka
 import pytest
 
 from flyq.client import AsyncAdmin, AsyncConsumer, AsyncProducer, BrokerConnection, Consumer
-from flyq.client._consumer import ConsumerRecord
 from flyq.errors import IllegalGeneration, InvalidArgument, UnknownMemberId
 from tests.integration.broker_process import BrokerProcess
 
@@ -159,4 +158,164 @@ def test_members_join_and_leave_without_losing_or_repeating_records(
             assert not owned  # closed: everything revoked
         end, committed = await end_and_committed(broker)
         assert committed == end
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("flyq_first", [True, False], ids=["flyq-leads", "confluent-leads"])
+def test_a_confluent_member_and_a_flyq_member_share_a_group(broker: BrokerProcess,
+                                                            flyq_first: bool) -> None:
+    """CLIENT-31/32: a flyq.client member and a confluent-kafka member (range) in one group
+    split the partitions two and two, whichever leads (each decodes the other's
+    ConsumerProtocol bytes), and each reads the records of its own partitions."""
+    asyncio.run(create_topic(broker))
+    produced = asyncio.run(produce(broker, 3, "one"))
+    confluent_assigned: list[set[Any]] = []
+    other = confluent_kafka.Consumer({
+        "bootstrap.servers": broker.bootstrap, "group.id": GROUP,
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        "session.timeout.ms": 6000, "heartbeat.interval.ms": 100, "fetch.wait.max.ms": 100,
+        "partition.assignment.strategy": "range"})
+    flyq = Consumer(broker.bootstrap, **MEMBER)
+    read: dict[str, list[Key]] = {"flyq": [], "confluent": []}
+
+    def poll_both(until: Callable[[], bool], confluent_joined: bool = True) -> None:
+        deadline = time.monotonic() + WAIT
+        while not until():
+            assert time.monotonic() < deadline, (flyq.assignment(), confluent_assigned, read)
+            read["flyq"] += [(r.topic, r.partition, r.offset) for r in flyq.poll(0.05)]
+            message = other.poll(0.05) if confluent_joined else None
+            if message is not None and message.error() is None:
+                read["confluent"].append((message.topic(), message.partition(),
+                                          message.offset()))
+    try:
+        def join_confluent() -> None:
+            other.subscribe([TOPIC], on_assign=lambda _, parts: confluent_assigned.append(
+                {(tp.topic, tp.partition) for tp in parts}))
+        if not flyq_first:
+            join_confluent()
+            poll_both(lambda: bool(confluent_assigned))
+        flyq.subscribe([TOPIC])
+        if flyq_first:
+            poll_both(lambda: bool(flyq.assignment()), confluent_joined=False)
+            join_confluent()
+        poll_both(lambda: bool(confluent_assigned) and len(confluent_assigned[-1]) == 2
+                  and len(flyq.assignment()) == 2
+                  and len(read["flyq"]) + len(read["confluent"]) >= len(produced))
+        assert flyq.assignment() | confluent_assigned[-1] == ALL
+        assert not flyq.assignment() & confluent_assigned[-1]
+        # Whoever read a partition before the split, the final owners read their own.
+        assert sorted(read["flyq"] + read["confluent"]) == sorted(produced)
+    finally:
+        flyq.close()
+        other.close()
+
+
+def test_commit_in_on_revoke(broker: BrokerProcess) -> None:
+    """CLIENT-33/34: without auto-commit, a member that commits its positions in on_revoke
+    (an async callback, during the rebalance a second member starts) commits with its
+    generation, which the coordinator accepts; the second member then starts after them."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        produced = await produce(broker, 5, "one")
+        a = await connect(broker, enable_auto_commit=False)
+        revoked_with: list[dict[Any, int]] = []
+
+        async def commit_on_revoke(partitions: set[Any]) -> None:
+            await a.commit()
+            revoked_with.append({tp: await a.position(tp) for tp in partitions})
+        a.subscribe([TOPIC], on_revoke=commit_on_revoke)
+        log_a = Log("a", [])
+        await poll_until({a: log_a}, lambda: len(log_a.records) == len(produced))
+        b = await connect(broker, enable_auto_commit=False)
+        b.subscribe([TOPIC])
+        log_b = Log("b", [])
+        await poll_until({a: log_a, b: log_b}, lambda: owners_cover_all([a, b]))
+        assert revoked_with == [{tp: 5 for tp in ALL}]
+        end, committed = await end_and_committed(broker)
+        assert committed == end
+        for _ in range(5):
+            assert await b.poll(0.05) == []  # b starts at the committed offsets
+        await a.close()
+        await b.close()
+    asyncio.run(scenario())
+
+
+def test_sync_facade_subscribe(broker: BrokerProcess) -> None:
+    """CLIENT-37: `Consumer.subscribe` reads every record; its sync callbacks run on the
+    consumer's loop thread, where calling the facade back raises InvalidArgument;
+    `unsubscribe` revokes and leaves, after which `assign` is allowed."""
+    asyncio.run(create_topic(broker))
+    produced = asyncio.run(produce(broker, 4, "one"))
+    calls: list[tuple[str, str, set[Any]]] = []
+    facade_errors: list[Exception] = []
+    with Consumer(broker.bootstrap, **MEMBER) as consumer:
+        def on_assign(partitions: set[Any]) -> None:
+            calls.append(("assign", threading.current_thread().name, partitions))
+            try:
+                consumer.assignment()
+            except InvalidArgument as exc:
+                facade_errors.append(exc)
+        consumer.subscribe([TOPIC], on_assign=on_assign,
+                           on_revoke=lambda parts: calls.append(
+                               ("revoke", threading.current_thread().name, parts)))
+        assert consumer.subscription() == {TOPIC}
+        read: list[Key] = []
+        deadline = time.monotonic() + WAIT
+        while len(read) < len(produced):
+            assert time.monotonic() < deadline, read
+            read += [(r.topic, r.partition, r.offset) for r in consumer.poll(0.1)]
+        assert sorted(read) == sorted(produced)
+        consumer.unsubscribe()
+        assert consumer.assignment() == set() and consumer.subscription() == set()
+        consumer.assign([(TOPIC, 0)])
+    assert calls == [("assign", "flyq-consumer", ALL), ("revoke", "flyq-consumer", ALL)]
+    assert len(facade_errors) == 1
+    end, committed = asyncio.run(end_and_committed(broker))
+    assert committed == end
+
+
+def test_a_fenced_members_commit_is_refused(broker: BrokerProcess) -> None:
+    """CLIENT-34/35: once the coordinator has removed a member (a LeaveGroup naming it), the
+    member's commit with its old generation is refused with the Kafka error rather than
+    accepted; its next heartbeat makes it rejoin and it gets its partitions back."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        a = await connect(broker, heartbeat_interval_ms=1000)
+        a.subscribe([TOPIC])
+        await poll_until({a: Log("a", [])}, lambda: a.assignment() == ALL)
+        async with await AsyncAdmin.connect(broker.bootstrap) as admin:
+            [group] = await admin.describe_groups([GROUP])
+        [member] = group.members
+        async with await BrokerConnection.open(broker.bootstrap) as raw:
+            body = (await raw.request(13, {"group_id": GROUP, "members": [
+                {"member_id": member.member_id}]}, (3, 5))).body
+        assert body["error_code"] == 0 and body["members"][0]["error_code"] == 0
+        with pytest.raises((UnknownMemberId, IllegalGeneration)):
+            await a.commit({(TOPIC, 0): 0})
+        await poll_until({a: Log("a", [])}, lambda: a.assignment() == ALL
+                         and a._member is not None and a._member.stable
+                         and a._member.member_id != member.member_id)
+        await a.commit({(TOPIC, 0): 0})  # the new generation's commit is accepted
+        await a.close()
+    asyncio.run(scenario())
+
+
+def test_subscribe_and_assign_exclude_each_other(broker: BrokerProcess) -> None:
+    """CLIENT-30: subscribe needs a group id; subscribe after assign, or assign after
+    subscribe, without unsubscribe() in between, is InvalidArgument."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        async with await connect(broker, group_id=None) as lone:
+            with pytest.raises(InvalidArgument):
+                lone.subscribe([TOPIC])
+        async with await connect(broker) as consumer:
+            consumer.assign([(TOPIC, 0)])
+            with pytest.raises(InvalidArgument):
+                consumer.subscribe([TOPIC])
+            await consumer.unsubscribe()
+            consumer.subscribe([TOPIC])
+            with pytest.raises(InvalidArgument):
+                consumer.assign([(TOPIC, 0)])
+            with pytest.raises(InvalidArgument):
+                consumer.subscribe([])
     asyncio.run(scenario())
