@@ -161,6 +161,42 @@ def test_members_join_and_leave_without_losing_or_repeating_records(
     asyncio.run(scenario())
 
 
+def test_nothing_is_handed_out_while_partitions_are_revoked(broker: BrokerProcess) -> None:
+    """CLIENT-33/36: from the start of on_revoke (here slow, with records still buffered) until
+    on_assign, poll hands out nothing, so the revocation's commit covers every record handed
+    out and each record is read once across the two members."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        produced = await produce(broker, 25, "one")
+        a = await connect(broker, max_poll_records=1)
+        revoking: list[bool] = []  # the last is True from on_revoke's start to on_assign
+        handed_out_while_revoking: list[Any] = []
+
+        async def on_revoke(partitions: set[Any]) -> None:
+            revoking.append(True)
+            await asyncio.sleep(0.3)
+        a.subscribe([TOPIC], on_assign=lambda parts: revoking.append(False),
+                    on_revoke=on_revoke)
+        log_a, log_b = Log("a", []), Log("b", [])
+        await poll_until({a: log_a}, lambda: len(log_a.records) >= 10)
+        b = await connect(broker)
+        b.subscribe([TOPIC])
+        deadline = time.monotonic() + WAIT
+        while not (owners_cover_all([a, b])
+                   and len(log_a.records) + len(log_b.records) >= len(produced)):
+            assert time.monotonic() < deadline
+            records = [(r.topic, r.partition, r.offset) for r in await a.poll(0.01)]
+            if records and revoking[-1]:
+                handed_out_while_revoking += records
+            log_a.records += records
+            log_b.records += [(r.topic, r.partition, r.offset) for r in await b.poll(0.01)]
+        assert True in revoking and handed_out_while_revoking == []
+        assert sorted(log_a.records + log_b.records) == sorted(produced)
+        await a.close()
+        await b.close()
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("flyq_first", [True, False], ids=["flyq-leads", "confluent-leads"])
 def test_a_confluent_member_and_a_flyq_member_share_a_group(broker: BrokerProcess,
                                                             flyq_first: bool) -> None:
