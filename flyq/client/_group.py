@@ -40,10 +40,13 @@ from flyq.protocol import (
 __all__ = [
     "ASSIGNORS",
     "GroupMember",
+    "coordinator_address",
+    "decode_assigned",
     "leader_assignments",
     "parse_strategies",
     "range_assign",
     "roundrobin_assign",
+    "subscribed_topics",
 ]
 
 TopicPartition = tuple[str, int]
@@ -143,6 +146,17 @@ def decode_assigned(data: bytes) -> set[TopicPartition]:
             for number in entry["partitions"]}
 
 
+def coordinator_address(group_id: str, version: int, body: Mapping[str, Any]
+                        ) -> tuple[str, int]:
+    """The (host, port) of a FindCoordinator answer at `version` (one key before v4, a list of
+    one from v4); its error code raised as `error_from_code`."""
+    entry = body["coordinators"][0] if version >= 4 else body
+    if entry["error_code"]:
+        raise error_from_code(entry["error_code"], entry.get("error_message")
+                              or f"find the coordinator of group {group_id}", group=group_id)
+    return entry["host"], entry["port"]
+
+
 def _coordinator_moved(error: FlyQError) -> bool:
     return isinstance(error, RemoteError) and error.error_code in _COORDINATOR_ERRORS
 
@@ -185,6 +199,7 @@ class GroupMember:
         self._polled = asyncio.Event()
         self._rejoin_requested = False
         self._stopping = False
+        self._find_coordinator = False  # the coordinator answered as if it were not (any more)
         self._task: asyncio.Task[None] | None = None
 
     # --- what the consumer reads and calls ---------------------------------------------------
@@ -269,10 +284,8 @@ class GroupMember:
                     self.error = exc
                     self._stable.set()  # wakes a waiting poll, which raises the error
                     return
-                if self.coordinator is not None and (self.coordinator.failed
-                                                     or _coordinator_moved(exc)):
-                    await self.coordinator.close()
-                    self.coordinator = None
+                # A failed connection is replaced by `_ensure_coordinator` in any case.
+                self._find_coordinator |= _coordinator_moved(exc)
                 attempt += 1
                 await asyncio.sleep(min(_RETRY_BACKOFF_S * 2 ** (attempt - 1),
                                         _RETRY_BACKOFF_MAX_S))
@@ -280,18 +293,16 @@ class GroupMember:
     async def _ensure_coordinator(self) -> None:
         """FindCoordinator (key type group) over the bootstrap connection; connect to its
         answer, keeping the present connection if the address is the same."""
-        if self.coordinator is not None and not self.coordinator.failed:
+        alive = self.coordinator is not None and not self.coordinator.failed
+        if alive and not self._find_coordinator:
             return
         response = await self.bootstrap.request(_FIND_COORDINATOR, {
             "key": self.group_id, "key_type": _KEY_TYPE_GROUP,
             "coordinator_keys": [self.group_id]}, (0, 6))
-        body = response.body
-        entry = body["coordinators"][0] if response.version >= 4 else body
-        if entry["error_code"]:
-            raise error_from_code(entry["error_code"], entry.get("error_message")
-                                  or f"find the coordinator of group {self.group_id}",
-                                  group=self.group_id)
-        address = (entry["host"], entry["port"])
+        address = coordinator_address(self.group_id, response.version, response.body)
+        self._find_coordinator = False
+        if alive and address == self.coordinator_address:
+            return
         if self.coordinator is not None:
             await self.coordinator.close()
         host = f"[{address[0]}]" if ":" in address[0] else address[0]

@@ -355,3 +355,25 @@ def test_subscribe_and_assign_exclude_each_other(broker: BrokerProcess) -> None:
             with pytest.raises(InvalidArgument):
                 consumer.subscribe([])
     asyncio.run(scenario())
+
+
+def test_a_coordinator_at_another_address(broker: BrokerProcess) -> None:
+    """CLIENT-31: bootstrapped by `localhost:PORT`, the member finds the coordinator at the
+    broker's advertised 127.0.0.1 address; commits and committed offsets then go over the
+    coordinator connection, and the group works as through the bootstrap address."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        produced = await produce(broker, 3, "one")
+        consumer = await AsyncConsumer.connect(f"localhost:{broker.port}", **MEMBER)
+        consumer.subscribe([TOPIC])
+        log = Log("a", [])
+        await poll_until({consumer: log}, lambda: len(log.records) >= len(produced))
+        member = consumer._member
+        assert member is not None and member.coordinator is not None
+        assert member.coordinator_address == ("127.0.0.1", broker.port)
+        assert consumer._coordinator_connection() is member.coordinator
+        await consumer.commit()
+        assert {tp: await consumer.committed(tp) for tp in ALL} == {tp: 3 for tp in ALL}
+        await consumer.close()
+        assert sorted(log.records) == sorted(produced)
+    asyncio.run(scenario())
