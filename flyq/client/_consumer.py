@@ -134,8 +134,9 @@ def _decode_records(topic: str, number: int, data: memoryview | bytes, fetch_off
 
 
 class AsyncConsumer:
-    """Reads the partitions given to `assign`; `await AsyncConsumer.connect("HOST:PORT", ...)`,
-    then `poll` or `async for`, and `close()` (or `async with`)."""
+    """Reads the partitions given to `assign`, or those its group gives it after `subscribe`;
+    `await AsyncConsumer.connect("HOST:PORT", ...)`, then `poll` or `async for`, and `close()`
+    (or `async with`)."""
 
     def __init__(self, connection: BrokerConnection, fetch_connection: BrokerConnection, *,
                  group_id: str | None = None, enable_auto_commit: bool = True,
@@ -516,10 +517,10 @@ class AsyncConsumer:
         self._check_open()
         limit = self.max_poll_records if max_records is None else max(max_records, 1)
         deadline = time.monotonic() + max(timeout, 0.0)
-        if self._member is not None:
-            self._member.note_poll()
         self._maybe_auto_commit()
         while True:
+            if self._member is not None:
+                self._member.note_poll()  # a long poll keeps max_poll_interval_ms satisfied
             self._raise_group_error()
             if self._fetch is not None and self._fetch.done():
                 task, self._fetch = self._fetch, None

@@ -289,6 +289,11 @@ class GroupMember:
                 attempt += 1
                 await asyncio.sleep(min(_RETRY_BACKOFF_S * 2 ** (attempt - 1),
                                         _RETRY_BACKOFF_MAX_S))
+            except Exception as exc:  # noqa: BLE001 - a bug must reach poll, not end silently
+                self.error = FlyQError(f"the group membership failed: {exc!r}")
+                self.error.__cause__ = exc
+                self._stable.set()
+                return
 
     async def _ensure_coordinator(self) -> None:
         """FindCoordinator (key type group) over the bootstrap connection; connect to its

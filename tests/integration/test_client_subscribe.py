@@ -377,3 +377,24 @@ def test_a_coordinator_at_another_address(broker: BrokerProcess) -> None:
         await consumer.close()
         assert sorted(log.records) == sorted(produced)
     asyncio.run(scenario())
+
+
+def test_a_member_that_stops_polling_leaves_and_rejoins(broker: BrokerProcess) -> None:
+    """CLIENT-37: a member not polled for max_poll_interval_ms leaves the group (on_revoke
+    called for its lost partitions), so the other member gets every partition; its next poll
+    rejoins and the two split the topic again."""
+    async def scenario() -> None:
+        await create_topic(broker)
+        events: list[tuple[str, str, frozenset[Any]]] = []
+        a = await connect(broker, max_poll_interval_ms=1000)
+        b = await connect(broker)
+        logs = {a: Log("a", events), b: Log("b", events)}
+        for consumer, log in logs.items():
+            consumer.subscribe([TOPIC], on_assign=log.on_assign, on_revoke=log.on_revoke)
+        await poll_until(logs, lambda: owners_cover_all([a, b]))
+        await poll_until({b: logs[b]}, lambda: b.assignment() == ALL)  # a is not polled
+        assert logs[a].mine()[-1][0] == "revoke" and a.assignment() == set()
+        await poll_until(logs, lambda: owners_cover_all([a, b]))
+        await a.close()
+        await b.close()
+    asyncio.run(scenario())
