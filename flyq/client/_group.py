@@ -158,7 +158,8 @@ def coordinator_address(group_id: str, version: int, body: Mapping[str, Any]
 
 
 def _coordinator_moved(error: FlyQError) -> bool:
-    return isinstance(error, RemoteError) and error.error_code in _COORDINATOR_ERRORS
+    code = error.error_code if isinstance(error, RemoteError) else error.code
+    return code in _COORDINATOR_ERRORS
 
 
 # --- the member (I/O) ---------------------------------------------------------------------------

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from flyq.client._group import coordinator_address, decode_assigned, subscribed_topics
-from flyq.errors import ProtocolError, RemoteError
+from flyq.client._group import (
+    _coordinator_moved,
+    coordinator_address,
+    decode_assigned,
+    subscribed_topics,
+)
+from flyq.errors import ProtocolError, RemoteError, error_from_code
 from flyq.protocol import encode_assignment, encode_subscription
 
 
@@ -41,3 +46,11 @@ def test_member_payloads() -> None:
         ("a", 0), ("a", 2), ("b", 1)}
     with pytest.raises(ProtocolError):
         subscribed_topics([("m", b"\x00")])
+
+
+def test_which_errors_send_the_member_to_find_the_coordinator() -> None:
+    """CLIENT-31: COORDINATOR_LOAD_IN_PROGRESS (14), COORDINATOR_NOT_AVAILABLE (15, a FlyQ class
+    of its own) and NOT_COORDINATOR (16) mean finding the coordinator again; a fencing error
+    (UNKNOWN_MEMBER_ID) does not."""
+    assert all(_coordinator_moved(error_from_code(code)) for code in (14, 15, 16))
+    assert not _coordinator_moved(error_from_code(25))
