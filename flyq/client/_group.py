@@ -328,6 +328,8 @@ class GroupMember:
         self._stable.clear()
         self.generation_id = -1
         self._lost_code = code
+        # ILLEGAL_GENERATION keeps the id (Java since KAFKA-13419, librdkafka): a new id would
+        # leave the old one in the group, holding the next rebalance until its timeout.
         if code == _UNKNOWN_MEMBER_ID:
             self.member_id = ""
         self._needs_join = True
