@@ -4,9 +4,14 @@ a member reads."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import cast
+
 import pytest
 
+from flyq.client._connection import BrokerConnection
 from flyq.client._group import (
+    GroupMember,
     _coordinator_moved,
     coordinator_address,
     decode_assigned,
@@ -54,3 +59,32 @@ def test_which_errors_send_the_member_to_find_the_coordinator() -> None:
     (UNKNOWN_MEMBER_ID) does not."""
     assert all(_coordinator_moved(error_from_code(code)) for code in (14, 15, 16))
     assert not _coordinator_moved(error_from_code(25))
+
+
+def test_stop_ends_a_task_that_swallowed_a_cancel() -> None:
+    """CLIENT-38: `stop()` ends the membership task even when the task swallowed a cancel, as
+    Python 3.11's `wait_for` does when the future it waits for finished in the same loop turn
+    (a heartbeat answered just as the consumer closes)."""
+    async def nothing(*_: object) -> None:
+        return None
+
+    async def scenario() -> None:
+        member = GroupMember(group_id="g", topics=["t"], strategies=("range",),
+                             session_timeout_ms=6000, rebalance_timeout_ms=1000,
+                             heartbeat_interval_ms=100,
+                             bootstrap=cast(BrokerConnection, None), bootstrap_address=None,
+                             revoke=nothing, assign=nothing)
+        swallowed: list[bool] = []
+
+        async def swallowing() -> None:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                swallowed.append(True)
+            await asyncio.sleep(60)  # only a second cancel ends it
+
+        member._task = asyncio.get_running_loop().create_task(swallowing())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(member.stop(commit=True), 2)
+        assert swallowed == [True] and member._task is None
+    asyncio.run(scenario())
