@@ -15,7 +15,7 @@ import confluent_kafka
 import pytest
 
 from flyq.client import AsyncAdmin, AsyncConsumer, AsyncProducer, BrokerConnection, Consumer
-from flyq.errors import IllegalGeneration, InvalidArgument, UnknownMemberId
+from flyq.errors import IllegalGeneration, InvalidArgument, RemoteError, UnknownMemberId
 from tests.integration.broker_process import BrokerProcess
 
 pytestmark = pytest.mark.integration
@@ -397,4 +397,27 @@ def test_a_member_that_stops_polling_leaves_and_rejoins(broker: BrokerProcess) -
         await poll_until(logs, lambda: owners_cover_all([a, b]))
         await a.close()
         await b.close()
+    asyncio.run(scenario())
+
+
+def test_group_and_callback_errors_reach_poll(broker: BrokerProcess) -> None:
+    """CLIENT-36: an exception of on_assign is raised once, from the next poll; a member whose
+    protocols share none with the group's (INCONSISTENT_GROUP_PROTOCOL, 23) has its membership
+    ended, and every later poll raises that error."""
+    async def scenario() -> None:
+        await create_topic(broker)
+
+        def boom(partitions: set[Any]) -> None:
+            raise ValueError("on_assign failed")
+        async with await connect(broker, partition_assignment_strategy="range") as a, \
+                await connect(broker, partition_assignment_strategy=["roundrobin"]) as b:
+            a.subscribe([TOPIC], on_assign=boom)
+            with pytest.raises(ValueError, match="on_assign failed"):
+                await poll_until({a: Log("a", [])}, lambda: False)
+            assert a.assignment() == ALL and await a.poll(0.05) == []
+            b.subscribe([TOPIC])
+            for _ in range(2):
+                with pytest.raises(RemoteError) as caught:
+                    await poll_until({b: Log("b", [])}, lambda: False)
+                assert caught.value.error_code == 23
     asyncio.run(scenario())
