@@ -5,7 +5,8 @@
 facade `Admin`) the admin operations on topics, configs, partitions, records, consumer groups and
 their offsets (CLIENT-4, CLIENT-5, CLIENT-12..19); `AsyncProducer` and its sync facade
 `Producer` batched, idempotent produce (spec/client.md CLIENT-6..11); `AsyncConsumer` (and its
-sync facade `Consumer`) reads assigned partitions (CLIENT-20..29). FlyQ's extension APIs, where
+sync facade `Consumer`) reads assigned partitions (CLIENT-20..29), or, with `subscribe`, those
+its classic consumer group gives it (CLIENT-30..39). FlyQ's extension APIs, where
 the broker advertises them: `AsyncAdmin.partition_state` / `verify_indexes`,
 `AsyncConsumer.read_backward` / `tail` (CLIENT-40..43). Errors are `flyq.errors.FlyQError`s.
 """

@@ -1,5 +1,6 @@
 """`AsyncConsumer` and its synchronous facade `Consumer`: reading assigned partitions
-(spec/client.md CLIENT-20..29).
+(spec/client.md CLIENT-20..29), or those a classic consumer group gives it (`subscribe`,
+CLIENT-30..39; the membership itself is `flyq.client._group`).
 
 Rules of this module:
 - Each assigned partition has a `position` (the offset of the next record `poll` hands out) and a
@@ -14,7 +15,10 @@ Rules of this module:
   and ListOffsets, which go over the other); it is started as soon as some partition with a
   position has nothing buffered, so the next records arrive while earlier ones are handed out.
 - The assignment is the key set of `_partitions`, changed only by `_set_assignment`: `assign`
-  calls it, and a group member (subscribe, later) is to call it on every rebalance.
+  calls it, and so do the group member's hooks (`_revoke_assignment`, `_install_assignment`) on
+  every rebalance.
+- While subscribed, records are handed out only while the member is `stable`; the revoke hook
+  first waits for the commits in flight, so no commit of an old generation outlives it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import threading
 import time
 from collections import deque
@@ -33,12 +38,14 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from typing import Any, Final, TypeVar
 
 import attrs
 
-from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
+from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
+from flyq.client._group import GroupMember, parse_strategies
 from flyq.codec.record_batch import decode_batch, whole_batches_length
 from flyq.errors import FlyQError, InvalidArgument, error_from_code
 from flyq.records import Header
@@ -51,7 +58,11 @@ _READ_BACKWARD_BYTES = 1024 * 1024
 _OFFSET_OUT_OF_RANGE = 1
 _LATEST, _EARLIEST = -1, -2
 RESET_POLICIES: Final = ("earliest", "latest", "error")
+_POSITIVE: Final = ("max_poll_records", "session_timeout_ms", "heartbeat_interval_ms",
+                    "max_poll_interval_ms")
 TopicPartition = tuple[str, int]
+# on_assign / on_revoke: a function or a coroutine function of the set of partitions.
+RebalanceCallback = Callable[[set[TopicPartition]], object]
 T = TypeVar("T")
 
 
@@ -123,15 +134,19 @@ def _decode_records(topic: str, number: int, data: memoryview | bytes, fetch_off
 
 
 class AsyncConsumer:
-    """Reads the partitions given to `assign`; `await AsyncConsumer.connect("HOST:PORT", ...)`,
-    then `poll` or `async for`, and `close()` (or `async with`)."""
+    """Reads the partitions given to `assign`, or those its group gives it after `subscribe`;
+    `await AsyncConsumer.connect("HOST:PORT", ...)`, then `poll` or `async for`, and `close()`
+    (or `async with`)."""
 
     def __init__(self, connection: BrokerConnection, fetch_connection: BrokerConnection, *,
                  group_id: str | None = None, enable_auto_commit: bool = True,
                  auto_commit_interval_ms: int = 5000, auto_offset_reset: str = "latest",
                  fetch_max_wait_ms: int = 500, fetch_min_bytes: int = 1,
                  fetch_max_bytes: int = 50 * 1024 * 1024,
-                 max_partition_fetch_bytes: int = 1024 * 1024, max_poll_records: int = 500
+                 max_partition_fetch_bytes: int = 1024 * 1024, max_poll_records: int = 500,
+                 session_timeout_ms: int = 45000, heartbeat_interval_ms: int = 3000,
+                 max_poll_interval_ms: int = 300000,
+                 partition_assignment_strategy: str | Sequence[str] = "range,roundrobin"
                  ) -> None:
         if auto_offset_reset not in RESET_POLICIES:
             raise InvalidArgument("auto_offset_reset", auto_offset_reset,
@@ -141,9 +156,16 @@ class AsyncConsumer:
                             ("fetch_min_bytes", fetch_min_bytes),
                             ("fetch_max_bytes", fetch_max_bytes),
                             ("max_partition_fetch_bytes", max_partition_fetch_bytes),
-                            ("max_poll_records", max_poll_records)):
-            if not 0 <= value < 1 << 31 or (name == "max_poll_records" and value < 1):
-                raise InvalidArgument(name, value, "an int32 >= 0 (max_poll_records >= 1)")
+                            ("max_poll_records", max_poll_records),
+                            ("session_timeout_ms", session_timeout_ms),
+                            ("heartbeat_interval_ms", heartbeat_interval_ms),
+                            ("max_poll_interval_ms", max_poll_interval_ms)):
+            if not 0 <= value < 1 << 31 or (value < 1 and name in _POSITIVE):
+                raise InvalidArgument(name, value,
+                                      f"an int32 >= 0 (>= 1: {', '.join(_POSITIVE)})")
+        if heartbeat_interval_ms >= session_timeout_ms:
+            raise InvalidArgument("heartbeat_interval_ms", heartbeat_interval_ms,
+                                  f"less than session_timeout_ms ({session_timeout_ms})")
         if fetch_max_wait_ms >= fetch_connection.timeout * 1000:
             # Else every long poll that finds nothing would time the fetch connection out.
             raise InvalidArgument("fetch_max_wait_ms", fetch_max_wait_ms,
@@ -159,6 +181,17 @@ class AsyncConsumer:
         self.fetch_max_bytes = fetch_max_bytes
         self.max_partition_fetch_bytes = max_partition_fetch_bytes
         self.max_poll_records = max_poll_records
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.max_poll_interval_ms = max_poll_interval_ms
+        self.partition_assignment_strategy = parse_strategies(partition_assignment_strategy)
+        # Set by `connect`: where the coordinator may be reached over `connection` (CLIENT-31).
+        self.bootstrap_address: tuple[str, int] | None = None
+        self._member: GroupMember | None = None
+        self._assigned_manually = False
+        self._on_assign: RebalanceCallback | None = None
+        self._on_revoke: RebalanceCallback | None = None
+        self._callback_error: Exception | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._fetch: asyncio.Task[_FetchResult] | None = None
         self._next_auto_commit = time.monotonic() + self.auto_commit_interval
@@ -178,7 +211,9 @@ class AsyncConsumer:
             await connection.close()
             raise
         try:
-            return cls(connection, fetch_connection, **config)
+            consumer = cls(connection, fetch_connection, **config)
+            consumer.bootstrap_address = parse_bootstrap(bootstrap)
+            return consumer
         except BaseException:
             await connection.close()
             await fetch_connection.close()
@@ -188,8 +223,13 @@ class AsyncConsumer:
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         """Read exactly `partitions` from now on (CLIENT-20); positions of partitions kept from
-        the previous assignment stay, new ones are resolved on first use."""
-        self._set_assignment(partitions)
+        the previous assignment stay, new ones are resolved on first use. Not while subscribed
+        (CLIENT-30)."""
+        if self._member is not None:
+            raise InvalidArgument("assign", "while subscribed", "unsubscribe() first")
+        wanted = list(partitions)
+        self._set_assignment(wanted)
+        self._assigned_manually = bool(wanted)
 
     def _set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
         wanted = {(str(topic), int(number)) for topic, number in partitions}
@@ -198,6 +238,94 @@ class AsyncConsumer:
     def assignment(self) -> set[TopicPartition]:
         """The partitions this consumer reads."""
         return set(self._partitions)
+
+    # --- group membership (CLIENT-30..39) -------------------------------------------------------
+
+    def subscribe(self, topics: Iterable[str], *, on_assign: RebalanceCallback | None = None,
+                  on_revoke: RebalanceCallback | None = None) -> None:
+        """Join the consumer group `group_id` for `topics` (CLIENT-30): the group's
+        rebalances give this consumer its partitions, in a background task. `on_assign` /
+        `on_revoke` (functions or coroutine functions) get the set of partitions after each
+        assignment / before each revocation. Subscribing again changes the topics (a rejoin if
+        they differ) and the callbacks."""
+        self._check_open()
+        group = self._group()
+        names = sorted(set(topics))
+        if not names or not all(isinstance(name, str) and name for name in names):
+            raise InvalidArgument("topics", names, "one or more topic names")
+        if self._assigned_manually:
+            raise InvalidArgument("subscribe", "while partitions are assigned",
+                                  "unsubscribe() first")
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        if self._member is not None:
+            self._member.update_topics(names)
+            return
+        self._member = GroupMember(
+            group_id=group, topics=names, strategies=self.partition_assignment_strategy,
+            session_timeout_ms=self.session_timeout_ms,
+            rebalance_timeout_ms=self.max_poll_interval_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms, bootstrap=self.connection,
+            bootstrap_address=self.bootstrap_address, revoke=self._revoke_assignment,
+            assign=self._install_assignment)
+        self._member.start()
+
+    def subscription(self) -> set[str]:
+        """The topics subscribed to (empty when not subscribed)."""
+        return set() if self._member is None else set(self._member.topics)
+
+    async def unsubscribe(self) -> None:
+        """Leave the group (revoking the partitions as on close, CLIENT-38), or drop the
+        `assign()`ed partitions; afterwards either `assign` or `subscribe` may be used."""
+        if self._member is not None:
+            await self._member.stop(commit=True)  # its revoke hook commits as the member
+            self._member = None
+        self._set_assignment([])
+        self._assigned_manually = False
+
+    async def _revoke_assignment(self, commit: bool) -> None:
+        """The member's revoke hook (CLIENT-33): commit the positions if `commit` and
+        auto-commit is on, call on_revoke, drop the assignment; commits in flight are waited
+        for first and last, so none of this generation outlives it."""
+        partitions = set(self._partitions)
+        await self._wait_for_commits()
+        if commit and self.enable_auto_commit and partitions:
+            with contextlib.suppress(FlyQError):  # as auto-commit's: nothing to raise it to
+                await self.commit()
+        if partitions:
+            await self._call_back(self._on_revoke, partitions)
+        await self._wait_for_commits()
+        self._set_assignment([])
+
+    async def _install_assignment(self, partitions: set[TopicPartition]) -> None:
+        """The member's assign hook (CLIENT-32): install `partitions`, resolve their positions
+        (an error there comes again from `poll`), call on_assign."""
+        self._set_assignment(partitions)
+        with contextlib.suppress(FlyQError):
+            await self._resolve_positions()
+        await self._call_back(self._on_assign, set(partitions))
+
+    async def _call_back(self, callback: RebalanceCallback | None,
+                         partitions: set[TopicPartition]) -> None:
+        if callback is None:
+            return
+        try:
+            result = callback(partitions)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # noqa: BLE001 - the user's error, raised by the next poll
+            self._callback_error = self._callback_error or exc
+
+    async def _wait_for_commits(self) -> None:
+        if self._commits:
+            await asyncio.gather(*self._commits, return_exceptions=True)
+
+    def _raise_group_error(self) -> None:
+        error = self._callback_error
+        if error is not None:
+            self._callback_error = None
+            raise error
+        if self._member is not None and self._member.error is not None:
+            raise self._member.error
 
     def _partition(self, tp: TopicPartition) -> _Partition:
         state = self._partitions.get((tp[0], tp[1]))
@@ -272,9 +400,12 @@ class AsyncConsumer:
         out of range), else `auto_offset_reset` (CLIENT-26, CLIENT-27)."""
         unknown = [tp for tp, state in self._partitions.items()
                    if state.position is None and not state.out_of_range]
+        epochs = {tp: self._partitions[tp].epoch for tp in unknown}
         committed = await self._fetch_committed(unknown) if unknown and self.group_id else {}
         for tp, offset in committed.items():
-            self._partitions[tp].seek(offset)
+            state = self._partitions.get(tp)
+            if state is not None and state.epoch == epochs[tp]:  # a rebalance may have run
+                state.seek(offset)
         to_reset = [tp for tp, state in self._partitions.items()
                     if state.position is None or state.out_of_range]
         if not to_reset:
@@ -380,29 +511,42 @@ class AsyncConsumer:
                    ) -> list[ConsumerRecord]:
         """Records of the assigned partitions, in offset order per partition: those buffered (with
         those of a fetch answered meanwhile), else those the next fetch brings within `timeout`
-        seconds (else []). Starts the next fetch before returning (CLIENT-22)."""
+        seconds (else []). Starts the next fetch before returning (CLIENT-22). While subscribed,
+        nothing is handed out during a rebalance, and the group's errors and those of the
+        callbacks are raised here (CLIENT-36)."""
         self._check_open()
         limit = self.max_poll_records if max_records is None else max(max_records, 1)
         deadline = time.monotonic() + max(timeout, 0.0)
         self._maybe_auto_commit()
         while True:
+            if self._member is not None:
+                self._member.note_poll()  # a long poll keeps max_poll_interval_ms satisfied
+            self._raise_group_error()
             if self._fetch is not None and self._fetch.done():
                 task, self._fetch = self._fetch, None
                 self._absorb(task.result())
-            if any(state.position is None or state.out_of_range
-                   for state in self._partitions.values()):
+            if self._readable() and any(state.position is None or state.out_of_range
+                                        for state in self._partitions.values()):
                 await self._resolve_positions()
-            records = self._take(limit)
+            # No await between this check and `_take`: a revocation cannot start in between.
+            records = self._take(limit) if self._readable() else []
             self._start_fetch()
             if records:
                 return records
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
+            if self._member is not None and not self._member.stable:
+                await self._member.wait_stable(remaining)
+                continue
             if self._fetch is None:
                 await asyncio.sleep(min(remaining, self.fetch_max_wait_ms / 1000))
                 continue
             await asyncio.wait({self._fetch}, timeout=remaining)
+
+    def _readable(self) -> bool:
+        """Whether records may be handed out: not subscribed, or the member is stable."""
+        return self._member is None or self._member.stable
 
     def __aiter__(self) -> AsyncIterator[ConsumerRecord]:
         return self._iterate()
@@ -470,15 +614,35 @@ class AsyncConsumer:
         return {tp: state.position for tp, state in self._partitions.items()
                 if state.position is not None and not state.out_of_range}
 
+    def _commit_identity(self) -> tuple[int, str]:
+        """(generation id, member id) of an OffsetCommit: an `assign()` consumer's (-1, "")
+        (CLIENT-25), a group member's own (CLIENT-34)."""
+        return (-1, "") if self._member is None else self._member.commit_identity()
+
+    def _coordinator_connection(self) -> BrokerConnection:
+        """Where OffsetCommit and OffsetFetch go: `connection` unless the group's coordinator
+        is at another address than the bootstrap one (CLIENT-31)."""
+        member = self._member
+        if (member is None or member.coordinator is None
+                or member.coordinator_address == self.bootstrap_address):
+            return self.connection
+        return member.coordinator
+
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         """Commit `offsets`, or the positions of every assigned partition (CLIENT-25), with
-        OffsetCommit as an `assign()` consumer commits: generation -1, no member id."""
+        OffsetCommit as an `assign()` consumer commits (generation -1, no member id) or, while
+        subscribed, with the member's generation and id (CLIENT-34)."""
         group = self._group()
         wanted = dict(self._consumed() if offsets is None else offsets)
-        if not wanted:
-            return
-        body = (await self.connection.request(_OFFSET_COMMIT, {
-            "group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+        if wanted:
+            await self._commit(group, wanted, self._commit_identity())
+
+    async def _commit(self, group: str, wanted: Mapping[TopicPartition, int],
+                      identity: tuple[int, str]) -> None:
+        generation_id, member_id = identity
+        body = (await self._coordinator_connection().request(_OFFSET_COMMIT, {
+            "group_id": group, "generation_id_or_member_epoch": generation_id,
+            "member_id": member_id,
             "topics": [{"name": topic, "partitions": [
                 {"partition_index": number, "committed_offset": wanted[(topic, number)],
                  "committed_metadata": ""} for number in numbers]}
@@ -494,14 +658,23 @@ class AsyncConsumer:
     def commit_async(self, offsets: Mapping[TopicPartition, int] | None = None,
                      callback: Callable[[FlyQError | None], object] | None = None
                      ) -> asyncio.Task[None]:
-        """Start `commit(offsets)` (the offsets taken now) and return its task; `callback` gets
-        None or the error. `close()` waits for commits in flight."""
+        """Start `commit(offsets)` (the offsets, and a member's generation, taken now) and
+        return its task; `callback` gets None or the error. `close()` waits for commits in
+        flight."""
         wanted = dict(self._consumed() if offsets is None else offsets)
-        self._group()
+        group = self._group()
+        identity: tuple[int, str] | FlyQError
+        try:
+            identity = self._commit_identity()
+        except FlyQError as exc:
+            identity = exc
 
         async def run() -> None:
             try:
-                await self.commit(wanted)
+                if isinstance(identity, FlyQError):
+                    raise identity
+                if wanted:
+                    await self._commit(group, wanted, identity)
             except FlyQError as exc:
                 if callback is None:
                     raise
@@ -516,7 +689,8 @@ class AsyncConsumer:
         return task
 
     def _maybe_auto_commit(self) -> None:
-        if self.enable_auto_commit and time.monotonic() >= self._next_auto_commit:
+        if (self.enable_auto_commit and self._readable()
+                and time.monotonic() >= self._next_auto_commit):
             self._next_auto_commit = time.monotonic() + self.auto_commit_interval
             if self._consumed():
                 # A failed auto-commit is retried at the next interval; nothing to raise it to.
@@ -529,7 +703,7 @@ class AsyncConsumer:
     async def _fetch_committed(self, partitions: Iterable[TopicPartition]
                                ) -> dict[TopicPartition, int]:
         group = self._group()
-        body = (await self.connection.request(_OFFSET_FETCH, {
+        body = (await self._coordinator_connection().request(_OFFSET_FETCH, {
             "group_id": group, "topics": [{"name": topic, "partition_indexes": numbers}
                                           for topic, numbers in _by_topic(partitions).items()]},
             (2, 7))).body
@@ -554,12 +728,16 @@ class AsyncConsumer:
             raise InvalidArgument("consumer", "closed", "an open consumer")
 
     async def close(self, *, commit: bool = True) -> None:
-        """Stop fetching, commit positions if auto-commit is on (CLIENT-25) and `commit` is
-        true, wait for commits in flight, close the connections."""
+        """Leave the group if subscribed (CLIENT-38), stop fetching, commit positions if
+        auto-commit is on (CLIENT-25) and `commit` is true, wait for commits in flight, close
+        the connections."""
         if self._closed:
             return
         self._closed = True
         try:
+            if self._member is not None:  # revoke (committing first) and leave: CLIENT-38
+                await self._member.stop(commit=commit)
+                self._member = None
             if self._fetch is not None:
                 self._fetch.cancel()
                 with contextlib.suppress(asyncio.CancelledError, FlyQError):
@@ -596,6 +774,11 @@ class Consumer:
             raise
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            # A callback calling back into the facade would wait for its own thread forever.
+            coroutine.close()
+            raise InvalidArgument("Consumer method", "called on the consumer's loop thread",
+                                  "a call from another thread (not from on_assign/on_revoke)")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def _call(self, function: Callable[[], T]) -> T:
@@ -616,6 +799,22 @@ class Consumer:
     def assignment(self) -> set[TopicPartition]:
         """See `AsyncConsumer.assignment`."""
         return self._call(self._consumer.assignment)
+
+    def subscribe(self, topics: Iterable[str], *, on_assign: RebalanceCallback | None = None,
+                  on_revoke: RebalanceCallback | None = None) -> None:
+        """See `AsyncConsumer.subscribe`. The callbacks run on the consumer's loop thread, so
+        they must not call this facade's methods (that raises `InvalidArgument`)."""
+        wanted = list(topics)
+        self._call(lambda: self._consumer.subscribe(wanted, on_assign=on_assign,
+                                                    on_revoke=on_revoke))
+
+    def subscription(self) -> set[str]:
+        """See `AsyncConsumer.subscription`."""
+        return self._call(self._consumer.subscription)
+
+    def unsubscribe(self) -> None:
+        """See `AsyncConsumer.unsubscribe`."""
+        self._run(self._consumer.unsubscribe())
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """See `AsyncConsumer.seek`."""
