@@ -1,5 +1,5 @@
 """flyq.client is a Kafka client, not a FlyQ-only one: its core scenarios (admin, produce,
-consume with assign(), commit, the sync facades) run against FlyQ and against Tansu, the Rust
+consume with assign() and with subscribe(), commit, the sync facades) run against FlyQ and against Tansu, the Rust
 Kafka-compatible broker of the broker benchmark (tests/integration/tansu_process.py). Results
 are read back through confluent-kafka or checked against Kafka's documented behaviour, never
 against flyq.client itself.
@@ -516,8 +516,57 @@ def test_seek_to_end_is_after_the_last_record(kafka: Kafka) -> None:
     asyncio.run(scenario())
 
 
-# --- consume with subscribe(): the group member (flyq/client/_group.py) is merged separately, and
-# its scenario over both brokers belongs here, between assign() and commit.
+# --- consume with subscribe() ---------------------------------------------------------------------
+
+GROUP_SETTINGS = {"auto_offset_reset": "earliest", "heartbeat_interval_ms": 200,
+                  "session_timeout_ms": 6000, "enable_auto_commit": False}
+
+
+@on_both()
+def test_subscribed_members_split_the_partitions_and_commit(kafka: Kafka) -> None:
+    """CLIENT-30..35: two members subscribed in one group get disjoint partitions covering the
+    topic, together read every record once, and commit; when one closes, the other is assigned
+    every partition; librdkafka reads the committed offsets as the end offsets."""
+    partitions, count = 4, 40
+    make_admin("confluent-kafka", kafka.bootstrap).create(TOPIC, partitions)
+    producer = make_producer("confluent-kafka", kafka.bootstrap, -1, "none")
+    try:
+        for n in range(count):
+            producer.send(TOPIC, n % partitions, None, f"v{n}".encode(), (), None)
+        producer.flush()
+    finally:
+        producer.close()
+    assigned: dict[str, list[set[tuple[str, int]]]] = {"a": [], "b": []}
+
+    async def scenario() -> None:
+        members = {name: await AsyncConsumer.connect(kafka.bootstrap, group_id="core-group",
+                                                     **GROUP_SETTINGS) for name in assigned}
+        try:
+            for name, member in members.items():
+                member.subscribe([TOPIC], on_assign=assigned[name].append)
+            seen: list[tuple[int, int]] = []
+            deadline = time.monotonic() + 2 * TIMEOUT
+            while len(seen) < count and time.monotonic() < deadline:
+                for member in members.values():
+                    seen += [(r.partition, r.offset) for r in await member.poll(0.2)]
+            assert sorted(seen) == sorted((n % partitions, n // partitions)
+                                          for n in range(count))
+            assert not members["a"].assignment() & members["b"].assignment()
+            assert members["a"].assignment() | members["b"].assignment() == {
+                (TOPIC, n) for n in range(partitions)}
+            for member in members.values():
+                await member.commit()
+            await members["b"].close()
+            while time.monotonic() < deadline and len(members["a"].assignment()) < partitions:
+                await members["a"].poll(0.2)
+            assert members["a"].assignment() == {(TOPIC, n) for n in range(partitions)}
+        finally:
+            for member in members.values():
+                await member.close()
+    asyncio.run(scenario())
+    assert assigned["a"][-1] == {(TOPIC, n) for n in range(partitions)}
+    assert [confluent_committed(kafka, "core-group", TOPIC, n) for n in range(partitions)] == [
+        count // partitions] * partitions
 
 
 # --- commit ----------------------------------------------------------------------------------------
