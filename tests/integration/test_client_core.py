@@ -1,8 +1,8 @@
 """flyq.client is a Kafka client, not a FlyQ-only one: its core scenarios (admin, produce,
-consume with assign() and with subscribe(), commit, the sync facades) run against FlyQ and against Tansu, the Rust
-Kafka-compatible broker of the broker benchmark (tests/integration/tansu_process.py). Results
-are read back through confluent-kafka or checked against Kafka's documented behaviour, never
-against flyq.client itself.
+consume with assign() and with subscribe(), commit, the sync facades) run against FlyQ and
+against Tansu, the Rust Kafka-compatible broker of the broker benchmark
+(tests/integration/tansu_process.py). Results are read back through confluent-kafka or checked
+against Kafka's documented behaviour, never against flyq.client itself.
 
 Where Tansu deviates from Kafka's documented behaviour the client does not bend: that broker's
 case is a strict xfail whose reason names the deviation (the constants below, the list the
