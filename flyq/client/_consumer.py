@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import inspect
 import threading
 import time
@@ -40,13 +41,17 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import attrs
 
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
 from flyq.client._group import GroupMember, parse_strategies
-from flyq.codec.record_batch import decode_batch, whole_batches_length
+from flyq.codec.record_batch import (
+    decode_batch_header,
+    decode_batch_into,
+    whole_batches_length,
+)
 from flyq.errors import FlyQError, InvalidArgument, error_from_code
 from flyq.records import Header
 
@@ -66,9 +71,9 @@ RebalanceCallback = Callable[[set[TopicPartition]], object]
 T = TypeVar("T")
 
 
-@attrs.frozen
-class ConsumerRecord:
-    """One record as a consumer hands it out."""
+class ConsumerRecord(NamedTuple):
+    """One record as a consumer hands it out (a named tuple: one is built per record read,
+    and a tuple is built in half the time of a frozen attrs class)."""
 
     topic: str
     partition: int
@@ -116,20 +121,24 @@ def _by_topic(partitions: Iterable[TopicPartition]) -> dict[str, list[int]]:
 def _decode_records(topic: str, number: int, data: memoryview | bytes, fetch_offset: int
                     ) -> tuple[list[ConsumerRecord], int]:
     """The records at or after `fetch_offset` in the whole batches of `data` (control batches
-    skipped) and the fetch offset after the last whole batch (CLIENT-23)."""
+    and batches wholly below `fetch_offset` skipped undecoded) and the fetch offset after the
+    last whole batch (CLIENT-23)."""
     records: list[ConsumerRecord] = []
     end = whole_batches_length(data)
     position = 0
     next_offset = fetch_offset
+    source = f"fetch {topic}-{number}"
+    make = functools.partial(ConsumerRecord, topic, number)
     while position < end:
-        batch = decode_batch(data, position, source=f"fetch {topic}-{number}")
-        position += batch.header.size
-        next_offset = max(next_offset, batch.header.next_offset)
-        if batch.header.is_control:
-            continue
-        records.extend(ConsumerRecord(topic, number, record.offset, record.timestamp,
-                                      record.key, record.value, record.headers)
-                       for record in batch.records if record.offset >= fetch_offset)
+        header = decode_batch_header(data, position, source=source)
+        if not header.is_control and header.next_offset > fetch_offset:
+            first = len(records)
+            decode_batch_into(data, position, header, make, records, source=source)
+            if header.base_offset < fetch_offset:
+                records[first:] = [record for record in records[first:]
+                                   if record.offset >= fetch_offset]
+        next_offset = max(next_offset, header.next_offset)
+        position += header.size
     return records, next_offset
 
 
@@ -499,10 +508,15 @@ class AsyncConsumer:
             return taken
         self._rotation = (self._rotation + 1) % len(partitions)
         for _, state in partitions[self._rotation:] + partitions[:self._rotation]:
-            while state.buffer and len(taken) < limit:
-                record = state.buffer.popleft()
-                taken.append(record)
-                state.position = record.offset + 1
+            room = limit - len(taken)
+            if state.buffer and room > 0:
+                if len(state.buffer) <= room:
+                    taken.extend(state.buffer)
+                    state.buffer.clear()
+                else:
+                    popleft = state.buffer.popleft
+                    taken.extend([popleft() for _ in range(room)])
+                state.position = taken[-1].offset + 1
             if not state.buffer and state.fetch_offset is not None:
                 state.position = state.fetch_offset
         return taken

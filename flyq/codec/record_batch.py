@@ -10,8 +10,8 @@ from __future__ import annotations
 import gzip
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
-from typing import Final
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
 
 import attrs
 import crc32c as _crc32c
@@ -34,8 +34,10 @@ __all__ = [
     "BatchHeader",
     "DecodedBatch",
     "batch_crc",
+    "RecordMaker",
     "decode_batch",
     "decode_batch_header",
+    "decode_batch_into",
     "encode_base_offset",
     "encode_batch",
     "iter_batch_headers",
@@ -45,6 +47,9 @@ __all__ = [
     "whole_batches_length",
     "verify_batch_crc",
 ]
+
+# What `decode_batch_into` builds each record with: (offset, timestamp, key, value, headers).
+RecordMaker = Callable[[int, int, bytes | None, bytes | None, tuple[Header, ...]], Any]
 
 # baseOffset, batchLength, partitionLeaderEpoch, magic, crc, attributes, lastOffsetDelta,
 # baseTimestamp, maxTimestamp, producerId, producerEpoch, baseSequence, recordsCount
@@ -418,13 +423,16 @@ def _walk_records(
     header: BatchHeader,
     header_position: int,
     source: str | None,
-    records: list[StoredRecord] | None,
+    records: list[Any] | None,
+    make: RecordMaker | None = None,
 ) -> None:
     """Check every record of the section `data[start:end]` (checks 11-22 of spec/format.md 1.7).
 
     The one home of the per-record rules: `validate_batch` runs it with `records=None` (nothing is
-    built), `decode_batch` with a list it fills. `base` is added to positions in `data` to make them
-    batch-relative for errors (the compressed section's start for gzip, else 0).
+    built), `decode_batch` with a list it fills with `StoredRecord`s, `decode_batch_into` with
+    what `make(offset, timestamp, key, value, headers)` builds. `base` is added to positions in
+    `data` to make them batch-relative for errors (the compressed section's start for gzip,
+    else 0).
 
     Varints are inlined with one- and two-byte fast paths because this is the produce hot path;
     every other form goes through `decode_varint`, which rejects the malformed ones.
@@ -539,7 +547,19 @@ def _walk_records(
                 f"record {index} ends at byte {base + pos}, its length says {base + record_end}",
                 "record length", base + pos, source,
             )
-        if records is not None:
+        if make is not None:
+            records.append(  # type: ignore[union-attr]  # make is only given with a list
+                make(
+                    base_offset + offset_delta,
+                    timestamp,
+                    bytes(data[key_start : key_start + key_length]) if key_length >= 0
+                    else None,
+                    bytes(data[value_start : value_start + value_length])
+                    if value_length >= 0 else None,
+                    headers,
+                )
+            )
+        elif records is not None:
             # Positional arguments: a record is built per record read, and keywords cost.
             records.append(
                 StoredRecord(
@@ -641,7 +661,8 @@ def _check_records(
     header: BatchHeader,
     max_uncompressed_bytes: int,
     source: str | None,
-    records: list[StoredRecord] | None,
+    records: list[Any] | None,
+    make: RecordMaker | None = None,
 ) -> None:
     """Checks 8-22 of spec/format.md 1.7 on a batch whose framing and CRC were checked."""
     compression = header.attributes & _COMPRESSION_MASK
@@ -659,14 +680,14 @@ def _check_records(
     end = position + header.size
     if compression == COMPRESSION_GZIP:
         body = _gunzip(memoryview(buf)[start:end], max_uncompressed_bytes, start, source)
-        _walk_records(body, 0, len(body), start, header, position, source, records)
+        _walk_records(body, 0, len(body), start, header, position, source, records, make)
     elif records is not None and not isinstance(buf, bytes):
         # Decoding from a view (a fetch answer): one copy of the section, so that each key and
         # value is one slice of bytes, not a view sliced and then copied.
         body = bytes(memoryview(buf)[start:end])
-        _walk_records(body, 0, len(body), start, header, position, source, records)
+        _walk_records(body, 0, len(body), start, header, position, source, records, make)
     else:
-        _walk_records(buf, start, end, 0, header, position, source, records)
+        _walk_records(buf, start, end, 0, header, position, source, records, make)
 
 
 def validate_batch(
@@ -708,6 +729,24 @@ def decode_batch(
     records: list[StoredRecord] = []
     _check_records(buf, position, header, max_uncompressed_bytes, source, records)
     return DecodedBatch(header=header, records=tuple(records))
+
+
+def decode_batch_into(
+    buf: Buffer,
+    position: int,
+    header: BatchHeader,
+    make: RecordMaker,
+    records: list[Any],
+    *,
+    source: str | None = None,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+) -> None:
+    """Check the batch at `position` of `buf`, whose `header` the caller decoded, as
+    `decode_batch` does (CRC included), appending `make(offset, timestamp, key, value,
+    headers)` for each of its records to `records`: a reader that wants its own record type
+    builds each record once (a LogAppendTime batch's records get its `maxTimestamp`)."""
+    verify_batch_crc(buf, position, header, source=source)
+    _check_records(buf, position, header, max_uncompressed_bytes, source, records, make)
 
 
 

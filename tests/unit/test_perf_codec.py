@@ -6,8 +6,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flyq.codec._varint import encode_varint, varint_bytes
-from flyq.codec.record_batch import BATCH_HEADER_SIZE, decode_batch, encode_batch
-from flyq.errors import CorruptRecordBatch
+from flyq.codec.record_batch import (
+    BATCH_HEADER_SIZE,
+    COMPRESSION_GZIP,
+    COMPRESSION_NONE,
+    decode_batch,
+    decode_batch_header,
+    decode_batch_into,
+    encode_batch,
+)
+from flyq.errors import CorruptRecordBatch, FlyQError
 from flyq.records import Record
 from tests.strategies import batches
 
@@ -70,3 +78,31 @@ def test_decode_from_a_view_is_decode_from_bytes(records: list[Record], lead: in
             return (type(exc), str(exc))
 
     assert outcome(view) == outcome(bytes(encoded))
+
+
+@given(batches(max_size=8), st.booleans(), st.data())
+def test_decode_batch_into_builds_what_decode_batch_decodes(records: list[Record], gzip: bool,
+                                                            data: st.DataObject) -> None:
+    """`decode_batch_into` hands `make` each record's (offset, timestamp, key, value, headers)
+    exactly as `decode_batch` decodes them, from a view as from bytes, gzip or not; and where a
+    flipped byte makes `decode_batch` fail, it fails with the same error (CRC included)."""
+    encoded = bytearray(encode_batch(7, records,
+                                     compression=COMPRESSION_GZIP if gzip else COMPRESSION_NONE))
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(encoded) - 1))
+        encoded[at] ^= data.draw(st.integers(1, 255))
+
+    def outcome(buf: bytes | memoryview, into: bool) -> object:
+        try:
+            if not into:
+                return [(r.offset, r.timestamp, r.key, r.value, r.headers)
+                        for r in decode_batch(buf).records]
+            built: list[tuple[object, ...]] = []
+            decode_batch_into(buf, 0, decode_batch_header(buf), lambda *fields: fields, built)
+            return built
+        except FlyQError as exc:
+            return (type(exc), str(exc))
+
+    expected = outcome(bytes(encoded), into=False)
+    assert outcome(bytes(encoded), into=True) == expected
+    assert outcome(memoryview(encoded), into=True) == expected
