@@ -28,7 +28,6 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
-import threading
 import time
 from collections import deque
 from collections.abc import (
@@ -47,6 +46,7 @@ import attrs
 
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
 from flyq.client._group import GroupMember, parse_strategies
+from flyq.client._sync import LoopThread
 from flyq.codec.record_batch import (
     decode_batch_header,
     decode_batch_into,
@@ -777,33 +777,20 @@ class Consumer:
     own event loop thread and waited for. `Consumer("HOST:PORT", group_id=..., ...)`."""
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name="flyq-consumer", daemon=True)
-        self._thread.start()
+        self._thread = LoopThread("flyq-consumer")
         try:
             self._consumer = self._run(AsyncConsumer.connect(bootstrap, **config))
         except BaseException:
-            self._stop_loop()
+            self._thread.stop()
             raise
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if threading.current_thread() is self._thread:
-            # A callback calling back into the facade would wait for its own thread forever.
-            coroutine.close()
-            raise InvalidArgument("Consumer method", "called on the consumer's loop thread",
-                                  "a call from another thread (not from on_assign/on_revoke)")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return self._thread.run(coroutine)
 
     def _call(self, function: Callable[[], T]) -> T:
         async def call() -> T:
             return function()
         return self._run(call())
-
-    def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         """See `AsyncConsumer.assign`."""
@@ -881,7 +868,7 @@ class Consumer:
         async def start() -> Awaitable[None]:
             return self._consumer.commit_async(offsets, callback)
         task = self._run(start())
-        return asyncio.run_coroutine_threadsafe(_await(task), self._loop)
+        return self._thread.submit(_await(task))
 
     def committed(self, tp: TopicPartition) -> int | None:
         """See `AsyncConsumer.committed`."""
@@ -889,12 +876,12 @@ class Consumer:
 
     def close(self, *, commit: bool = True) -> None:
         """See `AsyncConsumer.close`; then stops the loop thread."""
-        if self._loop.is_closed():
+        if self._thread.closed:
             return
         try:
             self._run(self._consumer.close(commit=commit))
         finally:
-            self._stop_loop()
+            self._thread.stop()
 
     def __enter__(self) -> Consumer:
         return self

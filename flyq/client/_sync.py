@@ -10,6 +10,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from flyq.errors import InvalidArgument
+
 __all__ = ["LoopThread"]
 
 _T = TypeVar("_T")
@@ -33,13 +35,26 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        """Run `coroutine` on the loop and wait for its result (or raise its exception)."""
+        """Run `coroutine` on the loop and wait for its result (or raise its exception);
+        `InvalidArgument` if called from the loop's own thread (a callback calling back into its
+        facade), which would wait for itself forever."""
+        try:
+            self._refuse_own_thread()
+        except InvalidArgument:
+            coroutine.close()
+            raise
         return self.submit(coroutine).result()
+
+    def _refuse_own_thread(self) -> None:
+        if threading.current_thread() is self._thread:
+            raise InvalidArgument("a facade method", "called on its own event-loop thread",
+                                  "a call from another thread (not from a callback)")
 
     def stop(self) -> None:
         """Stop the loop, join the thread and close the loop; a second call does nothing."""
         if self.loop.is_closed():
             return
+        self._refuse_own_thread()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
