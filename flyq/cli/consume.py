@@ -197,6 +197,8 @@ class _Start:
 
 
 _POLL_SECONDS = 0.5  # how soon a read sees a stop request while the broker has nothing new
+_POLL_WAIT_MS = 500  # the broker's long-poll wait while following
+_BOUNDED_WAIT_MS = 20
 
 
 def _stored(record: ConsumerRecord) -> StoredRecord:
@@ -290,8 +292,12 @@ def _expected(tps: list[tuple[str, int]], start: _Start, ends: dict[tuple[str, i
 def _read_network(bootstrap: str, tps: list[tuple[str, int]], start: _Start,
                   ends: dict[tuple[str, int], int], found: dict[tuple[str, int], int],
                   printer: _Printer, group: str | None, reset: str, follow: bool) -> None:
+    # A bounded read knows where each partition ends, so a fetch that finds nothing new (the
+    # consumer's read-ahead past the end, which the next partition's fetch queues behind) should
+    # come back at once rather than after the broker's long-poll wait.
     consumer = Consumer(bootstrap, group_id=group, enable_auto_commit=False,
-                        auto_offset_reset=reset)
+                        auto_offset_reset=reset,
+                        fetch_max_wait_ms=_POLL_WAIT_MS if follow else _BOUNDED_WAIT_MS)
     try:
         with StopSignals() as stop:
             if start.backward:
