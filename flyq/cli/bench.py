@@ -11,6 +11,7 @@ from typing import Any, cast
 import click
 
 from flyq.cli._network import bootstrap_option
+from flyq.cli._progress import progress
 from flyq.cli._root import cli
 from flyq.perf import (
     CLIENTS,
@@ -49,10 +50,6 @@ def _bootstrap(bootstrap: str | None) -> str:
     return bootstrap
 
 
-# No progress bar yet: run_produce / run_consume take `on_progress(n)`, where the bar of
-# flyq/cli/_progress.py (`progress(total, label)`, `.advance(n)`) is to be passed.
-
-
 def _print(result: BenchResult, output: str) -> None:
     click.echo(json.dumps(result.to_json()) if output == "json" else result.summary())
 
@@ -84,7 +81,9 @@ def produce(bootstrap: str | None, topic: str, records: int, client: str, output
         bootstrap=_bootstrap(bootstrap), topic=topic, records=records, record_size=record_size,
         batch_size=batch_size, linger_ms=linger_ms, acks=cast(Acks, acks),
         idempotence=acks == "all" and not no_idempotence, partitions=partitions)
-    _print(run_produce(client, settings), output)
+    with progress(records, f"produce {topic}") as bar:
+        result = run_produce(client, settings, on_progress=bar.advance)
+    _print(result, output)
 
 
 @bench.command()
@@ -93,4 +92,6 @@ def consume(bootstrap: str | None, topic: str, records: int, client: str, output
     """Read RECORDS records of TOPIC from the beginning of its partitions (assigned, no group)
     and report records/s and MB/s (CLI-BENCH-1, -3)."""
     settings = ConsumeSettings(bootstrap=_bootstrap(bootstrap), topic=topic, records=records)
-    _print(run_consume(client, settings), output)
+    with progress(records, f"consume {topic}") as bar:
+        result = run_consume(client, settings, on_progress=bar.advance)
+    _print(result, output)
