@@ -27,10 +27,10 @@ __all__ = ["ProducerBatch", "Partitioner", "RecordAccumulator", "RecordMetadata"
 
 T = TypeVar("T")
 TopicPartition = tuple[str, int]
-# A record's framing in a v2 batch: length, attributes, timestamp and offset deltas, key and
-# value lengths, header count, as varints; an upper bound for small records, which is enough to
-# decide when a batch is full.
-_RECORD_OVERHEAD = 21
+# A record's attributes byte, and its timestamp and offset deltas taken as 3 bytes each: a
+# zigzag varint of 3 bytes holds any delta below 2^20 (ms, records), far past what one batch
+# spans unless its records carry their own timestamps.
+_RECORD_FIXED = 1 + 3 + 3
 
 
 @attrs.frozen
@@ -44,14 +44,29 @@ class RecordMetadata:
     timestamp: int
 
 
+def _length_size(length: int) -> int:
+    """Bytes of the zigzag varint of a length >= 0 (2 * length)."""
+    if length < 64:
+        return 1
+    if length < 8192:
+        return 2
+    return 3 if length < 1 << 20 else (4 if length < 1 << 27 else 5)
+
+
 def record_size(record: Record) -> int:
-    """The bytes `record` adds to an uncompressed batch, within a few bytes (an upper bound)."""
-    size = _RECORD_OVERHEAD + len(record.key or b"") + len(record.value or b"")
-    if not record.headers:
-        return size
-    for name, value in record.headers:
-        size += 10 + len(name.encode("utf-8")) + len(value or b"")
-    return size
+    """The bytes `record` adds to an uncompressed batch: exact for its key, value, headers and
+    their lengths, the two deltas bounded (`_RECORD_FIXED`), so an upper bound within 5 bytes."""
+    key, value = record.key, record.value
+    size = _RECORD_FIXED
+    size += 1 if key is None else len(key) + _length_size(len(key))
+    size += 1 if value is None else len(value) + _length_size(len(value))
+    size += _length_size(len(record.headers))
+    for name, header_value in record.headers:
+        encoded = len(name.encode("utf-8"))
+        size += encoded + _length_size(encoded)
+        size += 1 if header_value is None else len(header_value) + _length_size(
+            len(header_value))
+    return size + _length_size(size)
 
 
 class Partitioner:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flyq.client._batching import Partitioner, RecordAccumulator, record_size
 from flyq.client._producer import Acks, AsyncProducer, backoff_seconds
+from flyq.codec.record_batch import BATCH_HEADER_SIZE, encode_batch
 from flyq.errors import InvalidArgument
 from flyq.records import Record
 from tests.unit.test_partitioner import JAVA_PARTITION_OF_1000, kafka_python_partition
@@ -185,3 +186,23 @@ def test_idempotence_is_the_default_with_acks_all(acks: Acks, idempotent: bool) 
     """CLIENT-9: the producer is idempotent by default exactly when acks is all."""
     producer = AsyncProducer("127.0.0.1:1", acks=acks)
     assert (producer.acks, producer.idempotent) == (-1 if acks == "all" else acks, idempotent)
+
+
+_HEADERS = st.lists(st.tuples(st.text(max_size=70), st.one_of(st.none(), st.binary(max_size=70))),
+                    max_size=3)
+_SIZED_RECORD = st.builds(
+    Record, value=st.one_of(st.none(), st.binary(max_size=9000)),
+    key=st.one_of(st.none(), st.binary(max_size=200)),
+    headers=_HEADERS.map(tuple), timestamp=st.integers(0, (1 << 20) - 1))
+
+
+@given(st.lists(_SIZED_RECORD, min_size=1, max_size=6))
+def test_record_size_bounds_the_encoded_size_within_five_bytes_each(records: list[Record]
+                                                                    ) -> None:
+    """CLIENT-6: the estimate of each record is at least what it takes in an encoded batch
+    (timestamps within 2^20 ms of each other), and at most 5 bytes more (the deltas' 4 bytes of
+    slack may lengthen the length varint): a batch closed by the estimate never passes
+    batch_size."""
+    encoded = len(encode_batch(0, records)) - BATCH_HEADER_SIZE
+    estimated = sum(record_size(record) for record in records)
+    assert encoded <= estimated <= encoded + 5 * len(records)
