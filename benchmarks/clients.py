@@ -20,7 +20,6 @@ kafka-python's, for produce and for consume, at both sizes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import servers as sv
-from benchmarks.report import count, machine_info, rate, size_label, table
+from benchmarks.report import count, finish, rate, size_label, table
 from flyq.perf import (
     CLIENTS,
     DRIVER_SETTINGS,
@@ -224,18 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted; the broker is stopped")
         return 130
-    results["machine"] = machine_info(args.data_dir or tempfile.gettempdir(), sv.REPO_DIR)
-    results["elapsed_s"] = time.perf_counter() - started
-    machine = results["machine"]
-    print(f"flyq client benchmarks: python {machine['python']}, {machine['platform']}; cpus: "
-          f"{machine['cpu_count']} ({machine['cpus_usable']} usable), {machine['cpu_model']}; "
-          f"total run time {results['elapsed_s']:.0f} s\n")
-    print(report(results))
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as out:
-            json.dump(results, out, indent=2)
-        say(f"wrote {args.out}")
-    return 0
+    return finish("flyq client benchmarks", results, report(results), started,
+                  args.data_dir, sv.REPO_DIR, args.out)
 
 
 if __name__ == "__main__":

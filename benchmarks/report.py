@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,3 +124,21 @@ def size_label(value: int) -> str:
     if value >= 1 << 20:
         return f"{value / (1 << 20):.1f} MiB"
     return f"{value} B"
+
+
+def finish(title: str, results: dict[str, Any], report_text: str, started: float,
+           data_dir: str | None, repo_dir: str, out: str | None) -> int:
+    """Print a standalone benchmark's heading (the machine, the run time) and report; write the
+    results, the machine added, to `out` as JSON if given. The exit code: 0."""
+    results["machine"] = machine_info(data_dir or tempfile.gettempdir(), repo_dir)
+    results["elapsed_s"] = time.perf_counter() - started
+    machine = results["machine"]
+    print(f"{title}: python {machine['python']}, {machine['platform']}; cpus: "
+          f"{machine['cpu_count']} ({machine['cpus_usable']} usable), {machine['cpu_model']}; "
+          f"total run time {results['elapsed_s']:.0f} s\n")
+    print(report_text)
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+        print(f"wrote {out}", file=sys.stderr, flush=True)
+    return 0

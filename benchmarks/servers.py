@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
-import json
 import os
 import random
 import shutil
@@ -62,7 +61,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from benchmarks.report import count, machine_info, rate, size_label, table
+from benchmarks.report import count, finish, rate, size_label, table
 from flyq.perf import percentile
 
 # The clients are the `dev` extra's; without them a server's column says so instead of failing.
@@ -979,18 +978,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted; the servers started so far are stopped")
         return 130
-    results["machine"] = machine_info(args.data_dir or tempfile.gettempdir(), REPO_DIR)
-    results["elapsed_s"] = time.perf_counter() - started
-    machine = results["machine"]
-    print(f"flyq network benchmarks: python {machine['python']}, {machine['platform']}; cpus: "
-          f"{machine['cpu_count']} ({machine['cpus_usable']} usable), {machine['cpu_model']}; "
-          f"total run time {results['elapsed_s']:.0f} s\n")
-    print(report(results))
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as out:
-            json.dump(results, out, indent=2)
-        say(f"wrote {args.out}")
-    return 0
+    return finish("flyq network benchmarks", results, report(results), started,
+                  args.data_dir, REPO_DIR, args.out)
 
 
 if __name__ == "__main__":
