@@ -7,6 +7,7 @@ covers the bytes from `attributes` (byte 21) to the end of the batch, so the `ba
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 import zlib
@@ -437,13 +438,14 @@ def _walk_records(
     Varints are inlined with one- and two-byte fast paths because this is the produce hot path;
     every other form goes through `decode_varint`, which rejects the malformed ones.
     """
+    if records is not None and make is None:
+        make = functools.partial(StoredRecord, is_control=header.is_control)
     pos = start
     base_offset = header.base_offset
     base_timestamp = header.base_timestamp
     max_timestamp = header.max_timestamp
     create_time = not header.attributes & _TIMESTAMP_TYPE_BIT
     largest_timestamp = -1
-    is_control = bool(header.attributes & _CONTROL_BIT)
     for index in range(header.records_count):
         # length
         if pos < end and (z := data[pos]) < 0x80:
@@ -547,22 +549,10 @@ def _walk_records(
                 f"record {index} ends at byte {base + pos}, its length says {base + record_end}",
                 "record length", base + pos, source,
             )
-        if make is not None:
-            records.append(  # type: ignore[union-attr]  # make is only given with a list
-                make(
-                    base_offset + offset_delta,
-                    timestamp,
-                    bytes(data[key_start : key_start + key_length]) if key_length >= 0
-                    else None,
-                    bytes(data[value_start : value_start + value_length])
-                    if value_length >= 0 else None,
-                    headers,
-                )
-            )
-        elif records is not None:
+        if records is not None:
             # Positional arguments: a record is built per record read, and keywords cost.
             records.append(
-                StoredRecord(
+                make(  # type: ignore[misc]  # set below whenever records is
                     base_offset + offset_delta,
                     timestamp,
                     bytes(data[key_start : key_start + key_length]) if key_length >= 0
@@ -570,7 +560,6 @@ def _walk_records(
                     bytes(data[value_start : value_start + value_length])
                     if value_length >= 0 else None,
                     headers,
-                    is_control=is_control,
                 )
             )
     if pos != end:
