@@ -138,6 +138,9 @@ class RecordAccumulator(Generic[T]):
         self.linger = linger
         self._queues: dict[TopicPartition, deque[ProducerBatch[T]]] = {}
         self._flushing = False
+        # The estimated bytes of the waiting batches (not those handed out by `ready`): what a
+        # producer's buffer limit is checked against.
+        self.waiting_bytes = 0
 
     def append(self, topic: str, partition: int, record: Record, token: T,
                now: float) -> bool:
@@ -155,9 +158,11 @@ class RecordAccumulator(Generic[T]):
         if batch is None:
             batch = ProducerBatch(topic, partition, now)
             queue.append(batch)
+            self.waiting_bytes += batch.size
         batch.records.append(record)
         batch.tokens.append(token)
         batch.size += size
+        self.waiting_bytes += size
         if batch.size >= self.batch_size:
             batch.closed = closed_one = True
         return closed_one
@@ -166,6 +171,7 @@ class RecordAccumulator(Generic[T]):
         """Put a sent batch back at the head of its partition, to be sent again (in order)."""
         batch.closed = True
         self._queues.setdefault(batch.key, deque()).appendleft(batch)
+        self.waiting_bytes += batch.size
 
     def flush(self) -> None:
         """Make every batch ready now, until `flush_done`."""
@@ -190,6 +196,7 @@ class RecordAccumulator(Generic[T]):
                 batch = queue.popleft()
                 batch.closed = True
                 taken.append(batch)
+                self.waiting_bytes -= batch.size
         for key in [key for key, queue in self._queues.items() if not queue]:
             del self._queues[key]
         return taken
@@ -213,6 +220,7 @@ class RecordAccumulator(Generic[T]):
         for key, queue in list(self._queues.items()):
             kept = deque(batch for batch in queue if batch.created >= deadline)
             taken += [batch for batch in queue if batch.created < deadline]
+            self.waiting_bytes -= sum(batch.size for batch in queue if batch.created < deadline)
             if kept:
                 self._queues[key] = kept
             else:
@@ -227,3 +235,4 @@ class RecordAccumulator(Generic[T]):
     def clear(self) -> None:
         """Drop every waiting batch (their tokens are the caller's to settle)."""
         self._queues.clear()
+        self.waiting_bytes = 0

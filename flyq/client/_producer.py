@@ -52,7 +52,8 @@ class AsyncProducer:
                  batch_size: int = 16384, compression: str = "none",
                  retry_backoff_ms: int = 100, retry_backoff_max_ms: int = 1000,
                  delivery_timeout_ms: int = 120_000, request_timeout_ms: int = 30_000,
-                 metadata_max_age_ms: int = 300_000, rng: random.Random | None = None) -> None:
+                 metadata_max_age_ms: int = 300_000, buffer_memory: int = 1024 * 1024,
+                 max_block_ms: int = 60_000, rng: random.Random | None = None) -> None:
         if acks == "all":
             acks = -1
         if acks not in (0, 1, -1):
@@ -61,6 +62,9 @@ class AsyncProducer:
             enable_idempotence = acks == -1
         if enable_idempotence and acks != -1:
             raise InvalidArgument("acks", acks, "'all' (-1) for an idempotent producer")
+        if buffer_memory < 1 or max_block_ms < 0:
+            raise InvalidArgument("buffer_memory/max_block_ms", (buffer_memory, max_block_ms),
+                                  "buffer_memory >= 1 and max_block_ms >= 0")
         if compression not in _COMPRESSION:
             raise InvalidArgument("compression", compression, "'none' or 'gzip'")
         self.bootstrap = bootstrap
@@ -73,6 +77,8 @@ class AsyncProducer:
         self.delivery_timeout = delivery_timeout_ms / 1000
         self.request_timeout_ms = request_timeout_ms
         self.metadata_max_age = metadata_max_age_ms / 1000
+        self.buffer_memory = buffer_memory
+        self.max_block = max_block_ms / 1000
         self.producer_id, self.producer_epoch = -1, -1
         self._partitioner = Partitioner(rng or random.Random())
         self._accumulator: RecordAccumulator[Future] = RecordAccumulator(batch_size,
@@ -87,6 +93,7 @@ class AsyncProducer:
         self._requests: set[asyncio.Task[None]] = set()
         self._connection: BrokerConnection | None = None
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()  # set when waiting batches were handed to the sender
         self._connect_lock = asyncio.Lock()
         self._idle = asyncio.Event()
         self._closed = False
@@ -200,11 +207,34 @@ class AsyncProducer:
                 return future
             now = time.monotonic()
         number = self._partitioner.partition(topic, key, count, partition)
+        if self._accumulator.waiting_bytes >= self.buffer_memory:
+            try:
+                await self._wait_for_room(now + self.max_block)
+            except FlyQError as exc:
+                future.set_exception(exc)
+                return future
+            now = time.monotonic()
         if self._accumulator.append(topic, number, record, future, now):
             self._partitioner.batch_closed(topic, number, count)
         self._idle.clear()
         self._wake.set()
         return future
+
+    async def _wait_for_room(self, deadline: float) -> None:
+        """Wait until the waiting batches take less than `buffer_memory` bytes (CLIENT-6),
+        at most until `deadline`, else `RequestTimedOut`."""
+        while self._accumulator.waiting_bytes >= self.buffer_memory:
+            if self._closed:
+                raise InvalidArgument("producer", "closed", "an open producer")
+            self._room.clear()
+            self._wake.set()
+            try:
+                await asyncio.wait_for(self._room.wait(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise RequestTimedOut(
+                    f"no room for a record within max_block_ms ({self.max_block}s): "
+                    f"{self._accumulator.waiting_bytes} bytes are waiting to be sent, "
+                    f"buffer_memory is {self.buffer_memory}") from None
 
     async def flush(self) -> None:
         """Send every queued record now and wait until each has its outcome."""
@@ -246,6 +276,7 @@ class AsyncProducer:
         for batch in self._accumulator.batches():
             _fail(batch, InvalidArgument("producer", "closed", "an open producer"))
         self._accumulator.clear()
+        self._room.set()  # a send waiting for room wakes, finds the producer closed
         if self._connection is not None:
             await self._connection.close()
 
@@ -273,6 +304,8 @@ class AsyncProducer:
             self._partitioner.batch_closed(batch.topic, batch.partition,
                                            self._partitions.get(batch.topic, 1))
             self._in_flight.add(batch.key)
+        if self._accumulator.waiting_bytes < self.buffer_memory:
+            self._room.set()
         return batches
 
     async def _send_loop(self) -> None:

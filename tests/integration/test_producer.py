@@ -15,7 +15,7 @@ import confluent_kafka.admin
 import pytest
 
 from flyq.client import AsyncProducer, Producer, RecordMetadata
-from flyq.errors import ConnectionBroken, InvalidArgument, UnknownTopic
+from flyq.errors import ConnectionBroken, InvalidArgument, RequestTimedOut, UnknownTopic
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.fault_proxy import FaultProxy
 
@@ -348,3 +348,36 @@ def test_sync_send_does_not_wait_and_keeps_order(broker: BrokerProcess) -> None:
         producer.send("burst", b"late")
     stored = read_all(broker, "burst", count + 1)
     assert [m.value() for m in stored[0]] == [str(i).encode() for i in range(count)] + [b"last"]
+
+
+def test_send_waits_for_room_and_times_out_after_max_block(broker: BrokerProcess) -> None:
+    """CLIENT-6 (buffer_memory, max_block_ms): while the broker answers slowly, a send that
+    finds buffer_memory bytes waiting waits for the sender to take a batch; one that waits
+    longer than max_block_ms fails its record with RequestTimedOut; every record accepted is
+    delivered, in order."""
+    create_topic(broker, "slow")
+
+    async def produce(bootstrap: str, proxy: FaultProxy) -> tuple[float, list[object]]:
+        async with await AsyncProducer.connect(bootstrap, batch_size=1000, linger_ms=0,
+                                               buffer_memory=2500,
+                                               max_block_ms=300) as producer:
+            proxy.delay(PRODUCE, 0.5)
+            start = time.monotonic()
+            futures = [await producer.send("slow", b"x" * 100, partition=0) for _ in range(40)]
+            waited = time.monotonic() - start
+            outcomes: list[object] = []
+            for future in futures:
+                try:
+                    outcomes.append((await future).offset)
+                except RequestTimedOut as exc:
+                    outcomes.append(exc)
+            proxy.delay(PRODUCE, 0)
+            return waited, outcomes
+    with FaultProxy(lambda: ("127.0.0.1", broker.port or 0)) as proxy:
+        waited, outcomes = asyncio.run(produce(proxy.address, proxy))
+    delivered = [outcome for outcome in outcomes if isinstance(outcome, int)]
+    assert waited >= 0.3  # some sends waited, at least one of them for max_block_ms
+    assert any(isinstance(outcome, RequestTimedOut) for outcome in outcomes)
+    assert delivered == list(range(len(delivered))) and len(delivered) >= 20
+    stored = read_all(broker, "slow", len(delivered))
+    assert len(stored[0]) == len(delivered)

@@ -172,7 +172,8 @@ def test_backoff_doubles_up_to_its_bound(attempt: int, expected: float) -> None:
 
 @pytest.mark.parametrize("config", [
     {"acks": 2}, {"acks": "one"}, {"acks": 1, "enable_idempotence": True},
-    {"acks": 0, "enable_idempotence": True}, {"compression": "snappy"}])
+    {"acks": 0, "enable_idempotence": True}, {"compression": "snappy"},
+    {"buffer_memory": 0}, {"max_block_ms": -1}])
 def test_invalid_producer_config_is_refused(config: dict[str, object]) -> None:
     """CLIENT-6/9: acks outside 0, 1, -1/'all', idempotence without acks=all, or an unknown
     compression is InvalidArgument, before anything connects."""
@@ -206,3 +207,23 @@ def test_record_size_bounds_the_encoded_size_within_five_bytes_each(records: lis
     encoded = len(encode_batch(0, records)) - BATCH_HEADER_SIZE
     estimated = sum(record_size(record) for record in records)
     assert encoded <= estimated <= encoded + 5 * len(records)
+
+
+def test_waiting_bytes_count_exactly_the_batches_not_handed_out() -> None:
+    """CLIENT-6: `waiting_bytes` is the sum of the waiting batches' sizes through appends,
+    `ready`, `requeue`, `take_created_before` and `clear` (what buffer_memory bounds)."""
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=200, linger=0.0)
+
+    def waiting() -> int:
+        return sum(batch.size for batch in accumulator.batches())
+    for index in range(5):
+        accumulator.append("t", index % 2, record(80), index, now=float(index))
+        assert accumulator.waiting_bytes == waiting() > 0
+    taken = accumulator.ready(10.0, set())
+    assert accumulator.waiting_bytes == waiting()
+    accumulator.requeue(taken[0])
+    assert accumulator.waiting_bytes == waiting()
+    accumulator.take_created_before(2.5)
+    assert accumulator.waiting_bytes == waiting()
+    accumulator.clear()
+    assert accumulator.waiting_bytes == 0
