@@ -20,6 +20,7 @@ kafka-python's, for produce and for consume, at both sizes.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -58,9 +59,9 @@ def say(message: str) -> None:
 
 
 def run_client(client: str, bootstrap: str, value_size: int, records: int,
-               say: Callable[[str], None]) -> dict[str, Any]:
+               say: Callable[[str], None], round_number: int = 0) -> dict[str, Any]:
     """One client's produce then consume run; {"error": ...} if either fails."""
-    topic = f"bench-{client}-{value_size}"
+    topic = f"bench-{client}-{value_size}-{round_number}"
     try:
         say(f"    {client}: produce ...")
         produced = run_produce(client, ProduceSettings(
@@ -75,13 +76,35 @@ def run_client(client: str, bootstrap: str, value_size: int, records: int,
     return {"produce": produced.to_json(), "consume": consumed.to_json()}
 
 
+def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
+    """A client's run whose every figure is the median over `repeats` (latencies each on their
+    own); the first failure if any repeat failed, so a flaky client is not hidden."""
+    failed = next((run_ for run_ in repeats if "error" in run_), None)
+    if failed is not None:
+        return failed
+
+    def median(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {key: median([value[key] for value in values]) for key in values[0]}
+        if isinstance(values[0], (int, float)) and not isinstance(values[0], bool):
+            return statistics.median(values)
+        return values[0]
+    merged = {phase: {key: median([run_[phase][key] for run_ in repeats])
+                      for key in repeats[0][phase]} for phase in PHASES}
+    merged["records_per_s_of_each_repeat"] = {
+        phase: [run_[phase]["records_per_s"] for run_ in repeats] for phase in PHASES}
+    return merged
+
+
 def run(quick: bool, say: Callable[[str], None] = say, *, clients: Sequence[str] = CLIENTS,
-        parent: str | None = None) -> dict[str, Any]:
-    """Every client at every size, one fresh broker per size; the figures as a dict."""
+        parent: str | None = None, repeat: int = 3) -> dict[str, Any]:
+    """Every client at every size, one fresh broker per size, `repeat` rounds (each figure the
+    median of the rounds); the figures as a dict."""
     sizes = QUICK_SIZES if quick else FULL_SIZES
     say("10. flyq.client next to confluent-kafka, kafka-python and aiokafka")
     results: dict[str, Any] = {
-        "quick": quick, "sizes": [{"value_size": v, "records": n} for v, n in sizes],
+        "quick": quick, "repeats": repeat,
+        "sizes": [{"value_size": v, "records": n} for v, n in sizes],
         "batch_size": BATCH_SIZE, "linger_ms": LINGER_MS,
         "clients": {name: {"version": client_version(name), "settings": DRIVER_SETTINGS[name]}
                     for name in clients},
@@ -93,9 +116,16 @@ def run(quick: bool, say: Callable[[str], None] = say, *, clients: Sequence[str]
             with sv.running_server("flyq", parent or tempfile.gettempdir()) as (server,
                                                                                  bootstrap):
                 results["broker"] = " ".join(server.argv)
+                repeats: dict[str, list[dict[str, Any]]] = {client: [] for client in clients}
+                for round_number in range(repeat):
+                    # The clients take turns, the first one changing each round, so a slow
+                    # spell of the machine or the broker's own warm-up hits them all.
+                    turn = round_number % len(clients)
+                    for client in [*clients[turn:], *clients[:turn]]:
+                        repeats[client].append(run_client(client, bootstrap, value_size,
+                                                          records, say, round_number))
                 results["runs"][str(value_size)] = {
-                    client: run_client(client, bootstrap, value_size, records, say)
-                    for client in clients}
+                    client: median_run(runs) for client, runs in repeats.items()}
         except sv.ServerUnavailable as exc:
             say(f"  the FlyQ broker did not start: {exc}")
             results["runs"][str(value_size)] = {
@@ -174,6 +204,8 @@ def report(results: dict[str, Any]) -> str:
         "  produce: first send to the flush that leaves every record acknowledged; p50/p99: "
         "each record's send-to-ack.",
         "  consume: assign() (no group) to the N-th record.  MB = 10^6 bytes of values.",
+        f"  Each figure is the median of {results.get('repeats', 1)} rounds; in each round the "
+        "clients take turns, the first one changing from round to round.",
         "  Drivers: flyq.perf (`flyq bench`, spec/client.md CLI-BENCH-1..4):",
     ]
     for client, entry in results["clients"].items():
@@ -203,6 +235,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", metavar="FILE.json", help="also write every figure as JSON")
     parser.add_argument("--clients", default=",".join(CLIENTS), metavar="NAMES",
                         help=f"comma-separated clients to run (default: {','.join(CLIENTS)})")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="rounds per size; each figure is the median (default: 3)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the broker's temp dir goes (default: the system temp dir)")
     args = parser.parse_args(argv)
@@ -219,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     sv.stop_servers_on_signals()
     started = time.perf_counter()
     try:
-        results = run(args.quick, clients=args.clients, parent=args.data_dir)
+        results = run(args.quick, clients=args.clients, parent=args.data_dir,
+                      repeat=args.repeat)
     except KeyboardInterrupt:
         say("interrupted; the broker is stopped")
         return 130

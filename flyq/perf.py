@@ -64,10 +64,6 @@ MB: Final = 1_000_000
 PAYLOAD_POOL: Final = 64
 # Records a consumer may take per poll: large enough that polling is not what is measured.
 POLL_RECORDS: Final = 10_000
-# flyq's AsyncProducer.send never suspends once the topic's metadata is known (CLIENT-6), so a
-# loop of sends would queue every record before the sender task runs once: the driver yields to
-# the event loop this often, as aiokafka's send does by itself when its batch is full.
-FLYQ_YIELD_EVERY: Final = 100
 # Delivery callbacks of confluent-kafka run inside poll(): it is served this often.
 CONFLUENT_POLL_EVERY: Final = 100
 PROGRESS_EVERY: Final = 100  # sends between two looks at the acknowledged count
@@ -334,8 +330,7 @@ async def _produce_flyq(s: ProduceSettings, values: list[bytes], run: _ProduceRu
             sent[index] = now()
             future = await producer.send(topic, values[index % pool])
             future.add_done_callback(functools.partial(acked, index))
-            if index % FLYQ_YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+            if index % PROGRESS_EVERY == 0:
                 progress.update(run.done)
         await producer.flush()
         elapsed = now() - start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.clients import figure, goal_lines, ratio_table
+from benchmarks.clients import figure, goal_lines, median_run, ratio_table
 
 
 def _results(produce: dict[str, float | None]) -> dict[str, Any]:
@@ -37,3 +37,18 @@ def test_a_failed_client_makes_its_goals_not_applicable() -> None:
     assert lines[0] == "  n/a   100 B: produce rec/s >= aiokafka: aiokafka not run or failed"
     assert lines[1].startswith("  PASS  100 B: produce rec/s >= 2x kafka-python: 10.00x")
     assert ratio_table(results).splitlines()[2].split()[-2:] == ["-", "-"]
+
+
+def test_median_run_takes_each_figure_over_the_rounds_and_keeps_a_failure() -> None:
+    """Section 10's repeats: each figure (latencies one by one) is the median of the rounds, the
+    per-round records/s are kept, and a round that failed makes the client's entry that failure."""
+    def run_(rate: float, p50: float) -> dict[str, Any]:
+        return {"produce": {"records_per_s": rate, "client": "flyq",
+                            "latency_ms": {"p50": p50, "p99": 2 * p50}},
+                "consume": {"records_per_s": 10 * rate, "client": "flyq", "latency_ms": None}}
+    merged = median_run([run_(3.0, 9.0), run_(1.0, 7.0), run_(2.0, 8.0)])
+    assert merged["produce"]["records_per_s"] == 2.0
+    assert merged["produce"]["latency_ms"] == {"p50": 8.0, "p99": 16.0}
+    assert merged["consume"] == {"records_per_s": 20.0, "client": "flyq", "latency_ms": None}
+    assert merged["records_per_s_of_each_repeat"]["produce"] == [3.0, 1.0, 2.0]
+    assert median_run([run_(1.0, 1.0), {"error": "boom"}]) == {"error": "boom"}
