@@ -4,16 +4,19 @@ CLIENT-30..39; the membership itself is `flyq.client._group`).
 
 Rules of this module:
 - Each assigned partition has a `position` (the offset of the next record `poll` hands out) and a
-  `fetch_offset` (the offset the next Fetch asks for): records between the two are buffered.
-  When a partition's buffer is empty the position is the fetch offset, so control records and
-  records below the requested offset, which are never buffered, are stepped over.
+  `fetch_offset` (the offset the next Fetch asks for): records between the two are buffered,
+  decoded (`buffer`) or as the fetch answers that brought them (`undecoded`, decoded only when
+  the buffer runs dry, so the next Fetch goes out before the last answer is decoded). When a
+  partition has neither, the position is the fetch offset, so control records and records
+  below the requested offset, which are never buffered, are stepped over.
 - A position is `None` until it is resolved: from the group's committed offset, else by the
   `auto_offset_reset` policy. Fetches only ask for partitions with a position.
 - `seek*` and `assign` bump a partition's epoch and drop its buffer; a fetch answer is kept only
   for partitions whose epoch and fetch offset are those the fetch was sent with.
 - At most one Fetch is in flight, on its own connection (a long poll must not hold up commits
   and ListOffsets, which go over the other); it is started as soon as some partition with a
-  position has nothing buffered, so the next records arrive while earlier ones are handed out.
+  position has no decoded records and at most one undecoded answer, so the next records arrive
+  while earlier ones are decoded and handed out.
 - The assignment is the key set of `_partitions`, changed only by `_set_assignment`: `assign`
   calls it, and so do the group member's hooks (`_revoke_assignment`, `_install_assignment`) on
   every rebalance.
@@ -92,6 +95,9 @@ class _Partition:
     fetch_offset: int | None = None
     epoch: int = 0
     buffer: deque[ConsumerRecord] = attrs.field(factory=deque)
+    # Fetch answers not decoded yet, oldest first: (records bytes, the fetch offset they were
+    # asked from).
+    undecoded: deque[tuple[memoryview | bytes, int]] = attrs.field(factory=deque)
     # Set by a fetch answer of OFFSET_OUT_OF_RANGE: the position is to be reset by the policy.
     out_of_range: bool = False
 
@@ -99,6 +105,7 @@ class _Partition:
         self.position = self.fetch_offset = offset
         self.epoch += 1
         self.buffer.clear()
+        self.undecoded.clear()
         self.out_of_range = False
 
 
@@ -107,7 +114,8 @@ class _FetchResult:
     """What one Fetch brought: records per partition, the fetch offset after them, errors."""
 
     sent: dict[TopicPartition, tuple[int, int]]  # partition -> (epoch, fetch offset) sent
-    records: dict[TopicPartition, tuple[list[ConsumerRecord], int]]
+    # partition -> (its records bytes, undecoded; the fetch offset after its whole batches)
+    records: dict[TopicPartition, tuple[memoryview | bytes, int]]
     errors: dict[TopicPartition, int]
 
 
@@ -140,6 +148,19 @@ def _decode_records(topic: str, number: int, data: memoryview | bytes, fetch_off
         next_offset = max(next_offset, header.next_offset)
         position += header.size
     return records, next_offset
+
+
+def _next_fetch_offset(data: memoryview | bytes, fetch_offset: int) -> int:
+    """The fetch offset after the whole batches of `data`, from their headers alone (what
+    `_decode_records` answers as its second value)."""
+    end = whole_batches_length(data)
+    position = 0
+    next_offset = fetch_offset
+    while position < end:
+        header = decode_batch_header(data, position)
+        next_offset = max(next_offset, header.next_offset)
+        position += header.size
+    return next_offset
 
 
 class AsyncConsumer:
@@ -446,7 +467,7 @@ class AsyncConsumer:
         sent = {tp: (state.epoch, state.fetch_offset)
                 for tp, state in self._partitions.items()
                 if state.fetch_offset is not None and not state.buffer
-                and not state.out_of_range}
+                and len(state.undecoded) <= 1 and not state.out_of_range}
         if sent:
             self._fetch = asyncio.get_running_loop().create_task(self._fetch_records(sent))
 
@@ -463,7 +484,7 @@ class AsyncConsumer:
             "forgotten_topics_data": [], "rack_id": ""}, (4, 12))).body
         if body["error_code"]:
             raise error_from_code(body["error_code"], "fetch")
-        records: dict[TopicPartition, tuple[list[ConsumerRecord], int]] = {}
+        records: dict[TopicPartition, tuple[memoryview | bytes, int]] = {}
         errors: dict[TopicPartition, int] = {}
         for topic in body["responses"]:
             for partition in topic["partitions"]:
@@ -473,7 +494,8 @@ class AsyncConsumer:
                 if partition["error_code"]:
                     errors[tp] = partition["error_code"]
                 elif partition["records"]:
-                    records[tp] = _decode_records(tp[0], tp[1], partition["records"], sent[tp][1])
+                    data = partition["records"]
+                    records[tp] = (data, _next_fetch_offset(data, sent[tp][1]))
         return _FetchResult(sent, records, errors)
 
     def _absorb(self, result: _FetchResult) -> None:
@@ -492,10 +514,8 @@ class AsyncConsumer:
                 failure = failure or error_from_code(code, f"fetch from {tp[0]}-{tp[1]}",
                                                      topic=tp[0], partition=tp[1])
             elif tp in result.records:
-                records, state.fetch_offset = result.records[tp]
-                state.buffer.extend(records)
-                if not state.buffer:
-                    state.position = state.fetch_offset
+                data, state.fetch_offset = result.records[tp]
+                state.undecoded.append((data, fetch_offset))
         if failure is not None:
             raise failure
 
@@ -507,8 +527,14 @@ class AsyncConsumer:
         if not partitions:
             return taken
         self._rotation = (self._rotation + 1) % len(partitions)
-        for _, state in partitions[self._rotation:] + partitions[:self._rotation]:
+        for tp, state in partitions[self._rotation:] + partitions[:self._rotation]:
             room = limit - len(taken)
+            while room > 0 and not state.buffer and state.undecoded:
+                # Decoded before it is dropped: a corrupt answer raises from every poll, as
+                # it would if fetched again, rather than being stepped over.
+                data, fetch_offset = state.undecoded[0]
+                state.buffer.extend(_decode_records(tp[0], tp[1], data, fetch_offset)[0])
+                state.undecoded.popleft()
             if state.buffer and room > 0:
                 if len(state.buffer) <= room:
                     taken.extend(state.buffer)
@@ -517,7 +543,7 @@ class AsyncConsumer:
                     popleft = state.buffer.popleft
                     taken.extend([popleft() for _ in range(room)])
                 state.position = taken[-1].offset + 1
-            if not state.buffer and state.fetch_offset is not None:
+            if not state.buffer and not state.undecoded and state.fetch_offset is not None:
                 state.position = state.fetch_offset
         return taken
 
@@ -539,6 +565,7 @@ class AsyncConsumer:
             if self._fetch is not None and self._fetch.done():
                 task, self._fetch = self._fetch, None
                 self._absorb(task.result())
+                self._start_fetch()  # before `_take` decodes what this one brought
             if self._readable() and any(state.position is None or state.out_of_range
                                         for state in self._partitions.values()):
                 await self._resolve_positions()

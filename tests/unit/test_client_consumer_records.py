@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from flyq.client import ConsumerRecord
-from flyq.client._consumer import _decode_records
+from flyq.client._consumer import _decode_records, _next_fetch_offset
 from flyq.codec.record_batch import COMPRESSION_GZIP, CRC_START, batch_crc, encode_batch
 from flyq.errors import CorruptRecordBatch
 from flyq.records import Record
@@ -61,3 +61,16 @@ def test_a_corrupt_batch_is_an_error() -> None:
     batch[-1] ^= 0xFF
     with pytest.raises(CorruptRecordBatch):
         _decode_records("t", 0, bytes(batch), 0)
+
+
+def test_the_next_fetch_offset_from_headers_is_the_decoders() -> None:
+    """The fetch offset the consumer asks next, computed from batch headers before any record
+    is decoded, is the one decoding the answer gives (a cut batch, control batches, gzip)."""
+    data = (encode_batch(10, records(range(10, 13))) + control_batch(13)
+            + encode_batch(14, records(range(14, 16)), compression=COMPRESSION_GZIP))
+    tail = encode_batch(16, records(range(16, 17)))
+    for answer, fetch_offset in ((data + tail[:-3], 11), (data + tail, 16), (control_batch(7), 7),
+                                 (tail[:20], 16), (b"", 4)):
+        expected = _decode_records("t", 0, memoryview(answer), fetch_offset)[1]
+        assert _next_fetch_offset(memoryview(answer), fetch_offset) == expected
+    assert _next_fetch_offset(data + tail, 11) == 17
