@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import random
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flyq.client._batching import Partitioner, RecordAccumulator, record_size
+from flyq.client._batching import Partitioner, RecordAccumulator, _length_size, record_size
 from flyq.client._producer import Acks, AsyncProducer, backoff_seconds
+from flyq.codec._varint import encode_varint
 from flyq.codec.record_batch import BATCH_HEADER_SIZE, encode_batch
 from flyq.errors import InvalidArgument
 from flyq.records import Record
@@ -227,3 +229,103 @@ def test_waiting_bytes_count_exactly_the_batches_not_handed_out() -> None:
     assert accumulator.waiting_bytes == waiting()
     accumulator.clear()
     assert accumulator.waiting_bytes == 0
+
+
+@pytest.mark.parametrize("length", [0, 63, 64, 8191, 8192, (1 << 20) - 1, 1 << 20,
+                                    (1 << 27) - 1, 1 << 27])
+def test_a_length_takes_the_bytes_of_its_zigzag_varint(length: int) -> None:
+    """CLIENT-6: the estimate counts a length as the codec encodes it (zigzag varint), at every
+    boundary where it takes one byte more."""
+    out = bytearray()
+    encode_varint(length, out)
+    assert _length_size(length) == len(out)
+
+
+@given(_SIZED_RECORD.map(lambda r: attrs.evolve(r, timestamp=0)))
+def test_a_lone_records_estimate_is_four_or_five_bytes_over(one: Record) -> None:
+    """CLIENT-6: alone in a batch (both deltas 0, one byte each) a record is estimated exactly 4
+    bytes over what it takes (the deltas' slack), or 5 where that slack lengthens its length."""
+    encoded = len(encode_batch(0, [one])) - BATCH_HEADER_SIZE
+    # Below 60 bytes the slack cannot lengthen the (one-byte) length varint.
+    assert record_size(one) - encoded == 4 if encoded < 60 else record_size(one) - encoded in (4, 5)
+
+
+def test_a_closed_batch_is_ready_at_once_not_after_linger() -> None:
+    """CLIENT-6: the sender's next wake-up for a closed batch is now (its creation), not after
+    linger; an open one's is after linger."""
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=100, linger=60.0)
+    accumulator.append("t", 0, record(10), 0, now=5.0)
+    assert accumulator.next_ready_time(set()) == 65.0
+    accumulator.append("t", 0, record(95), 1, now=6.0)  # closes the first batch
+    assert accumulator.next_ready_time(set()) == 5.0
+
+
+def test_one_partition_keeps_null_keys_where_they_are() -> None:
+    """CLIENT-7: with one partition, a closed batch leaves the sticky partition at 0."""
+    partitioner = Partitioner(random.Random(1))
+    assert partitioner.partition("t", None, 1) == 0
+    partitioner.batch_closed("t", 0, 1)
+    assert partitioner.partition("t", None, 1) == 0
+
+
+@pytest.mark.parametrize("partitions", [0, -1])
+def test_a_topic_without_partitions_is_refused(partitions: int) -> None:
+    """CLIENT-7: a partition count below 1 is InvalidArgument naming it, for keyed records too."""
+    with pytest.raises(InvalidArgument, match="partitions"):
+        Partitioner(random.Random(1)).partition("t", b"key", partitions)
+
+
+def test_refusals_name_the_value() -> None:
+    """CLIENT-6, CLIENT-7: an explicit partition out of range names it and the valid range; a
+    batch_size below 1 names it."""
+    with pytest.raises(InvalidArgument, match=r"partition.*\b7\b.*0\.\.2"):
+        Partitioner(random.Random(1)).partition("t", None, 3, 7)
+    with pytest.raises(InvalidArgument, match=r"batch_size.*\b0\b"):
+        RecordAccumulator(batch_size=0, linger=0.0)
+
+
+def test_batches_hold_the_records_appended_and_fill_up_to_batch_size_exactly() -> None:
+    """CLIENT-6: a batch whose records take exactly batch_size holds them all (only passing it
+    closes it early), and hands out the very records appended, in order."""
+    size = record_size(record(50))
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=61 + 2 * size,
+                                                            linger=60.0)
+    appended = [record(50), record(50), record(50)]
+    for index, one in enumerate(appended):
+        accumulator.append("t", 0, one, index, now=0.0)
+    first, second = accumulator.ready(0.0, set()), accumulator.ready(0.0, set())
+    assert [batch.tokens for batch in first] == [[0, 1]] and second == []
+    assert first[0].records == appended[:2]
+    assert RecordAccumulator(batch_size=1, linger=0.0).batch_size == 1
+    with pytest.raises(InvalidArgument, match="linger"):
+        RecordAccumulator(batch_size=1, linger=-1.0)
+
+
+def test_next_ready_time_of_a_retry_is_its_backoff_and_busy_partitions_wait() -> None:
+    """CLIENT-8, CLIENT-10: a requeued batch (into a partition with nothing else waiting) is
+    next ready at its retry time; a partition in flight offers no time at all."""
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=100, linger=1.0)
+    accumulator.append("t", 0, record(10), 0, now=0.0)
+    [sent] = accumulator.ready(5.0, set())
+    sent.attempts, sent.retry_at = 1, 7.5
+    accumulator.requeue(sent)
+    assert accumulator.next_ready_time(set()) == 7.5
+    assert accumulator.next_ready_time({("t", 0)}) is None
+    assert accumulator.ready(7.4, set()) == [] and accumulator.ready(7.5, set()) == [sent]
+
+
+def test_a_batch_opened_at_the_deadline_is_not_expired() -> None:
+    """CLIENT-11: `take_created_before` takes batches opened strictly before the deadline."""
+    accumulator: RecordAccumulator[int] = RecordAccumulator(batch_size=100, linger=0.0)
+    accumulator.append("t", 0, record(80), 0, now=1.0)
+    assert accumulator.take_created_before(1.0) == []
+    assert accumulator.waiting_bytes == sum(batch.size for batch in accumulator.batches()) > 0
+
+
+def test_a_sticky_partition_beyond_the_count_is_chosen_again() -> None:
+    """CLIENT-7: null keys sticking to a partition the count no longer has move to one it has."""
+    seed = next(seed for seed in range(100)
+                if Partitioner(random.Random(seed)).partition("t", None, 3) == 2)
+    partitioner = Partitioner(random.Random(seed))
+    assert partitioner.partition("t", None, 3) == 2
+    assert partitioner.partition("t", None, 2) in (0, 1)
