@@ -65,6 +65,7 @@ _FLYQ_READ_BACKWARD = 30000
 _READ_BACKWARD_BYTES = 1024 * 1024
 _OFFSET_OUT_OF_RANGE = 1
 _LATEST, _EARLIEST = -1, -2
+_FETCH_RETRY_S, _FETCH_RETRY_MAX_S = 0.1, 1.0  # backoff after a fetch failed retriably
 RESET_POLICIES: Final = ("earliest", "latest", "error")
 _POSITIVE: Final = ("max_poll_records", "session_timeout_ms", "heartbeat_interval_ms",
                     "max_poll_interval_ms")
@@ -217,6 +218,12 @@ class AsyncConsumer:
         self.partition_assignment_strategy = parse_strategies(partition_assignment_strategy)
         # Set by `connect`: where the coordinator may be reached over `connection` (CLIENT-31).
         self.bootstrap_address: tuple[str, int] | None = None
+        # Opens a new connection to the bootstrap address (set by `connect`): a connection
+        # found broken is replaced before its next use (CLIENT-29a).
+        self._reopen: Callable[[], Awaitable[BrokerConnection]] | None = None
+        self._control_lock = asyncio.Lock()
+        self._fetch_retry_at = 0.0
+        self._fetch_failures = 0
         self._member: GroupMember | None = None
         self._assigned_manually = False
         self._on_assign: RebalanceCallback | None = None
@@ -243,6 +250,8 @@ class AsyncConsumer:
         try:
             consumer = cls(connection, fetch_connection, **config)
             consumer.bootstrap_address = parse_bootstrap(bootstrap)
+            consumer._reopen = functools.partial(BrokerConnection.open, bootstrap,
+                                                 client_id=client_id, timeout=timeout)
             return consumer
         except BaseException:
             await connection.close()
@@ -294,7 +303,7 @@ class AsyncConsumer:
             group_id=group, topics=names, strategies=self.partition_assignment_strategy,
             session_timeout_ms=self.session_timeout_ms,
             rebalance_timeout_ms=self.max_poll_interval_ms,
-            heartbeat_interval_ms=self.heartbeat_interval_ms, bootstrap=self.connection,
+            heartbeat_interval_ms=self.heartbeat_interval_ms, bootstrap=self._control,
             bootstrap_address=self.bootstrap_address, revoke=self._revoke_assignment,
             assign=self._install_assignment)
         self._member.start()
@@ -409,7 +418,7 @@ class AsyncConsumer:
         wanted = list(partitions)
         if not wanted:
             return {}
-        body = (await self.connection.request(_LIST_OFFSETS, {
+        body = (await (await self._control()).request(_LIST_OFFSETS, {
             "replica_id": -1, "isolation_level": 0, "topics": [
                 {"name": topic, "partitions": [{"partition_index": n, "timestamp": timestamp}
                                                for n in numbers]}
@@ -459,10 +468,19 @@ class AsyncConsumer:
 
     # --- fetching -------------------------------------------------------------------------------
 
+    async def _control(self) -> BrokerConnection:
+        """The connection for everything but Fetch, reopened first if it broke."""
+        if self.connection.failed and self._reopen is not None and not self._closed:
+            async with self._control_lock:  # the group member may ask at the same time
+                if self.connection.failed:
+                    broken, self.connection = self.connection, await self._reopen()
+                    await broken.close()
+        return self.connection
+
     def _start_fetch(self) -> None:
         """Send a Fetch for every partition with a position and nothing buffered, unless one is
         in flight already."""
-        if self._fetch is not None or self._closed:
+        if self._fetch is not None or self._closed or time.monotonic() < self._fetch_retry_at:
             return
         sent = {tp: (state.epoch, state.fetch_offset)
                 for tp, state in self._partitions.items()
@@ -472,6 +490,9 @@ class AsyncConsumer:
             self._fetch = asyncio.get_running_loop().create_task(self._fetch_records(sent))
 
     async def _fetch_records(self, sent: dict[TopicPartition, tuple[int, int]]) -> _FetchResult:
+        if self.fetch_connection.failed and self._reopen is not None:
+            broken, self.fetch_connection = self.fetch_connection, await self._reopen()
+            await broken.close()
         body = (await self.fetch_connection.request(_FETCH, {
             "replica_id": -1, "max_wait_ms": self.fetch_max_wait_ms,
             "min_bytes": self.fetch_min_bytes, "max_bytes": self.fetch_max_bytes,
@@ -564,7 +585,19 @@ class AsyncConsumer:
             self._raise_group_error()
             if self._fetch is not None and self._fetch.done():
                 task, self._fetch = self._fetch, None
-                self._absorb(task.result())
+                try:
+                    result = task.result()
+                except FlyQError as exc:
+                    if not exc.retriable or self._reopen is None:
+                        raise
+                    # The broker is away (restarting, say): fetch again after a backoff,
+                    # over a new connection, as Kafka's consumers do; poll itself goes on.
+                    self._fetch_failures += 1
+                    self._fetch_retry_at = time.monotonic() + min(
+                        _FETCH_RETRY_S * 2 ** (self._fetch_failures - 1), _FETCH_RETRY_MAX_S)
+                    continue
+                self._fetch_failures = 0
+                self._absorb(result)
                 self._start_fetch()  # before `_take` decodes what this one brought
             if self._readable() and any(state.position is None or state.out_of_range
                                         for state in self._partitions.values()):
@@ -611,12 +644,13 @@ class AsyncConsumer:
             raise InvalidArgument("max_records/max_bytes", (max_records, max_bytes), ">= 1")
         if from_offset is not None and from_offset < 0:
             raise InvalidArgument("from_offset", from_offset, "an offset >= 0, or None")
-        self.connection.version_for(_FLYQ_READ_BACKWARD)
+        connection = await self._control()
+        connection.version_for(_FLYQ_READ_BACKWARD)
         topic, number = tp
         records: list[ConsumerRecord] = []
         start = -1 if from_offset is None else from_offset
         while len(records) < max_records:
-            body = (await self.connection.request(_FLYQ_READ_BACKWARD, {
+            body = (await connection.request(_FLYQ_READ_BACKWARD, {
                 "topic": topic, "partition": number, "from_offset": start,
                 "max_records": max_records - len(records), "max_bytes": max_bytes},
                 (0, 0))).body
@@ -660,13 +694,13 @@ class AsyncConsumer:
         (CLIENT-25), a group member's own (CLIENT-34)."""
         return (-1, "") if self._member is None else self._member.commit_identity()
 
-    def _coordinator_connection(self) -> BrokerConnection:
+    async def _coordinator_connection(self) -> BrokerConnection:
         """Where OffsetCommit and OffsetFetch go: `connection` unless the group's coordinator
         is at another address than the bootstrap one (CLIENT-31)."""
         member = self._member
         if (member is None or member.coordinator is None
                 or member.coordinator_address == self.bootstrap_address):
-            return self.connection
+            return await self._control()
         return member.coordinator
 
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
@@ -681,7 +715,7 @@ class AsyncConsumer:
     async def _commit(self, group: str, wanted: Mapping[TopicPartition, int],
                       identity: tuple[int, str]) -> None:
         generation_id, member_id = identity
-        body = (await self._coordinator_connection().request(_OFFSET_COMMIT, {
+        body = (await (await self._coordinator_connection()).request(_OFFSET_COMMIT, {
             "group_id": group, "generation_id_or_member_epoch": generation_id,
             "member_id": member_id,
             "topics": [{"name": topic, "partitions": [
@@ -744,7 +778,7 @@ class AsyncConsumer:
     async def _fetch_committed(self, partitions: Iterable[TopicPartition]
                                ) -> dict[TopicPartition, int]:
         group = self._group()
-        body = (await self._coordinator_connection().request(_OFFSET_FETCH, {
+        body = (await (await self._coordinator_connection()).request(_OFFSET_FETCH, {
             "group_id": group, "topics": [{"name": topic, "partition_indexes": numbers}
                                           for topic, numbers in _by_topic(partitions).items()]},
             (2, 7))).body

@@ -172,7 +172,8 @@ class GroupMember:
 
     def __init__(self, *, group_id: str, topics: Iterable[str], strategies: Sequence[str],
                  session_timeout_ms: int, rebalance_timeout_ms: int, heartbeat_interval_ms: int,
-                 bootstrap: BrokerConnection, bootstrap_address: tuple[str, int] | None,
+                 bootstrap: Callable[[], Awaitable[BrokerConnection]],
+                 bootstrap_address: tuple[str, int] | None,
                  revoke: Callable[[bool], Awaitable[None]],
                  assign: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
         self.group_id = group_id
@@ -181,7 +182,9 @@ class GroupMember:
         self.session_timeout_ms = session_timeout_ms
         self.rebalance_timeout_ms = rebalance_timeout_ms
         self.heartbeat_interval = heartbeat_interval_ms / 1000
-        self.bootstrap = bootstrap
+        # The consumer's connection to the bootstrap address, reopened by the consumer if it
+        # broke: asked for anew before each use.
+        self._bootstrap = bootstrap
         self.bootstrap_address = bootstrap_address
         self.member_id = ""
         self.generation_id = -1
@@ -302,7 +305,8 @@ class GroupMember:
         alive = self.coordinator is not None and not self.coordinator.failed
         if alive and not self._find_coordinator:
             return
-        response = await self.bootstrap.request(_FIND_COORDINATOR, {
+        bootstrap = await self._bootstrap()
+        response = await bootstrap.request(_FIND_COORDINATOR, {
             "key": self.group_id, "key_type": _KEY_TYPE_GROUP,
             "coordinator_keys": [self.group_id]}, (0, 6))
         address = coordinator_address(self.group_id, response.version, response.body)
@@ -313,9 +317,9 @@ class GroupMember:
             await self.coordinator.close()
         host = f"[{address[0]}]" if ":" in address[0] else address[0]
         # A JoinGroup may wait the whole rebalance timeout for the other members.
-        timeout = max(self.bootstrap.timeout, self.rebalance_timeout_ms / 1000 + _JOIN_GRACE_S)
+        timeout = max(bootstrap.timeout, self.rebalance_timeout_ms / 1000 + _JOIN_GRACE_S)
         self.coordinator = await BrokerConnection.open(
-            f"{host}:{address[1]}", client_id=self.bootstrap.client_id, timeout=timeout)
+            f"{host}:{address[1]}", client_id=bootstrap.client_id, timeout=timeout)
         self.coordinator_address = address
 
     def _coordinator(self) -> BrokerConnection:
@@ -399,7 +403,7 @@ class GroupMember:
         not know has none, so it is not assigned."""
         if not topics:
             return {}
-        body = (await self.bootstrap.request(_METADATA, {
+        body = (await (await self._bootstrap()).request(_METADATA, {
             "topics": [{"name": name} for name in topics],
             "allow_auto_topic_creation": False}, (1, 12))).body
         return {topic["name"]: len(topic["partitions"]) for topic in body["topics"]

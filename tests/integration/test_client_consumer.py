@@ -5,6 +5,7 @@ with headers, plain and gzip-compressed batches."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -13,7 +14,14 @@ import pytest
 
 from flyq.client import AsyncAdmin, AsyncConsumer, Consumer, ConsumerRecord
 from flyq.codec.record_batch import COMPRESSION_GZIP, iter_batch_headers
-from flyq.errors import InvalidArgument, OffsetOutOfRange, UnknownTopic
+from flyq.errors import (
+    IllegalGeneration,
+    InvalidArgument,
+    OffsetOutOfRange,
+    RebalanceInProgress,
+    UnknownMemberId,
+    UnknownTopic,
+)
 from tests.integration._clients import Rec, make_admin, make_producer
 from tests.integration._timings import record_timing
 from tests.integration.broker_process import BrokerProcess
@@ -404,4 +412,43 @@ def test_the_next_fetch_is_sent_while_records_are_handed_out(broker: BrokerProce
                 # the fetch and return [].
                 await asyncio.sleep(1.0)
                 assert [as_rec(r) for r in await consumer.poll(0)] == [record]
+    asyncio.run(scenario())
+
+
+def test_consumers_read_on_across_a_broker_restart(broker: BrokerProcess,
+                                                   filled: list[Rec]) -> None:
+    """CLIENT-29a: across a broker restart, an `assign()` consumer and a `subscribe()`d one keep
+    polling without raising and read the records produced after it, over new connections; the
+    member, refused until it has joined the restarted broker's group, then commits."""
+    async def scenario() -> None:
+        reader = await connect(broker, auto_offset_reset="earliest")
+        member = await connect(broker, group_id="restart", auto_offset_reset="earliest",
+                               heartbeat_interval_ms=200, session_timeout_ms=6000)
+        try:
+            reader.assign([TP])
+            member.subscribe([TOPIC])
+            assert [r.offset for r in await read(reader, COUNT)] == list(range(COUNT))
+            assert [r.offset for r in await read(member, COUNT)] == list(range(COUNT))
+            await member.commit()
+            await asyncio.to_thread(broker.restart)
+            produce(broker, sample(range(COUNT, COUNT + 3)))
+            for consumer in (reader, member):
+                records: list[ConsumerRecord] = []
+                deadline = time.monotonic() + 3 * WAIT
+                while len(records) < 3 and time.monotonic() < deadline:
+                    records += await consumer.poll(0.5)  # raises nothing meanwhile
+                assert [r.offset for r in records] == [COUNT, COUNT + 1, COUNT + 2]
+            # The restarted broker knows no member (GR-1): commits are refused until the member
+            # has noticed and joined again, which starts it over from the committed offset
+            # (those 3 records come again: at least once); then its commits land.
+            deadline = time.monotonic() + 3 * WAIT
+            while await member.committed(TP) != COUNT + 3:
+                assert time.monotonic() < deadline, "the member never committed again"
+                await member.poll(0.5)
+                with contextlib.suppress(IllegalGeneration, UnknownMemberId,
+                                         RebalanceInProgress):
+                    await member.commit()
+        finally:
+            await reader.close()
+            await member.close()
     asyncio.run(scenario())

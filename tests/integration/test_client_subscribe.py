@@ -371,7 +371,7 @@ def test_a_coordinator_at_another_address(broker: BrokerProcess) -> None:
         member = consumer._member
         assert member is not None and member.coordinator is not None
         assert member.coordinator_address == ("127.0.0.1", broker.port)
-        assert consumer._coordinator_connection() is member.coordinator
+        assert await consumer._coordinator_connection() is member.coordinator
         await consumer.commit()
         assert {tp: await consumer.committed(tp) for tp in ALL} == {tp: 3 for tp in ALL}
         await consumer.close()

@@ -5,6 +5,7 @@ a member reads."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import pytest
@@ -72,7 +73,8 @@ def test_stop_ends_a_task_that_swallowed_a_cancel() -> None:
         member = GroupMember(group_id="g", topics=["t"], strategies=("range",),
                              session_timeout_ms=6000, rebalance_timeout_ms=1000,
                              heartbeat_interval_ms=100,
-                             bootstrap=cast(BrokerConnection, None), bootstrap_address=None,
+                             bootstrap=cast(Callable[[], Awaitable[BrokerConnection]], None),
+                             bootstrap_address=None,
                              revoke=nothing, assign=nothing)
         swallowed: list[bool] = []
 
