@@ -67,6 +67,17 @@ __all__ = [
     "ConnectionClosed",
     "RequestTimedOut",
     "error_from_code",
+    "AuthenticationFailed",
+    "UnsupportedSaslMechanism",
+    "IllegalSaslState",
+    "AuthorizationFailed",
+    "TopicAuthorizationFailed",
+    "GroupAuthorizationFailed",
+    "ClusterAuthorizationFailed",
+    "TransactionalIdAuthorizationFailed",
+    "SecurityDisabled",
+    "UnknownUser",
+    "UnacceptableCredential",
 ]
 
 
@@ -508,6 +519,93 @@ class OutOfOrderSequence(FlyQError):
         self.expected = expected
 
 
+# --- security (spec/security.md, spec/acl.md) ------------------------------------------------------
+
+
+class AuthenticationFailed(FlyQError):
+    """A SASL authentication failed: a wrong password, an unknown user, a malformed exchange, or
+    too many failures from one address. Names the mechanism and the user, never the password."""
+
+    def __init__(self, mechanism: str, user: str | None, why: str) -> None:
+        who = f" as {user!r}" if user is not None else ""
+        super().__init__(f"{mechanism} authentication{who} failed: {why}")
+        self.mechanism = mechanism
+        self.user = user
+        self.why = why
+
+
+class UnsupportedSaslMechanism(FlyQError):
+    """A client asked for a SASL mechanism this listener does not enable."""
+
+    def __init__(self, mechanism: str, enabled: tuple[str, ...]) -> None:
+        super().__init__(f"SASL mechanism {mechanism!r} is not enabled; enabled: "
+                         f"{', '.join(enabled) or 'none'}")
+        self.mechanism = mechanism
+        self.enabled = enabled
+
+
+class IllegalSaslState(FlyQError):
+    """A request arrived that the connection's authentication state does not allow (anything but
+    ApiVersions and the SASL APIs before authentication; a second handshake after it)."""
+
+
+class AuthorizationFailed(FlyQError):
+    """The principal may not do `operation` on the resource (ACL-1..9); the subclasses carry
+    Kafka's code for the resource type."""
+
+    resource_type = "Cluster"
+
+    def __init__(self, principal: str, operation: str, resource: str) -> None:
+        super().__init__(f"{principal} may not {operation} {self.resource_type} {resource!r}")
+        self.principal = principal
+        self.operation = operation
+        self.resource = resource
+
+
+class TopicAuthorizationFailed(AuthorizationFailed):
+    """Not authorized on a topic."""
+
+    resource_type = "Topic"
+
+
+class GroupAuthorizationFailed(AuthorizationFailed):
+    """Not authorized on a consumer group."""
+
+    resource_type = "Group"
+
+
+class ClusterAuthorizationFailed(AuthorizationFailed):
+    """Not authorized on the cluster."""
+
+    resource_type = "Cluster"
+
+
+class TransactionalIdAuthorizationFailed(AuthorizationFailed):
+    """Not authorized on a transactional id."""
+
+    resource_type = "TransactionalId"
+
+
+class SecurityDisabled(FlyQError):
+    """An ACL request reached a broker with no authorizer configured."""
+
+
+class UnknownUser(FlyQError):
+    """A user (or one of its SCRAM mechanisms) has no stored credential."""
+
+    def __init__(self, user: str, mechanism: str | None = None) -> None:
+        what = f"user {user!r}" + (f" has no {mechanism} credential" if mechanism else
+                                   " has no credentials")
+        super().__init__(what)
+        self.user = user
+        self.mechanism = mechanism
+
+
+class UnacceptableCredential(FlyQError):
+    """A credential cannot be stored: an empty user or password, too few or too many
+    iterations, a salt that is too short."""
+
+
 # --- Kafka protocol errors (spec/errors.md) -------------------------------------------------------
 # Codes, names and retriable flags as Kafka's protocol guide lists them; each is checked against an
 # independent Kafka client library by tests/unit/test_errors.py.
@@ -540,6 +638,17 @@ GROUP_SUBSCRIBED_TO_TOPIC = KafkaError(86, "GROUP_SUBSCRIBED_TO_TOPIC", retriabl
 FENCED_LEADER_EPOCH = KafkaError(74, "FENCED_LEADER_EPOCH", retriable=True)
 INVALID_RECORD = KafkaError(87, "INVALID_RECORD", retriable=False)
 UNKNOWN_TOPIC_ID = KafkaError(100, "UNKNOWN_TOPIC_ID", retriable=True)
+TOPIC_AUTHORIZATION_FAILED = KafkaError(29, "TOPIC_AUTHORIZATION_FAILED", retriable=False)
+GROUP_AUTHORIZATION_FAILED = KafkaError(30, "GROUP_AUTHORIZATION_FAILED", retriable=False)
+CLUSTER_AUTHORIZATION_FAILED = KafkaError(31, "CLUSTER_AUTHORIZATION_FAILED", retriable=False)
+UNSUPPORTED_SASL_MECHANISM = KafkaError(33, "UNSUPPORTED_SASL_MECHANISM", retriable=False)
+ILLEGAL_SASL_STATE = KafkaError(34, "ILLEGAL_SASL_STATE", retriable=False)
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = KafkaError(53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+                                                   retriable=False)
+SECURITY_DISABLED = KafkaError(54, "SECURITY_DISABLED", retriable=False)
+SASL_AUTHENTICATION_FAILED = KafkaError(58, "SASL_AUTHENTICATION_FAILED", retriable=False)
+RESOURCE_NOT_FOUND = KafkaError(91, "RESOURCE_NOT_FOUND", retriable=False)
+UNACCEPTABLE_CREDENTIAL = KafkaError(93, "UNACCEPTABLE_CREDENTIAL", retriable=False)
 
 # Every class of this module, with why it maps where it does when Kafka has no exact equivalent.
 # Closed by its owner (LogClosed, OffsetStoreClosed: this broker no longer serves the partition or
@@ -604,6 +713,19 @@ ERROR_TABLE: Mapping[type[FlyQError], KafkaError] = {
     # Idempotent producers (spec/idempotence.md): both fatal to the producer, as in Kafka.
     OutOfOrderSequence: OUT_OF_ORDER_SEQUENCE_NUMBER,
     InvalidProducerEpoch: INVALID_PRODUCER_EPOCH,
+    # Security (spec/security.md, spec/acl.md).
+    AuthenticationFailed: SASL_AUTHENTICATION_FAILED,
+    UnsupportedSaslMechanism: UNSUPPORTED_SASL_MECHANISM,
+    IllegalSaslState: ILLEGAL_SASL_STATE,
+    # The base stands for the cluster: an operation with no narrower resource.
+    AuthorizationFailed: CLUSTER_AUTHORIZATION_FAILED,
+    TopicAuthorizationFailed: TOPIC_AUTHORIZATION_FAILED,
+    GroupAuthorizationFailed: GROUP_AUTHORIZATION_FAILED,
+    ClusterAuthorizationFailed: CLUSTER_AUTHORIZATION_FAILED,
+    TransactionalIdAuthorizationFailed: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    SecurityDisabled: SECURITY_DISABLED,
+    UnknownUser: RESOURCE_NOT_FOUND,
+    UnacceptableCredential: UNACCEPTABLE_CREDENTIAL,
 }
 
 
@@ -616,6 +738,7 @@ _CLASS_OF_CODE.update({
     UNKNOWN_SERVER_ERROR.code: RemoteError,
     KAFKA_STORAGE_ERROR.code: StorageError,
     INVALID_REQUEST.code: InvalidArgument,
+    CLUSTER_AUTHORIZATION_FAILED.code: ClusterAuthorizationFailed,
 })
 
 

@@ -10,7 +10,6 @@ No storage logic lives here: what a produce, fetch or commit means is the Broker
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 import uuid
@@ -50,15 +49,14 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
+from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
 from flyq.server._watch import AppendWatch
 
-__all__ = ["CLIENT", "SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
+__all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
 
-# (client_id, host) of the request being handled: set by the server in each request's task context.
-CLIENT: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("client", default=("", ""))
 
 _log = logging.getLogger("flyq.server")
 
@@ -618,7 +616,8 @@ class ApiHandlers:
     async def join_group(self, version: int, body: Body) -> Body:
         """JoinGroup: waits until the rebalance completes (or answers at once: errors, a new
         member id for v4+ clients, a rejoin without rebalance)."""
-        client_id, host = CLIENT.get()
+        sender = REQUEST.get()
+        client_id, host = sender.client_id, sender.host
         rebalance_timeout = body.get("rebalance_timeout_ms", -1)
         # CG-20: a group is of one type at a time; an Empty consumer group becomes classic.
         if self.groups.consumer.has_members(body["group_id"]):
@@ -759,7 +758,8 @@ class ApiHandlers:
     async def consumer_group_heartbeat(self, version: int, body: Body) -> Body:
         """ConsumerGroupHeartbeat (CG-4..18, CG-20): answered at once. Topics are named in the
         coordinator and identified by topic id on the wire; the names are mapped here."""
-        client_id, host = CLIENT.get()
+        sender = REQUEST.get()
+        client_id, host = sender.client_id, sender.host
         group_id = body["group_id"]
         epoch = body["member_epoch"]
 

@@ -36,7 +36,8 @@ import attrs
 from flyq.broker import AsyncBroker
 from flyq.errors import FlyQError
 from flyq.protocol import Request, ServerConnection
-from flyq.server._apis import CLIENT, SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
+from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
+from flyq.server._context import REQUEST, RequestContext
 from flyq.server._settings import ServerSettings
 
 __all__ = ["BrokerServer"]
@@ -152,7 +153,7 @@ class _ClientConnection(asyncio.Protocol):
         coroutine = self._server.handlers.handle(header.api_key, header.api_version,
                                                  request.body)
         context = contextvars.copy_context()
-        context.run(CLIENT.set, (header.client_id or "", self.host))
+        context.run(REQUEST.set, RequestContext(header.client_id or "", self.host))
         if header.api_key == ApiKey.PRODUCE:
             coroutine = self._after(self._last_produce, coroutine)
         task = asyncio.get_running_loop().create_task(coroutine, context=context)

@@ -186,5 +186,5 @@ def test_error_from_code_prefers_the_plain_class_and_keeps_unknown_codes() -> No
     assert type(flyq.errors.error_from_code(56)) is StorageError
     unknown = flyq.errors.error_from_code(69, group="g")
     assert isinstance(unknown, flyq.errors.UnknownGroup) and unknown.group == "g"
-    other = flyq.errors.error_from_code(58, "sasl")
-    assert isinstance(other, flyq.errors.RemoteError) and other.error_code == 58
+    other = flyq.errors.error_from_code(44, "policy")
+    assert isinstance(other, flyq.errors.RemoteError) and other.error_code == 44
