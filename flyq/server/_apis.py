@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from flyq.auth import AclAuthorizer
 from flyq.broker import AsyncBroker, ProduceResult
 from flyq.broker.kafka_config import (
     KAFKA_TOPIC_CONFIGS,
@@ -49,6 +50,7 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
+from flyq.server._authorization import Authorization
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
@@ -193,6 +195,11 @@ class ApiHandlers:
         # member id -> the address it joined from (DescribeGroups' client_host).
         self._member_hosts: dict[str, str] = {}
         self.extensions = ExtensionHandlers(broker, error_of)
+        # ACLs in force; the server fills the set from the ACL store at start (spec/acl.md).
+        self.authorization = Authorization(
+            AclAuthorizer(frozenset(), settings.super_users,
+                          settings.allow_everyone_if_no_acl_found)
+            if settings.authorizer_enabled else None)
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
             ApiKey.PRODUCE: self.produce,
             ApiKey.FETCH: self.fetch,

@@ -53,6 +53,13 @@ class ServerSettings:
     # group protocol's (KIP-848) session and heartbeat interval, Kafka's defaults (CG-17).
     consumer_session_timeout_ms: int = attrs.field(default=45_000, validator=_at_least_one)
     consumer_heartbeat_interval_ms: int = attrs.field(default=5_000, validator=_at_least_one)
+    # authorizer.enabled: enforce ACLs (spec/acl.md); off, every request is allowed, as in Kafka
+    # with no authorizer.class.name.
+    authorizer_enabled: bool = False
+    # super.users: principals every operation is allowed to ("User:admin;User:ops" in the file).
+    super_users: frozenset[str] = frozenset()
+    # allow.everyone.if.no.acl.found: what a resource no ACL matches allows (ACL-7).
+    allow_everyone_if_no_acl_found: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
@@ -89,7 +96,11 @@ _KAFKA_NAMES = {
     "broker.id": "node_id",
     "group.consumer.session.timeout.ms": "consumer_session_timeout_ms",
     "group.consumer.heartbeat.interval.ms": "consumer_heartbeat_interval_ms",
+    "authorizer.enabled": "authorizer_enabled",
+    "super.users": "super_users",
+    "allow.everyone.if.no.acl.found": "allow_everyone_if_no_acl_found",
 }
+_BOOLEANS = frozenset({"auto_create_topics", "authorizer_enabled", "allow_everyone_if_no_acl_found"})
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -101,6 +112,19 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _principals(key: str, value: Any) -> frozenset[str]:
+    """`super.users`: Kafka's "User:a;User:b" string, or a TOML list of principals."""
+    items = value.split(";") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise InvalidConfig(key, value, 'expected "User:a;User:b" or a list of principals')
+    principals = frozenset(item.strip() for item in items if item.strip())
+    for principal in principals:
+        kind, sep, name = principal.partition(":")
+        if not sep or not kind or not name:
+            raise InvalidConfig(key, principal, "a principal TYPE:NAME, e.g. User:admin")
+    return principals
 
 
 def server_table(data: bytes, *, source: str) -> dict[str, Any]:
@@ -136,9 +160,12 @@ def server_table(data: bytes, *, source: str) -> dict[str, Any]:
         if field is None:
             known = ", ".join(sorted([*_KAFKA_NAMES, "listen", "advertised"]))
             raise InvalidConfig(key, value, f"unknown key; expected one of {known}")
-        if field == "auto_create_topics":
+        if field in _BOOLEANS:
             if not isinstance(value, bool):
                 raise InvalidConfig(key, value, "expected true or false")
+        elif field == "super_users":
+            fields[field] = _principals(key, value)
+            continue
         elif not is_int(value):
             raise InvalidConfig(key, value, "expected an integer")
         fields[field] = value
