@@ -256,6 +256,7 @@ class InvalidArgument(FlyQError):
         super().__init__(f"{name}={value!r}: expected {expected}")
         self.name = name
         self.value = value
+        self.expected = expected
 
 
 class LogClosed(FlyQError):

@@ -150,10 +150,19 @@ class ServerConnection:
         self, supported: Mapping[int, tuple[int, int]], max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     ) -> None:
         self.supported = dict(supported)
-        self.max_frame_bytes = max_frame_bytes
         self._frames = _FrameReader(max_frame_bytes)
         self._broken: ProtocolError | None = None
         self._awaiting: deque[Request] = deque()
+
+    @property
+    def max_frame_bytes(self) -> int:
+        """The largest frame accepted from now on (rule 2); a SASL listener raises it once the
+        connection has authenticated (spec/security.md AUTH-2)."""
+        return self._frames.max_frame_bytes
+
+    @max_frame_bytes.setter
+    def max_frame_bytes(self, value: int) -> None:
+        self._frames.max_frame_bytes = value
 
     @property
     def peer_closed(self) -> bool:

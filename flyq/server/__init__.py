@@ -6,9 +6,10 @@ No storage logic and no parsing live here (spec/protocol.md).
 """
 
 from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
+from flyq.server._listeners import Listener, parse_address
 from flyq.server._run import run_broker, serve
 from flyq.server._server import BrokerServer
-from flyq.server._settings import DEFAULT_PORT, ServerSettings, parse_address, server_table
+from flyq.server._settings import DEFAULT_PORT, ServerSettings, server_table
 
 __all__ = [
     "DEFAULT_PORT",
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "BrokerServer",
     "CloseConnection",
+    "Listener",
     "ServerSettings",
     "parse_address",
     "run_broker",

@@ -244,7 +244,7 @@ class ApiHandlers:
         return {"error_code": NONE, "throttle_time_ms": 0, "api_keys": api_version_entries()}
 
     def _node(self) -> tuple[int, str, int]:
-        host, port = self.settings.advertised
+        host, port = self.settings.advertised(REQUEST.get().listener)
         return self.settings.node_id, host, port
 
     async def describe_cluster(self, version: int, body: Body) -> Body:

@@ -40,10 +40,11 @@ async def serve(data_dir: str, settings: ServerSettings, *, config_path: str | N
     server = BrokerServer(broker, settings, cluster_id)
     await server.start()
     broker.start_scheduler()
-    host, port = server.address
-    _log.info("FlyQ broker listening on %s:%d (advertised %s:%d), data directory %s, "
-              "%d partitions opened, %d recovered, cluster id %s", host, port,
-              *server.settings.advertised, data_dir, len(statuses), len(recovered), cluster_id)
+    for listener in server.settings.listeners:
+        _log.info("FlyQ broker listening on %s:%d (advertised %s:%d) for %s", listener.host,
+                  listener.port, *listener.advertised, listener.security_protocol)
+    _log.info("FlyQ broker serving data directory %s: %d partitions opened, %d recovered, "
+              "cluster id %s", data_dir, len(statuses), len(recovered), cluster_id)
     if started is not None:
         started(server)
     stop = stop if stop is not None else asyncio.Event()

@@ -19,6 +19,11 @@ Rules this module keeps (spec/protocol.md §7, SRV-1..7):
   connections, then close the Broker, which flushes and writes the clean-shutdown markers. A
   second signal while stopping does not cut this short.
 - SRV-6 The event loop never waits on the disk: every Broker call runs on the Broker's executors.
+- SRV-8 One asyncio server per listener (spec/security.md LSN-1..6); TLS listeners wrap their
+  sockets with the listener's `SSLContext`. Each connection authenticates as its listener demands
+  (AUTH-1..8): a SASL connection may send nothing but ApiVersions and the SASL APIs, in frames of
+  at most `sasl.server.max.receive.size`, until it has authenticated; a failed authentication is
+  answered after `connection.failed.authentication.delay.ms` and the connection closed.
 """
 
 from __future__ import annotations
@@ -27,18 +32,34 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import functools
 import logging
+import ssl
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
 from flyq.broker import AsyncBroker
-from flyq.errors import FlyQError
+from flyq.errors import AuthenticationFailed, FlyQError
 from flyq.protocol import Request, ServerConnection
 from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
+from flyq.server._authentication import (
+    SASL_AUTHENTICATE_KEY,
+    SASL_HANDSHAKE_KEY,
+    AuthOutcome,
+    ConnectionAuthentication,
+    FailedAuthentications,
+    SaslExchange,
+)
 from flyq.server._context import REQUEST, RequestContext
+from flyq.server._listeners import Listener
 from flyq.server._settings import ServerSettings
+from flyq.server._tls import PrincipalRules, server_context, subject_dn
+
+if TYPE_CHECKING:
+    from flyq.auth import SaslServer
+    from flyq.server._metrics import BrokerMetrics
 
 __all__ = ["BrokerServer"]
 
@@ -54,21 +75,35 @@ class _InFlight:
     task: asyncio.Task[dict[str, Any] | None] | None
     size: int
     ready: list[bytes | memoryview] | None = None  # a pre-built answer (ApiVersions fallback)
+    started: float = 0.0  # time.perf_counter() when it arrived
+    close_after: bool = False  # a failed authentication: close once this answer is written
+
+
+async def _answer_after(delay_seconds: float, body: dict[str, Any]) -> dict[str, Any]:
+    if delay_seconds > 0:
+        await asyncio.sleep(delay_seconds)
+    return body
 
 
 class _ClientConnection(asyncio.Protocol):
     """One client socket (SRV-1..4)."""
 
-    def __init__(self, server: BrokerServer) -> None:
+    def __init__(self, server: BrokerServer, listener: Listener) -> None:
         self._server = server
-        self._codec = ServerConnection(SUPPORTED_VERSIONS,
-                                       max_frame_bytes=server.settings.socket_request_max_bytes)
+        self.listener = listener
+        settings = server.settings
+        # AUTH-2: a SASL connection gets small frames until it has authenticated.
+        self._codec = ServerConnection(
+            SUPPORTED_VERSIONS, max_frame_bytes=settings.sasl_max_receive_bytes if listener.sasl
+            else settings.socket_request_max_bytes)
+        self.auth: ConnectionAuthentication | None = None
         self._transport: asyncio.Transport | None = None
         self._in_flight: collections.deque[_InFlight] = collections.deque()
         self._unanswered = 0
         self._reading_paused = False
         self._writing_paused = False
         self._closing = False
+        self._failed = False  # an authentication failed: nothing more is read (AUTH-5)
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
@@ -87,11 +122,36 @@ class _ClientConnection(asyncio.Protocol):
                          self._server.settings.max_connections)
             self._transport.abort()
             return
-        _log.debug("connection from %s", self.peer)
+        try:
+            tls_principal = self._tls_principal(transport)
+        except AuthenticationFailed as exc:
+            self._server.count_authentication(self.listener, "SSL", succeeded=False)
+            self.close(f"authentication failed for {self.peer} on {self.listener.name}: {exc}")
+            return
+        self.auth = ConnectionAuthentication(
+            self.listener, tls_principal=tls_principal,
+            exchange=self._server.new_sasl_exchange if self.listener.sasl else None)
+        if self._server.metrics is not None:
+            self._server.metrics.connection_opened(self.listener.name)
+        _log.debug("connection from %s on %s as %s", self.peer, self.listener.name,
+                   self.auth.principal if self.auth.authenticated else "(not yet authenticated)")
+
+    def _tls_principal(self, transport: asyncio.BaseTransport) -> str | None:
+        """TLS-3/4: the principal of a verified client certificate, None without one."""
+        if not self.listener.tls:
+            return None
+        peercert = transport.get_extra_info("peercert")
+        if not peercert:
+            return None
+        principal = self._server.principal_rules.principal(subject_dn(peercert))
+        if not self.listener.sasl:
+            self._server.count_authentication(self.listener, "SSL", succeeded=True)
+        return principal
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self._server.forget(self)
+        if self._server.forget(self) and self._server.metrics is not None:
+            self._server.metrics.connection_closed(self.listener.name)
         for entry in self._in_flight:
             if entry.task is not None:
                 entry.task.cancel()
@@ -110,9 +170,11 @@ class _ClientConnection(asyncio.Protocol):
         if self._closing:
             return
         self.last_active = time.monotonic()
+        if self._server.metrics is not None:
+            self._server.metrics.bytes_received(self.listener.name, len(data))
         try:
             self._codec.receive_data(data)
-            while not self._closing:
+            while not self._closing and not self._failed:
                 request = self._codec.next_request()
                 if request is None:
                     break
@@ -145,7 +207,20 @@ class _ClientConnection(asyncio.Protocol):
             self.close(f"closing {self.peer}: {request.unsupported} "
                        f"(client {header.client_id!r})")
             return
+        auth = self.auth
+        assert auth is not None  # set when the connection was admitted
+        if not auth.admits(header.api_key):
+            self._server.count_authentication(self.listener, auth.mechanism or "none",
+                                              succeeded=False)
+            self.close(f"closing {self.peer}: {request.api.name if request.api else header.api_key}"
+                       f" before authentication on the {self.listener.name} listener (only "
+                       "ApiVersions and the SASL APIs are allowed)")
+            return
         self._server.count_request(header.api_key, header.api_version, header.client_id)
+        if header.api_key in (SASL_HANDSHAKE_KEY, SASL_AUTHENTICATE_KEY):
+            assert request.body is not None
+            self._authenticate(request, auth, size)
+            return
         if request.trailing:
             _log.debug("%d bytes after the body of %s from %s ignored (as Kafka does)",
                        request.trailing, header, self.peer)
@@ -153,13 +228,45 @@ class _ClientConnection(asyncio.Protocol):
         coroutine = self._server.handlers.handle(header.api_key, header.api_version,
                                                  request.body)
         context = contextvars.copy_context()
-        context.run(REQUEST.set, RequestContext(header.client_id or "", self.host))
+        context.run(REQUEST.set, RequestContext(header.client_id or "", self.host,
+                                                auth.principal, self.listener.name))
         if header.api_key == ApiKey.PRODUCE:
             coroutine = self._after(self._last_produce, coroutine)
         task = asyncio.get_running_loop().create_task(coroutine, context=context)
         if header.api_key == ApiKey.PRODUCE:
             self._last_produce = task
-        self._in_flight.append(_InFlight(request, task, size))
+        self._in_flight.append(_InFlight(request, task, size, started=time.perf_counter()))
+        self._unanswered += size
+        task.add_done_callback(self._task_done)
+
+    def _authenticate(self, request: Request, auth: ConnectionAuthentication, size: int) -> None:
+        """SaslHandshake / SaslAuthenticate (AUTH-3..6): answered in order like any request; a
+        failure is answered after the failure delay, then the connection closes."""
+        assert request.body is not None
+        server = self._server
+        if request.header.api_key == SASL_HANDSHAKE_KEY:
+            body, outcome = auth.handshake(request.body)
+        else:
+            now_ms = int(time.monotonic() * 1000)
+            blocked = server.failed_authentications.blocked_for_ms(self.host, now_ms)
+            body, outcome = auth.authenticate(request.body, blocked_for_ms=blocked)
+            if outcome is AuthOutcome.FAILED and not blocked:
+                server.failed_authentications.record(self.host, now_ms)
+        delay = 0.0
+        if outcome is AuthOutcome.AUTHENTICATED:
+            self._codec.max_frame_bytes = server.settings.socket_request_max_bytes
+            server.count_authentication(self.listener, auth.mechanism or "?", succeeded=True)
+            _log.info("%s authenticated as %s with %s on %s", self.peer, auth.principal,
+                      auth.mechanism, self.listener.name)
+        elif outcome is AuthOutcome.FAILED:
+            delay = server.settings.failed_authentication_delay_ms / 1000
+            server.count_authentication(self.listener, auth.mechanism or "?", succeeded=False)
+            _log.info("authentication failed for %s on %s: %s", self.peer, self.listener.name,
+                      auth.failure)
+            self._failed = True
+        task = asyncio.get_running_loop().create_task(_answer_after(delay, body))
+        self._in_flight.append(_InFlight(request, task, size, started=time.perf_counter(),
+                                         close_after=outcome is AuthOutcome.FAILED))
         self._unanswered += size
         task.add_done_callback(self._task_done)
 
@@ -198,13 +305,26 @@ class _ClientConnection(asyncio.Protocol):
                 self.close(f"closing {self.peer} after an internal error")
                 return
             body = entry.task.result()
+            metrics = self._server.metrics
+            if metrics is not None:
+                header = entry.request.header
+                metrics.request_answered(self.listener.name, header.api_key, header.api_version,
+                                         time.perf_counter() - entry.started, body)
             if body is None:
                 continue
             try:
-                transport.writelines(self._codec.send_response(entry.request, body))
+                buffers = self._codec.send_response(entry.request, body)
             except FlyQError as exc:
                 _log.error("cannot encode the answer to %s: %s", entry.request.header, exc)
                 self.close(f"closing {self.peer} after an encoding error")
+                return
+            transport.writelines(buffers)
+            if metrics is not None:
+                metrics.bytes_sent(self.listener.name, sum(len(part) for part in buffers))
+            if entry.close_after:
+                self._closing = True
+                self._in_flight.clear()
+                transport.close()
                 return
         self.last_active = time.monotonic()
         if self._closing and not self._in_flight and transport is not None:
@@ -217,7 +337,8 @@ class _ClientConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         settings = self._server.settings
-        pause = (self._writing_paused or self._unanswered > settings.max_unanswered_bytes
+        pause = (self._writing_paused or self._failed
+                 or self._unanswered > settings.max_unanswered_bytes
                  or len(self._in_flight) >= settings.max_in_flight_requests)
         if pause and not self._reading_paused:
             transport.pause_reading()
@@ -254,14 +375,22 @@ class _ClientConnection(asyncio.Protocol):
 
 
 class BrokerServer:
-    """A listening broker over one `AsyncBroker` (SRV-1..7). `await start()`, then `await stop()`."""
+    """A listening broker over one `AsyncBroker` (SRV-1..8). `await start()`, then `await stop()`."""
 
-    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str) -> None:
+    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str, *,
+                 metrics: BrokerMetrics | None = None) -> None:
         self.broker = broker
         self.settings = settings
+        self.metrics = metrics
         self.handlers = ApiHandlers(broker, settings, cluster_id)
+        if metrics is not None:
+            self.handlers.authorization.on_denied = metrics.authorization_denied
+        self.failed_authentications = FailedAuthentications(
+            settings.failed_authentication_limit, settings.failed_authentication_window_ms)
+        self.principal_rules = PrincipalRules.parse(
+            settings.tls.principal_mapping_rules if settings.tls is not None else "DEFAULT")
         self._connections: set[_ClientConnection] = set()
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._idle_task: asyncio.Task[None] | None = None
         self.stopped = False
         # (api_key, version, client_id) -> requests served: what each client used (spec §5).
@@ -270,23 +399,49 @@ class BrokerServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        """The (host, port) actually bound (port 0 in the settings picks a free one)."""
-        assert self._server is not None
-        sockname = self._server.sockets[0].getsockname()
-        return str(sockname[0]), int(sockname[1])
+        """The (host, port) the first listener bound (port 0 in the settings picks a free one)."""
+        listener = self.settings.listeners[0]
+        return listener.host, listener.port
+
+    def new_sasl_exchange(self) -> SaslExchange:
+        """A SASL server for one connection, over the stored credentials (AUTH-3)."""
+        return SaslServer(self.settings.sasl_enabled_mechanisms, self.handlers.credentials.get)
 
     async def start(self) -> None:
-        """Bind and start accepting connections."""
+        """Bind every listener and start accepting connections (SRV-8)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _ClientConnection(self),
-                                                self.settings.host, self.settings.port,
-                                                reuse_address=True)
+        context = (server_context(self.settings.tls) if self.settings.tls is not None else None)
+        previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(
+            lambda loop, event: self._loop_exception(loop, event, previous_handler))
+        bound = []
+        for listener in self.settings.listeners:
+            server = await loop.create_server(
+                functools.partial(_ClientConnection, self, listener), listener.host,
+                listener.port, reuse_address=True, ssl=context if listener.tls else None)
+            self._servers.append(server)
+            port = int(server.sockets[0].getsockname()[1])
+            # A free port was asked for: clients must be told the one bound.
+            bound.append(attrs.evolve(listener, port=port) if listener.port == 0 else listener)
+        self.settings = attrs.evolve(self.settings, listeners=tuple(bound))
+        self.handlers.settings = self.settings
         self._idle_task = loop.create_task(self._close_idle())
         self.handlers.groups.start()
-        if self.settings.port == 0:
-            # A free port was asked for: clients must be told the one bound.
-            self.settings = attrs.evolve(self.settings, port=self.address[1])
-            self.handlers.settings = self.settings
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any],
+                        previous: Any) -> None:
+        """A failed TLS handshake is a peer's fault: one log line, not a traceback (TLS-5)."""
+        failure = event.get("exception")
+        if isinstance(failure, (ssl.SSLError, ConnectionResetError)) or (
+                "handshake" in str(event.get("message", "")).lower()):
+            _log.info("TLS handshake failed: %s", failure or event.get("message"))
+            if self.metrics is not None:
+                self.metrics.authentication("SSL", "SSL", False)
+            return
+        if previous is not None:
+            previous(loop, event)
+        else:
+            loop.default_exception_handler(event)
 
     def admit(self, connection: _ClientConnection) -> bool:
         """Register a new connection unless `max_connections` are open (SRV-4)."""
@@ -295,9 +450,17 @@ class BrokerServer:
         self._connections.add(connection)
         return True
 
-    def forget(self, connection: _ClientConnection) -> None:
-        """A connection closed."""
+    def forget(self, connection: _ClientConnection) -> bool:
+        """A connection closed; whether it had been admitted."""
+        admitted = connection in self._connections
         self._connections.discard(connection)
+        return admitted and connection.auth is not None
+
+    def count_authentication(self, listener: Listener, mechanism: str, *,
+                             succeeded: bool) -> None:
+        """An authentication's outcome, for the metrics."""
+        if self.metrics is not None:
+            self.metrics.authentication(listener.name, mechanism, succeeded)
 
     def count_request(self, api_key: int, version: int, client_id: str | None) -> None:
         """Remember which api versions clients use (logged at debug, kept for tests)."""
@@ -325,8 +488,8 @@ class BrokerServer:
             self._idle_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._idle_task
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         self.handlers.watch.close()  # waiting fetches answer now with what they have
         await self.handlers.groups.stop()  # joins waiting for a rebalance get no answer
         for connection in list(self._connections):
@@ -337,6 +500,6 @@ class BrokerServer:
             await asyncio.sleep(0.01)
         for connection in list(self._connections):
             connection.close()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
         await self.broker.close()

@@ -13,12 +13,16 @@ from typing import Any
 
 import attrs
 
-from flyq.errors import FlyQError, InvalidArgument, InvalidConfig
+from flyq.errors import InvalidArgument, InvalidConfig
+from flyq.server._listeners import Listener, parse_address, parse_listeners, with_advertised
+from flyq.server._tls import TlsSettings
 from flyq.values import is_int
 
 __all__ = ["DEFAULT_PORT", "ServerSettings", "parse_address", "server_table"]
 
 DEFAULT_PORT = 9092
+# TODO(merge): import from flyq.auth once the SASL module lands.
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SERVER_TABLE = "server"
 
 
@@ -31,11 +35,20 @@ def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int)
 class ServerSettings:
     """The listener and the limits of one broker process."""
 
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    # What Metadata and FindCoordinator tell clients to connect to (None: the listen address).
-    advertised_host: str | None = None
-    advertised_port: int | None = None
+    # Where clients connect, each with its security protocol and advertised address (LSN-1..6).
+    listeners: tuple[Listener, ...] = (Listener("PLAINTEXT", "127.0.0.1", DEFAULT_PORT),)
+    # The certificate, key and client-certificate policy of SSL and SASL_SSL listeners (TLS-1..6).
+    tls: TlsSettings | None = None
+    # sasl.enabled.mechanisms: what SASL listeners offer (AUTH-3).
+    sasl_enabled_mechanisms: tuple[str, ...] = SASL_MECHANISMS
+    # sasl.server.max.receive.size: the largest frame before authentication (AUTH-2, Kafka's).
+    sasl_max_receive_bytes: int = attrs.field(default=524_288, validator=_at_least_one)
+    # connection.failed.authentication.delay.ms: a failed authentication is answered (and its
+    # connection closed) this much later, as Kafka does, to slow down guessing (AUTH-5).
+    failed_authentication_delay_ms: int = 100
+    # At most this many failed authentications per address in the window (AUTH-6).
+    failed_authentication_limit: int = attrs.field(default=5, validator=_at_least_one)
+    failed_authentication_window_ms: int = attrs.field(default=60_000, validator=_at_least_one)
     auto_create_topics: bool = True  # auto.create.topics.enable
     num_partitions: int = attrs.field(default=1, validator=_at_least_one)
     # socket.request.max.bytes: the largest request frame a client may send.
@@ -62,6 +75,19 @@ class ServerSettings:
     allow_everyone_if_no_acl_found: bool = False
 
     def __attrs_post_init__(self) -> None:
+        if not self.listeners:
+            raise InvalidConfig("listeners", "", "at least one listener")
+        for listener in self.listeners:
+            if listener.tls and self.tls is None:
+                raise InvalidConfig("listeners", listener.url, "ssl.certificate.location and "
+                                    "ssl.key.location (--ssl-cert, --ssl-key) for a TLS listener")
+        unknown = [name for name in self.sasl_enabled_mechanisms if name not in SASL_MECHANISMS]
+        if unknown or not self.sasl_enabled_mechanisms:
+            raise InvalidConfig("sasl.enabled.mechanisms", ",".join(self.sasl_enabled_mechanisms),
+                                "one or more of " + ", ".join(SASL_MECHANISMS))
+        if self.failed_authentication_delay_ms < 0:
+            raise InvalidConfig("connection.failed.authentication.delay.ms",
+                                self.failed_authentication_delay_ms, "an integer >= 0")
         if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
             raise InvalidConfig(
                 "consumer_heartbeat_interval_ms",
@@ -69,20 +95,16 @@ class ServerSettings:
                 f"less than consumer_session_timeout_ms={self.consumer_session_timeout_ms}",
             )
 
-    @property
-    def advertised(self) -> tuple[str, int]:
-        """(host, port) clients are told to use."""
-        host = self.advertised_host if self.advertised_host is not None else self.host
-        port = self.advertised_port if self.advertised_port is not None else self.port
-        return host, port
+    def listener(self, name: str) -> Listener:
+        """The listener called `name` (its security protocol), or the first one."""
+        for listener in self.listeners:
+            if listener.name == name:
+                return listener
+        return self.listeners[0]
 
-
-def parse_address(text: str, *, option: str) -> tuple[str, int]:
-    """`HOST:PORT` (or `[v6]:PORT`) as a pair; `InvalidArgument` naming `option` otherwise."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InvalidArgument(option, text, "HOST:PORT with a port from 0 to 65535")
-    return host.strip("[]"), int(port)
+    def advertised(self, name: str) -> tuple[str, int]:
+        """(host, port) a client that came in on listener `name` is told to use (LSN-4)."""
+        return self.listener(name).advertised
 
 
 # Kafka broker config name -> ServerSettings field.
@@ -99,7 +121,22 @@ _KAFKA_NAMES = {
     "authorizer.enabled": "authorizer_enabled",
     "super.users": "super_users",
     "allow.everyone.if.no.acl.found": "allow_everyone_if_no_acl_found",
+    "sasl.enabled.mechanisms": "sasl_enabled_mechanisms",
+    "sasl.server.max.receive.size": "sasl_max_receive_bytes",
+    "connection.failed.authentication.delay.ms": "failed_authentication_delay_ms",
+    "connection.failed.authentication.limit": "failed_authentication_limit",
+    "connection.failed.authentication.window.ms": "failed_authentication_window_ms",
 }
+# Kafka's (librdkafka's, for PEM files) ssl.* names -> TlsSettings field.
+_TLS_NAMES = {
+    "ssl.certificate.location": "certfile",
+    "ssl.key.location": "keyfile",
+    "ssl.key.password": "key_password",
+    "ssl.ca.location": "cafile",
+    "ssl.client.auth": "client_auth",
+    "ssl.principal.mapping.rules": "principal_mapping_rules",
+}
+_LISTENER_KEYS = ("listen", "listeners", "advertised", "advertised.listeners")
 _BOOLEANS = frozenset({"auto_create_topics", "authorizer_enabled", "allow_everyone_if_no_acl_found"})
 
 
@@ -127,6 +164,44 @@ def _principals(key: str, value: Any) -> frozenset[str]:
     return principals
 
 
+def _strings(key: str, value: Any) -> list[str]:
+    """A comma-separated string or a TOML list of strings."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise InvalidConfig(key, value, "expected a comma-separated string or a list of strings")
+    return [item.strip() for item in items if item.strip()]
+
+
+def _listener_fields(addresses: Mapping[str, tuple[str, list[str]]]) -> dict[str, Any]:
+    """`listeners` from the legacy `listen`/`advertised` or Kafka's `listeners` /
+    `advertised.listeners` keys (LSN-1..4), each error naming its key."""
+    if "listen" in addresses and "listeners" in addresses:
+        key = addresses["listeners"][0]
+        raise InvalidConfig(key, addresses["listeners"][1], "either listen or listeners, not both")
+    given = addresses.get("listeners") or addresses.get("listen")
+    if given is None and not ("advertised" in addresses or "advertised.listeners" in addresses):
+        return {}
+    try:
+        listeners = (parse_listeners(given[1], option=given[0]) if given is not None
+                     else ServerSettings().listeners)
+        for name in ("advertised", "advertised.listeners"):
+            if name in addresses:
+                key, specs = addresses[name]
+                listeners = with_advertised(listeners, specs, option=key)
+    except InvalidArgument as exc:
+        raise InvalidConfig(exc.name, exc.value, exc.expected) from exc
+    return {"listeners": listeners}
+
+
+def _tls_settings(tls: Mapping[str, str], source: str) -> TlsSettings:
+    missing = [name for name, field in _TLS_NAMES.items()
+               if field in ("certfile", "keyfile") and field not in tls]
+    if missing:
+        raise InvalidConfig(f"{source}: [{_SERVER_TABLE}] {missing[0]}", None,
+                            "both ssl.certificate.location and ssl.key.location for TLS")
+    return TlsSettings(**tls)
+
+
 def server_table(data: bytes, *, source: str) -> dict[str, Any]:
     """ServerSettings fields from the `[server]` table of a broker config file (may be empty).
 
@@ -142,23 +217,21 @@ def server_table(data: bytes, *, source: str) -> dict[str, Any]:
     if not isinstance(table, Mapping):
         raise InvalidConfig(f"{source}: {_SERVER_TABLE}", table, "expected a table")
     fields: dict[str, Any] = {}
+    addresses: dict[str, tuple[str, list[str]]] = {}
+    tls: dict[str, str] = {}
     for name, value in _flatten(table).items():
         key = f"{source}: [{_SERVER_TABLE}] {name}"
-        if name in ("listen", "advertised"):
+        if name in _LISTENER_KEYS:
+            addresses[name] = (key, _strings(key, value))
+            continue
+        if name in _TLS_NAMES:
             if not isinstance(value, str):
-                raise InvalidConfig(key, value, "expected a string HOST:PORT")
-            try:
-                host, port = parse_address(value, option=name)
-            except FlyQError as exc:
-                raise InvalidConfig(key, value, "expected HOST:PORT") from exc
-            if name == "listen":
-                fields["host"], fields["port"] = host, port
-            else:
-                fields["advertised_host"], fields["advertised_port"] = host, port
+                raise InvalidConfig(key, value, "expected a string")
+            tls[_TLS_NAMES[name]] = value
             continue
         field = _KAFKA_NAMES.get(name)
         if field is None:
-            known = ", ".join(sorted([*_KAFKA_NAMES, "listen", "advertised"]))
+            known = ", ".join(sorted([*_KAFKA_NAMES, *_TLS_NAMES, *_LISTENER_KEYS]))
             raise InvalidConfig(key, value, f"unknown key; expected one of {known}")
         if field in _BOOLEANS:
             if not isinstance(value, bool):
@@ -166,7 +239,13 @@ def server_table(data: bytes, *, source: str) -> dict[str, Any]:
         elif field == "super_users":
             fields[field] = _principals(key, value)
             continue
+        elif field == "sasl_enabled_mechanisms":
+            fields[field] = tuple(item.strip().upper() for item in _strings(key, value))
+            continue
         elif not is_int(value):
             raise InvalidConfig(key, value, "expected an integer")
         fields[field] = value
+    fields.update(_listener_fields(addresses))
+    if tls:
+        fields["tls"] = _tls_settings(tls, source)
     return fields

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from flyq.broker import AsyncBroker
 from flyq.codec.record_batch import encode_batch
 from flyq.records import Record
-from flyq.server import BrokerServer, ServerSettings
+from flyq.server import BrokerServer, Listener, ServerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +55,9 @@ class LiveServer:
         await broker.produce("t", 0, encode_batch(0, [Record(value=b"%d" % i, timestamp=1)
                                                       for i in range(3)]))
         self.broker = broker
-        server = BrokerServer(broker, ServerSettings(port=0, socket_request_max_bytes=1 << 16),
-                              "cluster-x")
+        settings = ServerSettings(listeners=(Listener("PLAINTEXT", "127.0.0.1", 0),),
+                                  socket_request_max_bytes=1 << 16)
+        server = BrokerServer(broker, settings, "cluster-x")
         await server.start()
         self.address = server.address
         self.ready.set()

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from flyq.broker import AsyncBroker
-from flyq.server import BrokerServer, ServerSettings
+from flyq.server import BrokerServer, Listener, ServerSettings
 
 pytestmark = pytest.mark.integration
 
 API_VERSIONS_V0 = struct.pack(">ihhih", 10, 18, 0, 1, 0)  # size, key, version, correlation, ""
+
+ANY_PORT = (Listener("PLAINTEXT", "127.0.0.1", 0),)
 
 
 def fetch_request(correlation: int, topic: bytes, max_wait_ms: int) -> bytes:
@@ -66,7 +68,7 @@ def test_back_pressure_pauses_reading(tmp_path: Path) -> None:
         assert seen == [*range(20), 99]
         writer.close()
         await writer.wait_closed()
-    serve(tmp_path, ServerSettings(port=0, max_unanswered_bytes=200), scenario)
+    serve(tmp_path, ServerSettings(listeners=ANY_PORT, max_unanswered_bytes=200), scenario)
 
 
 def test_too_many_requests_in_flight_pause_reading(tmp_path: Path) -> None:
@@ -85,7 +87,7 @@ def test_too_many_requests_in_flight_pause_reading(tmp_path: Path) -> None:
         assert not connection._reading_paused
         writer.close()
         await writer.wait_closed()
-    serve(tmp_path, ServerSettings(port=0, max_in_flight_requests=5), scenario)
+    serve(tmp_path, ServerSettings(listeners=ANY_PORT, max_in_flight_requests=5), scenario)
 
 
 def test_max_connections_and_idle_close(tmp_path: Path) -> None:
@@ -104,7 +106,7 @@ def test_max_connections_and_idle_close(tmp_path: Path) -> None:
         for _, each in (first, second, (third_reader, third_writer)):
             each.close()
             await each.wait_closed()
-    serve(tmp_path, ServerSettings(port=0, max_connections=2, connections_max_idle_ms=400),
+    serve(tmp_path, ServerSettings(listeners=ANY_PORT, max_connections=2, connections_max_idle_ms=400),
           scenario)
 
 
@@ -123,4 +125,4 @@ def test_stop_answers_requests_in_flight(tmp_path: Path) -> None:
         await stopping
         writer.close()
         await writer.wait_closed()
-    serve(tmp_path, ServerSettings(port=0), scenario)
+    serve(tmp_path, ServerSettings(listeners=ANY_PORT), scenario)

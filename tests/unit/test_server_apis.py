@@ -22,6 +22,7 @@ from flyq.server import (
     ApiHandlers,
     ApiKey,
     CloseConnection,
+    Listener,
     ServerSettings,
 )
 
@@ -328,4 +329,5 @@ def test_find_coordinator_and_cluster(tmp_path: Path) -> None:
         versions = await api.api_versions(3, {})
         assert {row["api_key"] for row in versions["api_keys"]} == set(SUPPORTED_VERSIONS)
         assert ApiKey.PRODUCE in SUPPORTED_VERSIONS
-    run(tmp_path, scenario, ServerSettings(advertised_host="h.example", advertised_port=19))
+    run(tmp_path, scenario, ServerSettings(listeners=(
+        Listener("PLAINTEXT", "127.0.0.1", 9092, "h.example", 19),)))

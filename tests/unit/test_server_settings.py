@@ -6,7 +6,7 @@ import pytest
 
 from flyq.errors import InvalidArgument, InvalidConfig
 from flyq.impl.broker_config import parse_broker_config
-from flyq.server import ServerSettings, parse_address, server_table
+from flyq.server import Listener, ServerSettings, parse_address, server_table
 
 
 def test_kafka_names_as_toml_dotted_keys() -> None:
@@ -22,8 +22,10 @@ socket.request.max.bytes = 1048576
 node.id = 2
 """, source="f.toml")
     settings = ServerSettings(**fields)
-    assert (settings.host, settings.port) == ("0.0.0.0", 9093)
-    assert settings.advertised == ("broker.example", 19093)
+    (listener,) = settings.listeners
+    assert (listener.security_protocol, listener.host, listener.port) == ("PLAINTEXT", "0.0.0.0",
+                                                                          9093)
+    assert settings.advertised("PLAINTEXT") == ("broker.example", 19093)
     assert settings.auto_create_topics is False
     assert (settings.num_partitions, settings.socket_request_max_bytes) == (3, 1048576)
     assert (settings.max_connections, settings.node_id) == (7, 2)
@@ -87,13 +89,13 @@ def test_every_limit_must_be_a_positive_integer(field: str, value: object) -> No
 def test_defaults_are_kafkas() -> None:
     """The defaults are Kafka's where Kafka has the setting; advertised falls back to listen."""
     settings = ServerSettings()
-    assert (settings.host, settings.port) == ("127.0.0.1", 9092)
+    assert [listener.url for listener in settings.listeners] == ["PLAINTEXT://127.0.0.1:9092"]
     assert settings.auto_create_topics is True
     assert (settings.num_partitions, settings.socket_request_max_bytes) == (1, 104857600)
     assert settings.connections_max_idle_ms == 600_000
-    assert settings.advertised == ("127.0.0.1", 9092)
-    assert ServerSettings(port=1, advertised_port=2).advertised == ("127.0.0.1", 2)
-    assert ServerSettings(advertised_host="h").advertised == ("h", 9092)
+    assert settings.advertised("PLAINTEXT") == ("127.0.0.1", 9092)
+    assert Listener("PLAINTEXT", "127.0.0.1", 1, advertised_port=2).advertised == ("127.0.0.1", 2)
+    assert Listener("SSL", "127.0.0.1", 9092, advertised_host="h").advertised == ("h", 9092)
 
 
 def test_server_table_errors_name_file_table_and_key() -> None:
@@ -104,13 +106,13 @@ def test_server_table_errors_name_file_table_and_key() -> None:
         "config b.toml: [server] max.connections='many': expected an integer")
     with pytest.raises(InvalidConfig) as caught:
         server_table(b"[server]\nadvertised = 5\n", source="b.toml")
-    assert "expected a string HOST:PORT" in str(caught.value)
+    assert "expected a comma-separated string or a list of strings" in str(caught.value)
     with pytest.raises(InvalidConfig, match="expected a table"):
         server_table(b"server = 1\n", source="b.toml")
     assert server_table(b"[log]\nsegment_bytes = 1\n", source="b.toml") == {}
     assert server_table(b"[server]\nbroker.id = 3\n", source="b.toml") == {"node_id": 3}
     assert server_table(b'[server]\nadvertised = "[::1]:7"\n', source="b.toml") == {
-        "advertised_host": "::1", "advertised_port": 7}
+        "listeners": (Listener("PLAINTEXT", "127.0.0.1", 9092, "::1", 7),)}
 
 
 def test_consumer_group_protocol_settings() -> None:
