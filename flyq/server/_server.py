@@ -36,6 +36,7 @@ import functools
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -67,6 +68,7 @@ _log = logging.getLogger("flyq.server")
 _STOP_GRACE_SECONDS = 10.0
 _IDLE_CHECK_SECONDS = 1.0
 _MAX_VERSIONS_SEEN = 10_000
+_TLS_HANDSHAKE_SECONDS = 10.0
 
 
 @attrs.define
@@ -104,6 +106,7 @@ class _ClientConnection(asyncio.Protocol):
         self._writing_paused = False
         self._closing = False
         self._failed = False  # an authentication failed: nothing more is read (AUTH-5)
+        self._early: list[bytes] = []
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
@@ -135,6 +138,9 @@ class _ClientConnection(asyncio.Protocol):
             self._server.metrics.connection_opened(self.listener.name)
         _log.debug("connection from %s on %s as %s", self.peer, self.listener.name,
                    self.auth.principal if self.auth.authenticated else "(not yet authenticated)")
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
 
     def _tls_principal(self, transport: asyncio.BaseTransport) -> str | None:
         """TLS-3/4: the principal of a verified client certificate, None without one."""
@@ -167,6 +173,10 @@ class _ClientConnection(asyncio.Protocol):
         self._update_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self._transport is None:
+            # TLS: bytes decrypted before start_tls returned and connection_made ran.
+            self._early.append(data)
+            return
         if self._closing:
             return
         self.last_active = time.monotonic()
@@ -374,6 +384,45 @@ class _ClientConnection(asyncio.Protocol):
             self._reading_paused = True
 
 
+class _TlsHandshake(asyncio.Protocol):
+    """A TLS listener's new socket until its handshake is done (TLS-1, TLS-5): then the
+    connection is a `_ClientConnection` over the TLS transport. A failed handshake (an untrusted
+    or expired client certificate, a plaintext client) is logged in one line and counted."""
+
+    def __init__(self, server: BrokerServer, listener: Listener, context: ssl.SSLContext) -> None:
+        self._server = server
+        self._listener = listener
+        self._context = context
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Nothing may be read before start_tls takes the socket over (it resumes reading).
+        cast(asyncio.Transport, transport).pause_reading()
+        task = asyncio.get_running_loop().create_task(self._upgrade(transport))
+        self._server.handshakes.add(task)
+        task.add_done_callback(self._server.handshakes.discard)
+
+    async def _upgrade(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        connection = _ClientConnection(self._server, self._listener)
+        try:
+            tls_transport = await asyncio.get_running_loop().start_tls(
+                cast(asyncio.Transport, transport), connection, self._context, server_side=True,
+                ssl_handshake_timeout=_TLS_HANDSHAKE_SECONDS)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+            _log.info("TLS handshake with %s on %s failed: %s", address, self._listener.name,
+                      str(reason) or type(exc).__name__)
+            self._server.count_authentication(self._listener, "SSL", succeeded=False)
+            transport.abort()
+            return
+        if tls_transport is None:  # the peer went away as the handshake ended
+            transport.abort()
+            return
+        # start_tls does not call connection_made on the protocol it is given.
+        connection.connection_made(tls_transport)
+
+
 class BrokerServer:
     """A listening broker over one `AsyncBroker` (SRV-1..8). `await start()`, then `await stop()`."""
 
@@ -390,6 +439,7 @@ class BrokerServer:
         self.principal_rules = PrincipalRules.parse(
             settings.tls.principal_mapping_rules if settings.tls is not None else "DEFAULT")
         self._connections: set[_ClientConnection] = set()
+        self.handshakes: set[asyncio.Task[None]] = set()  # TLS handshakes under way
         self._servers: list[asyncio.Server] = []
         self._idle_task: asyncio.Task[None] | None = None
         self.stopped = False
@@ -411,14 +461,14 @@ class BrokerServer:
         """Bind every listener and start accepting connections (SRV-8)."""
         loop = asyncio.get_running_loop()
         context = (server_context(self.settings.tls) if self.settings.tls is not None else None)
-        previous_handler = loop.get_exception_handler()
-        loop.set_exception_handler(
-            lambda loop, event: self._loop_exception(loop, event, previous_handler))
         bound = []
         for listener in self.settings.listeners:
-            server = await loop.create_server(
-                functools.partial(_ClientConnection, self, listener), listener.host,
-                listener.port, reuse_address=True, ssl=context if listener.tls else None)
+            factory: Callable[[], asyncio.Protocol] = (
+                functools.partial(_TlsHandshake, self, listener, context)
+                if listener.tls and context is not None
+                else functools.partial(_ClientConnection, self, listener))
+            server = await loop.create_server(factory, listener.host, listener.port,
+                                              reuse_address=True)
             self._servers.append(server)
             port = int(server.sockets[0].getsockname()[1])
             # A free port was asked for: clients must be told the one bound.
@@ -427,21 +477,6 @@ class BrokerServer:
         self.handlers.settings = self.settings
         self._idle_task = loop.create_task(self._close_idle())
         self.handlers.groups.start()
-
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any],
-                        previous: Any) -> None:
-        """A failed TLS handshake is a peer's fault: one log line, not a traceback (TLS-5)."""
-        failure = event.get("exception")
-        if isinstance(failure, (ssl.SSLError, ConnectionResetError)) or (
-                "handshake" in str(event.get("message", "")).lower()):
-            _log.info("TLS handshake failed: %s", failure or event.get("message"))
-            if self.metrics is not None:
-                self.metrics.authentication("SSL", "SSL", False)
-            return
-        if previous is not None:
-            previous(loop, event)
-        else:
-            loop.default_exception_handler(event)
 
     def admit(self, connection: _ClientConnection) -> bool:
         """Register a new connection unless `max_connections` are open (SRV-4)."""
@@ -490,6 +525,8 @@ class BrokerServer:
                 await self._idle_task
         for server in self._servers:
             server.close()
+        for handshake in list(self.handshakes):
+            handshake.cancel()
         self.handlers.watch.close()  # waiting fetches answer now with what they have
         await self.handlers.groups.stop()  # joins waiting for a rebalance get no answer
         for connection in list(self._connections):

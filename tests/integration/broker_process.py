@@ -25,7 +25,8 @@ STOP_TIMEOUT = 20.0
 # The consumer-protocol (KIP-848) timeouts of the `kip848_broker` fixture: short, for speed.
 KIP848_HEARTBEAT_INTERVAL_MS = 500
 KIP848_SESSION_TIMEOUT_MS = 10_000
-_LISTENING = re.compile(r"FlyQ broker listening on (\S+):(\d+) \(advertised")
+_LISTENING = re.compile(r"FlyQ broker listening on (\S+):(\d+) \(advertised \S+\) for (\w+)")
+_SERVING = "FlyQ broker serving data directory"
 _USES_API = re.compile(r"client (None|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\") uses api (\d+) v(\d+)")
 
 
@@ -36,11 +37,14 @@ class BrokerError(Exception):
 class BrokerProcess:
     """One `python -m flyq broker` process over `data_dir`; its stderr goes to a file."""
 
-    def __init__(self, data_dir: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, extra_args: tuple[str, ...] = (),
+                 listeners: tuple[str, ...] = ("PLAINTEXT",)) -> None:
         self.data_dir = Path(data_dir)
         self.extra_args = tuple(extra_args)
+        self.listeners = tuple(listeners)  # security protocols, one listener each
         self.process: subprocess.Popen[bytes] | None = None
-        self.port: int | None = None
+        self.port: int | None = None  # the first listener's
+        self.ports: dict[str, int] = {}  # security protocol -> port
         self.killed = False
         self.runs = 0
         self.log_paths: list[Path] = []
@@ -49,8 +53,9 @@ class BrokerProcess:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> BrokerProcess:
-        """Start the broker listening on `port` (0: a free one); wait for its listening line."""
+    def start(self, port: int = 0, ports: dict[str, int] | None = None) -> BrokerProcess:
+        """Start the broker listening on `port` (0: a free one), or with several listeners on
+        `ports` (protocol -> port); wait until it serves."""
         if self.process is not None and self.process.poll() is None:
             raise BrokerError("the broker is already running")
         self.runs += 1
@@ -68,15 +73,17 @@ class BrokerProcess:
         environment["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flyq", "broker", "--data-dir", str(self.data_dir),
-             "--listen", f"127.0.0.1:{port}", "--log-level", "debug", *self.extra_args],
+             *self._listen_args(port, ports), "--log-level", "debug", *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
             env=environment, cwd=str(log_dir))
         self.killed = False
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            match = _LISTENING.search(self.stderr_text(current_only=True))
-            if match is not None:
-                self.port = int(match.group(2))
+            text = self.stderr_text(current_only=True)
+            if _SERVING in text:
+                self.ports = {match.group(3): int(match.group(2))
+                              for match in _LISTENING.finditer(text)}
+                self.port = self.ports[self.listeners[0]]
                 return self
             if self.process.poll() is not None:
                 raise BrokerError(f"the broker exited with {self.process.returncode} before "
@@ -85,6 +92,16 @@ class BrokerProcess:
         self.kill()
         raise BrokerError(f"no listening line within {START_TIMEOUT} s:\n"
                           f"{self.stderr_text(current_only=True)}")
+
+    def _listen_args(self, port: int, ports: dict[str, int] | None) -> list[str]:
+        if ports is None:
+            ports = {self.listeners[0]: port}
+        return [argument for protocol in self.listeners
+                for argument in ("--listen", f"{protocol}://127.0.0.1:{ports.get(protocol, 0)}")]
+
+    def address(self, protocol: str) -> str:
+        """`127.0.0.1:PORT` of the listener for `protocol`."""
+        return f"127.0.0.1:{self.ports[protocol]}"
 
     @property
     def bootstrap(self) -> str:
@@ -129,10 +146,11 @@ class BrokerProcess:
         """
         code = self.stop() if self.running else None
         port = self.port if same_port and self.port is not None else 0
+        ports = dict(self.ports) if same_port else None
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                self.start(port)
+                self.start(port, ports)
             except BrokerError:
                 # The old socket may linger a moment after SIGKILL; retry a few times.
                 if time.monotonic() >= deadline or port == 0:
