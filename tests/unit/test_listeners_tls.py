@@ -86,13 +86,13 @@ listeners = "PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9094"
     assert settings.sasl_enabled_mechanisms == ("SCRAM-SHA-512",)
     with pytest.raises(InvalidConfig, match="either listen or listeners"):
         server_table(b'[server]\nlisten = "h:1"\nlisteners = "SSL://h:2"\n', source="b.toml")
-    with pytest.raises(InvalidConfig, match="ssl.certificate.location and ssl.key.location"):
+    with pytest.raises(InvalidConfig, match=r"ssl.certificate.location and ssl.key.location"):
         server_table(b'[server]\n"ssl.key.location" = "k"\n', source="b.toml")
     with pytest.raises(InvalidConfig, match="for a TLS listener"):
         ServerSettings(**server_table(b'[server]\nlisteners = "SSL://h:2"\n', source="b.toml"))
-    with pytest.raises(InvalidConfig, match="sasl.enabled.mechanisms"):
+    with pytest.raises(InvalidConfig, match=r"sasl.enabled.mechanisms"):
         ServerSettings(sasl_enabled_mechanisms=("GSSAPI",))
-    with pytest.raises(InvalidConfig, match="ssl.ca.location"):
+    with pytest.raises(InvalidConfig, match=r"ssl.ca.location"):
         TlsSettings("c", "k", client_auth="required")
 
 
@@ -127,7 +127,7 @@ def test_principal_mapping_rules_as_kafka_documents() -> None:
     assert rules.principal("O=Only") == "User:O=Only"
     strict = PrincipalRules.parse("RULE:^CN=([a-z]+),.*$/$1/U")
     assert strict.principal("CN=bob,O=x") == "User:BOB"
-    with pytest.raises(AuthenticationFailed, match="no ssl.principal.mapping.rules rule"):
+    with pytest.raises(AuthenticationFailed, match=r"no ssl.principal.mapping.rules rule"):
         strict.principal("O=x")
     with pytest.raises(InvalidConfig):
         PrincipalRules.parse("RULE:^CN=(.*$/$1/")
@@ -147,8 +147,8 @@ def test_server_context_loads_files_and_names_bad_ones(tmp_path: Path) -> None:
     optional = server_context(TlsSettings(str(files.server_cert), str(files.server_key),
                                           str(files.ca), "requested"))
     assert optional.verify_mode == ssl.CERT_OPTIONAL
-    with pytest.raises(InvalidConfig, match="server.pem"):
+    with pytest.raises(InvalidConfig, match=r"server.pem"):
         server_context(TlsSettings(str(files.server_cert), str(files.client_key)))
-    with pytest.raises(InvalidConfig, match="missing.pem"):
+    with pytest.raises(InvalidConfig, match=r"missing.pem"):
         server_context(TlsSettings(str(files.server_cert), str(files.server_key),
                                    str(tmp_path / "missing.pem")))
