@@ -34,7 +34,6 @@ import contextlib
 import contextvars
 import functools
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -57,6 +56,7 @@ from flyq.server._context import REQUEST, RequestContext
 from flyq.server._listeners import Listener
 from flyq.server._settings import ServerSettings
 from flyq.server._tls import PrincipalRules, server_context, subject_dn
+from flyq.server._tls_layer import TlsLayer
 
 if TYPE_CHECKING:
     from flyq.auth import SaslServer
@@ -106,7 +106,6 @@ class _ClientConnection(asyncio.Protocol):
         self._writing_paused = False
         self._closing = False
         self._failed = False  # an authentication failed: nothing more is read (AUTH-5)
-        self._early: list[bytes] = []
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
@@ -138,9 +137,6 @@ class _ClientConnection(asyncio.Protocol):
             self._server.metrics.connection_opened(self.listener.name)
         _log.debug("connection from %s on %s as %s", self.peer, self.listener.name,
                    self.auth.principal if self.auth.authenticated else "(not yet authenticated)")
-        early, self._early = self._early, []
-        for data in early:
-            self.data_received(data)
 
     def _tls_principal(self, transport: asyncio.BaseTransport) -> str | None:
         """TLS-3/4: the principal of a verified client certificate, None without one."""
@@ -173,10 +169,6 @@ class _ClientConnection(asyncio.Protocol):
         self._update_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self._transport is None:
-            # TLS: bytes decrypted before start_tls returned and connection_made ran.
-            self._early.append(data)
-            return
         if self._closing:
             return
         self.last_active = time.monotonic()
@@ -384,45 +376,6 @@ class _ClientConnection(asyncio.Protocol):
             self._reading_paused = True
 
 
-class _TlsHandshake(asyncio.Protocol):
-    """A TLS listener's new socket until its handshake is done (TLS-1, TLS-5): then the
-    connection is a `_ClientConnection` over the TLS transport. A failed handshake (an untrusted
-    or expired client certificate, a plaintext client) is logged in one line and counted."""
-
-    def __init__(self, server: BrokerServer, listener: Listener, context: ssl.SSLContext) -> None:
-        self._server = server
-        self._listener = listener
-        self._context = context
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Nothing may be read before start_tls takes the socket over (it resumes reading).
-        cast(asyncio.Transport, transport).pause_reading()
-        task = asyncio.get_running_loop().create_task(self._upgrade(transport))
-        self._server.handshakes.add(task)
-        task.add_done_callback(self._server.handshakes.discard)
-
-    async def _upgrade(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        connection = _ClientConnection(self._server, self._listener)
-        try:
-            tls_transport = await asyncio.get_running_loop().start_tls(
-                cast(asyncio.Transport, transport), connection, self._context, server_side=True,
-                ssl_handshake_timeout=_TLS_HANDSHAKE_SECONDS)
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
-            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
-            _log.info("TLS handshake with %s on %s failed: %s", address, self._listener.name,
-                      str(reason) or type(exc).__name__)
-            self._server.count_authentication(self._listener, "SSL", succeeded=False)
-            transport.abort()
-            return
-        if tls_transport is None:  # the peer went away as the handshake ended
-            transport.abort()
-            return
-        # start_tls does not call connection_made on the protocol it is given.
-        connection.connection_made(tls_transport)
-
-
 class BrokerServer:
     """A listening broker over one `AsyncBroker` (SRV-1..8). `await start()`, then `await stop()`."""
 
@@ -439,7 +392,6 @@ class BrokerServer:
         self.principal_rules = PrincipalRules.parse(
             settings.tls.principal_mapping_rules if settings.tls is not None else "DEFAULT")
         self._connections: set[_ClientConnection] = set()
-        self.handshakes: set[asyncio.Task[None]] = set()  # TLS handshakes under way
         self._servers: list[asyncio.Server] = []
         self._idle_task: asyncio.Task[None] | None = None
         self.stopped = False
@@ -463,10 +415,12 @@ class BrokerServer:
         context = (server_context(self.settings.tls) if self.settings.tls is not None else None)
         bound = []
         for listener in self.settings.listeners:
-            factory: Callable[[], asyncio.Protocol] = (
-                functools.partial(_TlsHandshake, self, listener, context)
-                if listener.tls and context is not None
-                else functools.partial(_ClientConnection, self, listener))
+            factory: Callable[[], asyncio.Protocol] = functools.partial(
+                _ClientConnection, self, listener)
+            if listener.tls and context is not None:
+                factory = functools.partial(
+                    TlsLayer, context, factory,
+                    functools.partial(self._tls_failed, listener), _TLS_HANDSHAKE_SECONDS)
             server = await loop.create_server(factory, listener.host, listener.port,
                                               reuse_address=True)
             self._servers.append(server)
@@ -477,6 +431,11 @@ class BrokerServer:
         self.handlers.settings = self.settings
         self._idle_task = loop.create_task(self._close_idle())
         self.handlers.groups.start()
+
+    def _tls_failed(self, listener: Listener, peer: str, reason: str) -> None:
+        """TLS-5: a refused handshake, in one line, counted as a failed authentication."""
+        _log.info("TLS handshake with %s on %s failed: %s", peer, listener.name, reason)
+        self.count_authentication(listener, "SSL", succeeded=False)
 
     def admit(self, connection: _ClientConnection) -> bool:
         """Register a new connection unless `max_connections` are open (SRV-4)."""
@@ -525,8 +484,6 @@ class BrokerServer:
                 await self._idle_task
         for server in self._servers:
             server.close()
-        for handshake in list(self.handshakes):
-            handshake.cancel()
         self.handlers.watch.close()  # waiting fetches answer now with what they have
         await self.handlers.groups.stop()  # joins waiting for a rebalance get no answer
         for connection in list(self._connections):
