@@ -38,6 +38,7 @@ from flyq.errors import FlyQError
 from flyq.protocol import Request, ServerConnection
 from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
 from flyq.server._context import REQUEST, RequestContext
+from flyq.server._metrics import BrokerMetrics
 from flyq.server._settings import ServerSettings
 
 __all__ = ["BrokerServer"]
@@ -256,7 +257,9 @@ class _ClientConnection(asyncio.Protocol):
 class BrokerServer:
     """A listening broker over one `AsyncBroker` (SRV-1..7). `await start()`, then `await stop()`."""
 
-    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str) -> None:
+    def __init__(self, broker: AsyncBroker, settings: ServerSettings, cluster_id: str,
+                 metrics: BrokerMetrics | None = None) -> None:
+        self.metrics = metrics
         self.broker = broker
         self.settings = settings
         self.handlers = ApiHandlers(broker, settings, cluster_id)

@@ -1,0 +1,130 @@
+"""`flyq broker --metrics HOST:PORT` (spec/metrics.md MET-9, MET-11, MET-12) and `--log-format json`
+(LOG-2): a real broker process, produced to with confluent-kafka, scraped with urllib."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import confluent_kafka
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
+
+from flyq.broker.layout import partition_directory
+from tests.integration.broker_process import BrokerProcess
+
+pytestmark = pytest.mark.integration
+
+_METRICS_LINE = re.compile(r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
+_ARGS = ("--metrics", "127.0.0.1:0", "--log-format", "json")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture
+def metrics_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A broker with the metrics endpoint on a free port and JSON logs."""
+    process = BrokerProcess(tmp_path / "data", extra_args=_ARGS).start()
+    try:
+        yield process
+    finally:
+        if process.running:
+            try:
+                process.stop()
+            finally:
+                if process.running:
+                    process.kill()
+
+
+def metrics_url(process: BrokerProcess) -> str:
+    match = _METRICS_LINE.search(process.stderr_text(current_only=True))
+    assert match is not None, process.stderr_text(current_only=True)
+    return f"http://127.0.0.1:{match.group(1)}/metrics"
+
+
+def scrape(process: BrokerProcess) -> Samples:
+    with urllib.request.urlopen(metrics_url(process), timeout=10) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        text = answer.read().decode()
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def produce(process: BrokerProcess, topic: str, count: int) -> None:
+    producer = confluent_kafka.Producer({"bootstrap.servers": process.bootstrap, "acks": "all",
+                                         "enable.idempotence": False, "client.id": "metrics"})
+    for index in range(count):
+        producer.produce(topic, b"value-%d" % index, partition=0)
+        producer.flush(10)  # one produce request per record: one fsync each (flush.messages=1)
+    assert producer.flush(10) == 0
+
+
+def create_topic(process: BrokerProcess, name: str, configs: dict[str, str]) -> None:
+    admin = AdminClient({"bootstrap.servers": process.bootstrap})
+    futures = admin.create_topics([NewTopic(name, 1, 1, config=configs)])
+    futures[name].result(timeout=10)
+
+
+def test_high_watermark_and_fsync_histogram_move_with_produces(
+        metrics_broker: BrokerProcess) -> None:
+    """MET-9, MET-8, MET-12: after each confluent-kafka produce round a scrape shows the
+    partition's high watermark at the records produced and more fsyncs observed."""
+    create_topic(metrics_broker, "m", {"flush.messages": "1"})
+    produce(metrics_broker, "m", 5)
+    first = scrape(metrics_broker)
+    partition = frozenset({("topic", "m"), ("partition", "0")})
+    assert first[("flyq_high_watermark", partition)] == 5
+    assert first[("flyq_log_end_offset", partition)] == 5
+    assert first[("flyq_durable_offset", partition)] == 5
+    fsyncs = first[("flyq_fsync_duration_seconds_count", frozenset())]
+    assert fsyncs >= 5
+
+    produce(metrics_broker, "m", 3)
+    second = scrape(metrics_broker)
+    assert second[("flyq_high_watermark", partition)] == 8
+    assert second[("flyq_fsync_duration_seconds_count", frozenset())] >= fsyncs + 3
+    assert second[("flyq_fsync_duration_seconds_sum", frozenset())] > 0
+
+
+def test_other_paths_are_404_and_logs_are_json(metrics_broker: BrokerProcess) -> None:
+    """MET-12, LOG-2: a path other than /metrics or / is 404, / serves the metrics too; every
+    line the broker logged is one JSON object with ts, level, logger and message."""
+    url = metrics_url(metrics_broker)
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(url.replace("/metrics", "/nothing"), timeout=10)
+    assert raised.value.code == 404
+    raised.value.close()
+    with urllib.request.urlopen(url.replace("/metrics", "/"), timeout=10) as answer:
+        assert b"flyq_partitions_recovered_at_start" in answer.read()
+    metrics_broker.stop()
+    lines = metrics_broker.stderr_text(current_only=True).splitlines()
+    assert any("metrics on http://" in line for line in lines)
+    for line in lines:
+        record = json.loads(line)
+        assert {"ts", "level", "logger", "message"} <= record.keys(), line
+
+
+def test_recovery_at_start_is_reported(metrics_broker: BrokerProcess) -> None:
+    """MET-11: a partition whose log was cut short by a kill -9 and then damaged at its tail is
+    reported as recovered at start, with the bytes recovery cut off."""
+    produce(metrics_broker, "r", 3)
+    assert scrape(metrics_broker)[("flyq_partitions_recovered_at_start", frozenset())] == 0
+    metrics_broker.kill()
+    directory = partition_directory(str(metrics_broker.data_dir), "r", 0)
+    active = max(name for name in os.listdir(directory) if name.endswith(".log"))
+    garbage = b"\x00" * 7 + b"not a batch"
+    with open(os.path.join(directory, active), "ab") as file:
+        file.write(garbage)
+    metrics_broker.start()
+    samples = scrape(metrics_broker)
+    partition = frozenset({("topic", "r"), ("partition", "0")})
+    assert samples[("flyq_partitions_recovered_at_start", frozenset())] == 1
+    assert samples[("flyq_partition_recovered_at_start", partition)] == 1
+    assert samples[("flyq_recovery_truncated_bytes", partition)] == len(garbage)
+    assert samples[("flyq_high_watermark", partition)] == 3
