@@ -360,3 +360,48 @@ def test_route_and_response() -> None:
     assert b"\r\nConnection: close\r\n" in whole
     assert whole.endswith(b"\r\n\r\nabc")
     assert render_response(200, b"abc", "text/plain", head_only=True).endswith(b"\r\n\r\n")
+
+
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "metrics.md"
+
+
+def spec_table() -> dict[str, tuple[str, frozenset[str]]]:
+    """name -> (type, label names) from the table of spec/metrics.md."""
+    rows = {}
+    for line in SPEC.read_text().splitlines():
+        if line.startswith("| `flyq_"):
+            name, kind, labels = (cell.strip() for cell in line.strip("|").split("|")[:3])
+            rows[name.strip("`")] = (kind, frozenset(
+                label.strip() for label in labels.split(",") if label.strip()))
+    return rows
+
+
+def test_spec_table_lists_exactly_the_exposed_metrics(tmp_path: Path) -> None:
+    """MET-1..MET-11: with every event recorded once and a refreshed snapshot holding a
+    partition, a group and a recovery, the exposed families are exactly spec/metrics.md's table,
+    with its types and label names."""
+    async def scenario(broker: AsyncBroker) -> None:
+        metrics = BrokerMetrics(broker, GroupService())
+        await broker.create_topic("t", 1)
+        await broker.produce_records("t", records(1), 0)
+        await broker.commit_offsets("g", {("t", 0): 0})
+        metrics.connection_opened("L")
+        metrics.bytes_received("L", 1)
+        metrics.bytes_sent("L", 1)
+        metrics.request_answered("L", 0, 9, 0.1, {"error_code": 3})
+        metrics.authentication("L", "PLAIN", succeeded=True)
+        metrics.authorization_denied("Read", "Topic")
+        metrics.fsync_observed(0.001)
+        metrics.recovered("t", 0, RecoveryReport(clean=False))
+        await metrics.refresh()
+        text = generate_latest(metrics.registry).decode()
+        exposed = {}
+        for family in text_string_to_metric_families(text):
+            if family.name.endswith("_created"):  # prometheus_client's creation times
+                continue
+            name = family.name + "_total" if family.type == "counter" else family.name
+            labels = frozenset(key for sample in family.samples for key in sample.labels
+                               if key != "le")
+            exposed[name] = (family.type, labels)
+        assert exposed == spec_table()
+    run(tmp_path, scenario)
