@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from flyq.broker.layout import partition_directory
-from tests.integration.broker_process import BrokerProcess
+from tests.integration.broker_process import REPO_ROOT, BrokerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +131,22 @@ def test_recovery_at_start_is_reported(metrics_broker: BrokerProcess) -> None:
     assert samples[("flyq_partition_recovered_at_start", partition)] == 1
     assert samples[("flyq_recovery_truncated_bytes", partition)] == len(garbage)
     assert samples[("flyq_high_watermark", partition)] == 3
+
+
+def test_metrics_address_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    """MET-12: a --metrics address that cannot be bound ends the broker with exit code 1 and an
+    `Error:` line naming --metrics, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-m", "flyq", "broker", "--data-dir", str(tmp_path / "data"),
+             "--listen", "127.0.0.1:0", "--metrics", f"127.0.0.1:{port}"],
+            capture_output=True, timeout=60, env=environment, cwd=str(tmp_path), check=False)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    assert f"Error: --metrics='127.0.0.1:{port}': expected an address this host can listen on" \
+        in stderr
+    assert "Traceback" not in stderr
