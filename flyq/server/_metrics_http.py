@@ -10,8 +10,8 @@ on the Broker's executors, never on the loop).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -77,7 +77,8 @@ class MetricsEndpoint:
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._scrapes: set[asyncio.Task[Any]] = set()  # connections being answered
+        self._stopping = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -98,16 +99,22 @@ class MetricsEndpoint:
                                   f"({exc.strerror or exc})") from exc
 
     async def stop(self) -> None:
-        """Stop listening and close every open scrape connection."""
+        """Stop listening; scrapes still being answered are cancelled, their connections closed
+        (so none reads the Broker after this returns)."""
         if self._server is None:
             return
+        self._stopping = True
         self._server.close()
-        for writer in list(self._writers):
-            writer.close()
+        scrapes = list(self._scrapes)
+        for task in scrapes:
+            task.cancel()
+        await asyncio.gather(*scrapes, return_exceptions=True)
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None  # start_server runs each connection in its own task
+        self._scrapes.add(task)
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_SECONDS)
@@ -118,11 +125,14 @@ class MetricsEndpoint:
             await writer.drain()
         except ConnectionError:
             pass
+        except asyncio.CancelledError:
+            # Cancelled by `stop`: end quietly (asyncio's stream callback would log a cancelled
+            # connection task as an error). Any other cancellation goes on.
+            if not self._stopping:
+                raise
         finally:
-            self._writers.discard(writer)
+            self._scrapes.discard(task)
             writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     async def _answer(self, head: bytes) -> bytes:
         try:

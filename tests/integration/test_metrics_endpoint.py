@@ -150,3 +150,16 @@ def test_metrics_address_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     assert f"Error: --metrics='127.0.0.1:{port}': expected an address this host can listen on" \
         in stderr
     assert "Traceback" not in stderr
+
+
+def test_stop_with_a_scrape_half_sent(metrics_broker: BrokerProcess) -> None:
+    """MET-12: a scrape connection still sending its request when the broker stops is closed;
+    the broker exits 0 without logging an error."""
+    port = int(metrics_url(metrics_broker).rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"GET /metr")
+        scrape(metrics_broker)  # the endpoint is answering others meanwhile
+        assert metrics_broker.stop() == 0
+        assert connection.recv(100) == b""  # closed unanswered
+    for line in metrics_broker.stderr_text(current_only=True).splitlines():
+        assert json.loads(line)["level"] != "ERROR", line
