@@ -47,7 +47,7 @@ async def serve(data_dir: str, settings: ServerSettings, *, config_path: str | N
         raise
     server = BrokerServer(broker, settings, cluster_id, metrics=metrics)
     endpoint: MetricsEndpoint | None = None
-    if metrics is not None and metrics_address is not None:
+    if metrics is not None:
         metrics.groups = server.handlers.groups
         set_fsync_observer(metrics.fsync_observed)
     try:

@@ -163,3 +163,31 @@ def test_stop_with_a_scrape_half_sent(metrics_broker: BrokerProcess) -> None:
         assert connection.recv(100) == b""  # closed unanswered
     for line in metrics_broker.stderr_text(current_only=True).splitlines():
         assert json.loads(line)["level"] != "ERROR", line
+
+
+def test_group_members_and_lag_of_a_live_consumer(metrics_broker: BrokerProcess) -> None:
+    """MET-9: a confluent-kafka consumer in group `g` shows as one member; after it commits
+    offset 2 of 5 records, the group's lag is 3, and it moves with further produces."""
+    produce(metrics_broker, "lagged", 5)
+    consumer = confluent_kafka.Consumer({
+        "bootstrap.servers": metrics_broker.bootstrap, "group.id": "g",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        consumer.subscribe(["lagged"])
+        for _ in range(60):  # bounded: until the group assigned the partition
+            consumer.poll(0.5)
+            if consumer.assignment():
+                break
+        assert consumer.assignment()
+        consumer.commit(offsets=[confluent_kafka.TopicPartition("lagged", 0, 2)],
+                        asynchronous=False)
+        partition = frozenset({("group", "g"), ("topic", "lagged"), ("partition", "0")})
+        samples = scrape(metrics_broker)
+        assert samples[("flyq_group_members", frozenset({("group", "g")}))] == 1
+        assert samples[("flyq_group_committed_offset", partition)] == 2
+        assert samples[("flyq_group_lag", partition)] == 3
+        produce(metrics_broker, "lagged", 4)
+        assert scrape(metrics_broker)[("flyq_group_lag", partition)] == 7
+    finally:
+        consumer.close()
+    assert scrape(metrics_broker)[("flyq_group_members", frozenset({("group", "g")}))] == 0
