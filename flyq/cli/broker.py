@@ -42,10 +42,15 @@ __all__ = ["broker"]
               "[log] tables.  [default: DATA_DIR/flyq.toml if it exists]")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True, help="Lowest level of log lines printed.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or as one JSON object per line.")
+@click.option("--metrics", "metrics", metavar="HOST:PORT", default=None,
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: a free one).")
 @click.pass_context
 def broker(ctx: click.Context, listen: tuple[str, ...], advertised: tuple[str, ...],
            ssl_cert: str | None, ssl_key: str | None, ssl_ca: str | None,
-           ssl_client_auth: str | None, config_option: str | None, log_level: str) -> None:
+           ssl_client_auth: str | None, config_option: str | None, log_level: str,
+           log_format: str, metrics: str | None) -> None:
     """Serve the data directory to Kafka clients (kcat, confluent-kafka, kafka-python, ...).
 
     Stops cleanly on Ctrl-C or SIGTERM: in-flight requests are answered, the logs flushed and
@@ -57,12 +62,14 @@ def broker(ctx: click.Context, listen: tuple[str, ...], advertised: tuple[str, .
     """
     # Imported here so that the other commands never load asyncio's server side.
     from flyq.server import ServerSettings, run_broker, server_table  # noqa: PLC0415
-    from flyq.server._listeners import parse_listeners, with_advertised  # noqa: PLC0415
+    from flyq.server._listeners import parse_address, parse_listeners, with_advertised  # noqa: PLC0415
+    from flyq.server._log_format import formatter  # noqa: PLC0415
     from flyq.server._tls import TlsSettings  # noqa: PLC0415
 
     logging.getLogger().setLevel(log_level.upper())
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(formatter(log_format))
+    metrics_address = None if metrics is None else parse_address(metrics, option="--metrics")
     directory = data_dir(ctx)
     config_file = config_option or ctx.find_root().params.get("config_file")
     path = config_file if config_file is not None else default_path(directory)
@@ -93,7 +100,8 @@ def broker(ctx: click.Context, listen: tuple[str, ...], advertised: tuple[str, .
     except FlyQError as exc:
         raise click.ClickException(str(exc)) from exc
     run_broker(directory, settings, config_path=config_file,
-               started=lambda server: click.echo(connect_hint(server.settings.listeners)))
+               started=lambda server: click.echo(connect_hint(server.settings.listeners)),
+               metrics_address=metrics_address)
 
 
 def connect_hint(listeners: Sequence[Listener]) -> str:

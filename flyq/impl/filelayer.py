@@ -4,6 +4,10 @@ Every file operation of `flyq.impl` goes through a `FileLayer`, so a fault-injec
 harness) can stand in for the disk without any test-only branch in the log. `OsFileLayer` is the real
 one. Paths are plain strings; errors from the OS become `StorageError` with the `OSError` kept as
 `__cause__`.
+
+`set_fsync_observer` installs one process-wide callback that the OS layer calls with the seconds each
+real fdatasync of a file and fsync of a directory took (the broker's fsync latency histogram,
+spec/metrics.md MET-8); unset, the syncs are not timed at all.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import fcntl
 import mmap
 import os
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from flyq.errors import DirectoryLocked, StorageError
@@ -26,7 +31,30 @@ __all__ = [
     "MappedFile",
     "OsFileLayer",
     "make_dirs_durably",
+    "set_fsync_observer",
 ]
+
+# Called (from whichever thread synced) with the seconds one OS fsync took; None: not timed.
+_fsync_observer: Callable[[float], None] | None = None
+
+
+def set_fsync_observer(observer: Callable[[float], None] | None) -> None:
+    """Install `observer`, called with the duration in seconds of every real fdatasync and
+    directory fsync `OsFileLayer` makes from now on, or remove it (None). One per process: the
+    last one installed wins. It must be quick and thread-safe, and must not raise."""
+    global _fsync_observer  # noqa: PLW0603 - one hook for every OsFileLayer of the process
+    _fsync_observer = observer
+
+
+def _timed_sync(sync: Callable[[int], None], fd: int) -> None:
+    """`sync(fd)`, timed for the observer when one is installed."""
+    observer = _fsync_observer
+    if observer is None:
+        sync(fd)
+        return
+    started = time.perf_counter()
+    sync(fd)
+    observer(time.perf_counter() - started)
 
 
 class FileHandle(Protocol):
@@ -244,7 +272,7 @@ class _OsFileHandle:
 
     def fsync(self) -> None:
         try:
-            os.fdatasync(self._live())
+            _timed_sync(os.fdatasync, self._live())
         except OSError as exc:
             raise _fail("fdatasync", self._path, exc) from exc
 
@@ -350,7 +378,7 @@ class OsFileLayer:
         except OSError as exc:
             raise _fail("open directory", path, exc) from exc
         try:
-            os.fsync(fd)
+            _timed_sync(os.fsync, fd)
         except OSError as exc:
             raise _fail("fsync directory", path, exc) from exc
         finally:

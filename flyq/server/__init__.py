@@ -7,6 +7,8 @@ No storage logic and no parsing live here (spec/protocol.md).
 
 from flyq.server._apis import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, CloseConnection
 from flyq.server._listeners import Listener, parse_address
+from flyq.server._metrics import BrokerMetrics
+from flyq.server._metrics_http import MetricsEndpoint
 from flyq.server._run import run_broker, serve
 from flyq.server._server import BrokerServer
 from flyq.server._settings import DEFAULT_PORT, ServerSettings, server_table
@@ -16,9 +18,11 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "ApiHandlers",
     "ApiKey",
+    "BrokerMetrics",
     "BrokerServer",
     "CloseConnection",
     "Listener",
+    "MetricsEndpoint",
     "ServerSettings",
     "parse_address",
     "run_broker",

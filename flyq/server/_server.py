@@ -36,7 +36,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import attrs
 
@@ -54,13 +54,10 @@ from flyq.server._authentication import (
 )
 from flyq.server._context import REQUEST, RequestContext
 from flyq.server._listeners import Listener
+from flyq.server._metrics import BrokerMetrics
 from flyq.server._settings import ServerSettings
 from flyq.server._tls import PrincipalRules, server_context, subject_dn
 from flyq.server._tls_layer import TlsLayer
-
-if TYPE_CHECKING:
-    from flyq.auth import SaslServer
-    from flyq.server._metrics import BrokerMetrics
 
 __all__ = ["BrokerServer"]
 
