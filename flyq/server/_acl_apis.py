@@ -129,8 +129,10 @@ class AclHandlers:
         try:
             removed = await asyncio.to_thread(self.store.remove, chosen)
         except FlyQError as exc:
-            code, message = _error(exc)
-            return _delete_answer([_filter_result(code, message, []) for _ in filters])
+            failed = _error(exc)
+            return _delete_answer([_filter_result(*(_error(one) if isinstance(one, FlyQError)
+                                                    else failed), [])
+                                   for one in parsed])
         if removed:
             self.authorization.replace_acls(self.store.acls())
             _log.info("ACLs deleted by %s: %s", REQUEST.get().principal,
