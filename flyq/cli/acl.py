@@ -1,7 +1,7 @@
 """`flyq acl add|list|remove`, shaped like Kafka's kafka-acls.sh (spec/acl.md ACL-21..23).
 
-Offline, on the data directory's ACL store (`DATA_DIR/security/acls.json`), holding the data
-directory as `flyq topic` does so that a running broker's set is never edited behind its back;
+Offline, on the data directory's ACL store (`DATA_DIR/security/acls.json`), holding its lock
+(`DATA_DIR/security/.lock`) so that a running broker's set is never edited behind its back;
 with `--bootstrap HOST:PORT` over CreateAcls, DescribeAcls and DeleteAcls to a running broker.
 """
 
@@ -21,7 +21,7 @@ from flyq.auth import (
     Acl,
     AclFilter,
 )
-from flyq.auth._acl_store import AclStore
+from flyq.auth._acl_store import AclStore, lock_acls
 from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import format_option, print_json, table
 from flyq.cli._root import cli, data_dir, data_dir_option, open_broker
@@ -87,8 +87,10 @@ def _show(acls: list[Acl], output_format: str) -> None:
 
 
 def _store(ctx: click.Context, *, create: bool = False) -> AclStore:
-    """The data directory's ACL store, the directory held (locked) for the command."""
+    """The data directory's ACL store, its lock held for the command (ACL-24): a broker that
+    holds it makes the command fail, pointing to --bootstrap."""
     open_broker(ctx, create=create)
+    ctx.call_on_close(lock_acls(data_dir(ctx)).release)
     return AclStore.open(data_dir(ctx))
 
 
