@@ -1,5 +1,5 @@
-"""`AsyncAdmin`: topics, configs, partitions, records, consumer groups and their offsets over
-one `BrokerConnection`; `Admin`, its synchronous facade on its own event-loop thread.
+"""`AsyncAdmin`: topics, configs, partitions, records, consumer groups and their offsets, and
+ACLs over one `BrokerConnection`; `Admin`, its synchronous facade on its own event-loop thread.
 
 Each method is one Kafka request (or one per call of it; `describe_consumer_groups` adds a
 Metadata to name topic ids), sent at the highest version both sides know within the range its
