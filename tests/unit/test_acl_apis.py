@@ -20,7 +20,7 @@ from flyq.errors import (
     SECURITY_DISABLED,
     StorageError,
 )
-from flyq.impl.filelayer import OsFileLayer
+from flyq.impl.filelayer import ForwardingFileLayer, OsFileLayer
 from flyq.protocol import APIS, decode_message, encode_message
 from flyq.server import SUPPORTED_VERSIONS, ApiHandlers, ApiKey, ServerSettings
 from flyq.server._acl_apis import AclHandlers
@@ -157,11 +157,11 @@ def test_alter_and_describe_on_the_cluster_are_required(tmp_path: Path) -> None:
     assert len(deleted["filter_results"][0]["matching_acls"]) == 1
 
 
-class _FailingStore(AclStore):
-    """A store whose disk refuses every write (the real store, with its write failing)."""
+class _RefusingRenames(ForwardingFileLayer):
+    """The real disk, except that every rename fails as a full or read-only disk would."""
 
-    def _write(self, acls: frozenset[Acl]) -> None:
-        raise StorageError("rename", self.path)
+    def rename(self, source: str, target: str) -> None:
+        raise StorageError("rename", source)
 
 
 def test_a_failed_write_reports_the_storage_error_and_changes_nothing(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_a_failed_write_reports_the_storage_error_and_changes_nothing(tmp_path: 
     set in force is unchanged; an invalid item keeps its own error."""
     store = AclStore.open(str(tmp_path))
     store.add([Acl(ALICE, "*", "Topic", "Literal", "orders", "Read", "Allow")])
-    failing = _FailingStore(store.path, OsFileLayer(), store.acls())
+    failing = AclStore.open(str(tmp_path), file_layer=_RefusingRenames(OsFileLayer()))
     authorization = Authorization(AclAuthorizer(frozenset(), frozenset({ADMIN})))
     authorization.replace_acls(failing.acls())
     apis = AclHandlers(failing, authorization)
@@ -179,7 +179,8 @@ def test_a_failed_write_reports_the_storage_error_and_changes_nothing(tmp_path: 
                                                              KAFKA_STORAGE_ERROR.code]
     deleted = as_principal(ADMIN, lambda: apis.delete_acls(3, {"filters": [acl_filter()]}))
     assert deleted["filter_results"][0]["error_code"] == KAFKA_STORAGE_ERROR.code
-    assert authorization.acls == store.acls()
+    assert authorization.acls == store.acls() == failing.acls()
+    assert AclStore.open(str(tmp_path)).acls() == store.acls()
 
 
 def test_the_apis_are_registered_and_load_the_stored_set(tmp_path: Path) -> None:
