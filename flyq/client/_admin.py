@@ -1,5 +1,5 @@
-"""`AsyncAdmin`: topics, configs, partitions, records, consumer groups and their offsets over
-one `BrokerConnection`; `Admin`, its synchronous facade on its own event-loop thread.
+"""`AsyncAdmin`: topics, configs, partitions, records, consumer groups and their offsets, and
+ACLs over one `BrokerConnection`; `Admin`, its synchronous facade on its own event-loop thread.
 
 Each method is one Kafka request (or one per call of it; `describe_consumer_groups` adds a
 Metadata to name topic ids), sent at the highest version both sides know within the range its
@@ -18,6 +18,16 @@ from uuid import UUID
 
 import attrs
 
+from flyq.auth import (
+    OPERATION_CODES,
+    PATTERN_TYPE_CODES,
+    PERMISSION_CODES,
+    RESOURCE_TYPE_CODES,
+    Acl,
+    AclFilter,
+    acl_from_codes,
+    codes_of_acl,
+)
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
 from flyq.client._sync import LoopThread
 from flyq.errors import FlyQError, ProtocolError, error_from_code
@@ -40,6 +50,8 @@ __all__ = [
 _LIST_OFFSETS, _METADATA, _OFFSET_COMMIT, _OFFSET_FETCH = 2, 3, 8, 9
 _DESCRIBE_GROUPS, _LIST_GROUPS, _DELETE_GROUPS, _OFFSET_DELETE = 15, 16, 42, 47
 _CONSUMER_GROUP_DESCRIBE = 69
+_DESCRIBE_ACLS, _CREATE_ACLS, _DELETE_ACLS = 29, 30, 31
+_ACL_VERSIONS = (1, 3)
 _CREATE_TOPICS, _DELETE_TOPICS, _INCREMENTAL_ALTER_CONFIGS = 19, 20, 44
 _DELETE_RECORDS, _DESCRIBE_CONFIGS, _CREATE_PARTITIONS = 21, 32, 37
 _RESOURCE_TOPIC, _CONFIG_SET, _CONFIG_DELETE = 2, 0, 1
@@ -525,6 +537,63 @@ class AsyncAdmin:
         return sorted(checks, key=lambda check: check.partition)
 
 
+    # --- ACLs (spec/acl.md ACL-20) --------------------------------------------------------------
+
+    async def create_acls(self, acls: Iterable[Acl]) -> None:
+        """Add `acls` to the broker's ACL set (CreateAcls); the broker adds every valid one, and
+        the first refused one is raised (InvalidArgument for an invalid binding,
+        ClusterAuthorizationFailed, SecurityDisabled on a broker without an authorizer)."""
+        chosen = list(acls)
+        creations = []
+        for acl in chosen:
+            resource_type, pattern_type, operation, permission = codes_of_acl(acl)
+            creations.append({"resource_type": resource_type, "resource_name": acl.resource_name,
+                              "resource_pattern_type": pattern_type, "principal": acl.principal,
+                              "host": acl.host, "operation": operation,
+                              "permission_type": permission})
+        body = await self._call(_CREATE_ACLS, {"creations": creations}, _ACL_VERSIONS)
+        for acl, result in zip(chosen, body["results"], strict=True):
+            _raise_for(result["error_code"], result["error_message"] or f"create ACL {acl}")
+
+    async def describe_acls(self, acl_filter: AclFilter | None = None) -> list[Acl]:
+        """The broker's ACLs passing `acl_filter` (every ACL by default; DescribeAcls)."""
+        body = await self._call(_DESCRIBE_ACLS, _filter_body(acl_filter or AclFilter()),
+                                _ACL_VERSIONS)
+        _raise_for(body["error_code"], body["error_message"] or "describe ACLs")
+        return sorted((acl_from_codes(resource["resource_type"], resource["resource_name"],
+                                      resource["pattern_type"], entry["principal"],
+                                      entry["host"], entry["operation"],
+                                      entry["permission_type"])
+                       for resource in body["resources"] for entry in resource["acls"]),
+                      key=attrs.astuple)
+
+    async def delete_acls(self, filters: Iterable[AclFilter]) -> list[Acl]:
+        """Remove every ACL passing any of `filters` (DeleteAcls); the ACLs removed. The first
+        refused filter is raised (the others were still applied)."""
+        body = await self._call(_DELETE_ACLS, {"filters": [_filter_body(f) for f in filters]},
+                                _ACL_VERSIONS)
+        removed = []
+        for result in body["filter_results"]:
+            _raise_for(result["error_code"], result["error_message"] or "delete ACLs")
+            for entry in result["matching_acls"]:
+                _raise_for(entry["error_code"], entry["error_message"] or "delete an ACL")
+                removed.append(acl_from_codes(
+                    entry["resource_type"], entry["resource_name"], entry["pattern_type"],
+                    entry["principal"], entry["host"], entry["operation"],
+                    entry["permission_type"]))
+        return sorted(removed, key=attrs.astuple)
+
+
+def _filter_body(acl_filter: AclFilter) -> dict[str, Any]:
+    """The wire fields of a DescribeAcls request or a DeleteAcls filter."""
+    return {"resource_type_filter": RESOURCE_TYPE_CODES[acl_filter.resource_type],
+            "resource_name_filter": acl_filter.resource_name,
+            "pattern_type_filter": PATTERN_TYPE_CODES[acl_filter.pattern_type],
+            "principal_filter": acl_filter.principal, "host_filter": acl_filter.host,
+            "operation": OPERATION_CODES[acl_filter.operation],
+            "permission_type": PERMISSION_CODES[acl_filter.permission]}
+
+
 class Admin:
     """The synchronous facade of `AsyncAdmin`: the same methods, each run on the admin's own
     event loop thread and waited for. `Admin("HOST:PORT")`, then `close()` (or `with`)."""
@@ -657,3 +726,17 @@ class Admin:
         """See `AsyncAdmin.verify_indexes`."""
         return self._thread.run(self._admin.verify_indexes(
             topic, None if partitions is None else list(partitions)))
+
+    # --- ACLs ---------------------------------------------------------------------------------
+
+    def create_acls(self, acls: Iterable[Acl]) -> None:
+        """See `AsyncAdmin.create_acls`."""
+        self._thread.run(self._admin.create_acls(list(acls)))
+
+    def describe_acls(self, acl_filter: AclFilter | None = None) -> list[Acl]:
+        """See `AsyncAdmin.describe_acls`."""
+        return self._thread.run(self._admin.describe_acls(acl_filter))
+
+    def delete_acls(self, filters: Iterable[AclFilter]) -> list[Acl]:
+        """See `AsyncAdmin.delete_acls`."""
+        return self._thread.run(self._admin.delete_acls(list(filters)))

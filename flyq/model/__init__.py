@@ -7,7 +7,7 @@ value; each operation returns a new one. `ModelLog` wraps a state in the mutable
 `flyq.api.LogInterface`, so the model and the disk log can run side by side in property tests.
 """
 
-from flyq.model._acl import model_authorize
+from flyq.model._acl import model_authorize, model_filter_matches
 from flyq.model._classic_group import ClassicState, ModelClassicCoordinator
 from flyq.model._log import ModelLog
 from flyq.model._state import (
@@ -49,6 +49,7 @@ __all__ = [
     "empty_log",
     "end_offset_for_epoch",
     "model_authorize",
+    "model_filter_matches",
     "offset_for_timestamp",
     "read",
     "read_backward",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from flyq.auth import OPERATIONS, Acl
 
-__all__ = ["model_authorize"]
+__all__ = ["model_authorize", "model_filter_matches"]
 
 _CONCRETE = frozenset(OPERATIONS) - {"All"}
 
@@ -52,3 +52,29 @@ def model_authorize(acls: Iterable[Acl], super_users: Iterable[str],
         else:
             allowed |= _granted(acl.operation)
     return operation in allowed and operation not in denied
+
+
+def _covering_patterns(name: str) -> set[tuple[str, str]]:
+    """Every (pattern type, name) that covers a resource called `name` (ACL-2), spelled out."""
+    return ({("Literal", name), ("Literal", "*")}
+            | {("Prefixed", name[:end]) for end in range(1, len(name) + 1)})
+
+
+def model_filter_matches(resource_type: str, pattern_type: str, resource_name: str | None,
+                         principal: str | None, host: str | None, operation: str,
+                         permission: str, acl: Acl) -> bool:
+    """Whether `acl` passes the filter given field by field (the model of `AclFilter.matches`,
+    ACL-11): each field either open ("Any", None) or equal, except a Match pattern type, which
+    selects the patterns in the expanded set that covers the named resource."""
+    if pattern_type == "Match":
+        pattern_ok = (resource_name is None
+                      or (acl.pattern_type, acl.resource_name) in _covering_patterns(resource_name))
+    else:
+        pattern_ok = (pattern_type in ("Any", acl.pattern_type)
+                      and resource_name in (None, acl.resource_name))
+    enums = ((resource_type, acl.resource_type), (operation, acl.operation),
+             (permission, acl.permission))
+    strings = ((principal, acl.principal), (host, acl.host))
+    return (pattern_ok
+            and all(wanted in ("Any", value) for wanted, value in enums)
+            and all(wanted is None or wanted == value for wanted, value in strings))

@@ -535,6 +535,73 @@ INIT_PRODUCER_ID = api(22, "InitProducerId", oldest=0, newest=6, flexible=2, req
     f("ongoing_txn_producer_epoch", "int16", "6+", default=-1),
 ))
 
+_ACL_FILTER = (
+    f("resource_type_filter", "int8", "0+"),
+    f("resource_name_filter", "string", "0+", nullable="0+"),
+    f("pattern_type_filter", "int8", "1+", default=3),
+    f("principal_filter", "string", "0+", nullable="0+"),
+    f("host_filter", "string", "0+", nullable="0+"),
+    f("operation", "int8", "0+"),
+    f("permission_type", "int8", "0+"),
+)
+
+DESCRIBE_ACLS = api(29, "DescribeAcls", oldest=1, newest=3, flexible=2, request=_ACL_FILTER,
+                    response=(
+    f("throttle_time_ms", "int32", "0+"),
+    f("error_code", "int16", "0+"),
+    f("error_message", "string", "0+", nullable="0+"),
+    f("resources", "[]struct", "0+", fields=(
+        f("resource_type", "int8", "0+"),
+        f("resource_name", "string", "0+"),
+        f("pattern_type", "int8", "1+", default=3),
+        f("acls", "[]struct", "0+", fields=(
+            f("principal", "string", "0+"),
+            f("host", "string", "0+"),
+            f("operation", "int8", "0+"),
+            f("permission_type", "int8", "0+"),
+        )),
+    )),
+))
+
+CREATE_ACLS = api(30, "CreateAcls", oldest=1, newest=3, flexible=2, request=(
+    f("creations", "[]struct", "0+", fields=(
+        f("resource_type", "int8", "0+"),
+        f("resource_name", "string", "0+"),
+        f("resource_pattern_type", "int8", "1+", default=3),
+        f("principal", "string", "0+"),
+        f("host", "string", "0+"),
+        f("operation", "int8", "0+"),
+        f("permission_type", "int8", "0+"),
+    )),
+), response=(
+    f("throttle_time_ms", "int32", "0+"),
+    f("results", "[]struct", "0+", fields=(
+        f("error_code", "int16", "0+"),
+        f("error_message", "string", "0+", nullable="0+"),
+    )),
+))
+
+DELETE_ACLS = api(31, "DeleteAcls", oldest=1, newest=3, flexible=2, request=(
+    f("filters", "[]struct", "0+", fields=_ACL_FILTER),
+), response=(
+    f("throttle_time_ms", "int32", "0+"),
+    f("filter_results", "[]struct", "0+", fields=(
+        f("error_code", "int16", "0+"),
+        f("error_message", "string", "0+", nullable="0+"),
+        f("matching_acls", "[]struct", "0+", fields=(
+            f("error_code", "int16", "0+"),
+            f("error_message", "string", "0+", nullable="0+"),
+            f("resource_type", "int8", "0+"),
+            f("resource_name", "string", "0+"),
+            f("pattern_type", "int8", "1+", default=3),
+            f("principal", "string", "0+"),
+            f("host", "string", "0+"),
+            f("operation", "int8", "0+"),
+            f("permission_type", "int8", "0+"),
+        )),
+    )),
+))
+
 DESCRIBE_CONFIGS = api(32, "DescribeConfigs", oldest=1, newest=4, flexible=4, request=(
     f("resources", "[]struct", "0+", fields=(
         f("resource_type", "int8", "0+"),
@@ -861,6 +928,9 @@ APIS: Mapping[int, ApiSchema] = {api.key: api for api in (
     DELETE_TOPICS,
     DELETE_RECORDS,
     INIT_PRODUCER_ID,
+    DESCRIBE_ACLS,
+    CREATE_ACLS,
+    DELETE_ACLS,
     DESCRIBE_CONFIGS,
     ALTER_CONFIGS,
     SASL_AUTHENTICATE,

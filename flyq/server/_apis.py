@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from flyq.auth import AclAuthorizer
+from flyq.auth._acl_store import AclStore
 from flyq.broker import AsyncBroker, ProduceResult
 from flyq.broker.kafka_config import (
     KAFKA_TOPIC_CONFIGS,
@@ -50,6 +51,7 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
+from flyq.server._acl_apis import AclHandlers
 from flyq.server._authorization import Authorization
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
@@ -86,6 +88,9 @@ class ApiKey:
     DELETE_TOPICS = 20
     DELETE_RECORDS = 21
     INIT_PRODUCER_ID = 22
+    DESCRIBE_ACLS = 29
+    CREATE_ACLS = 30
+    DELETE_ACLS = 31
     DESCRIBE_CONFIGS = 32
     ALTER_CONFIGS = 33
     CREATE_PARTITIONS = 37
@@ -121,6 +126,9 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.DELETE_TOPICS: (0, 6),
     ApiKey.DELETE_RECORDS: (0, 2),
     ApiKey.INIT_PRODUCER_ID: (0, 4),
+    ApiKey.DESCRIBE_ACLS: (1, 3),  # v0 (no pattern types) is gone from Kafka 4 too
+    ApiKey.CREATE_ACLS: (1, 3),
+    ApiKey.DELETE_ACLS: (1, 3),
     ApiKey.DESCRIBE_CONFIGS: (0, 4),
     ApiKey.ALTER_CONFIGS: (0, 2),
     ApiKey.CREATE_PARTITIONS: (0, 3),
@@ -200,6 +208,9 @@ class ApiHandlers:
             AclAuthorizer(frozenset(), settings.super_users,
                           settings.allow_everyone_if_no_acl_found)
             if settings.authorizer_enabled else None)
+        self.acl_store = AclStore.open(broker.broker.data_dir)
+        self.authorization.replace_acls(self.acl_store.acls())
+        self.acl_apis = AclHandlers(self.acl_store, self.authorization)
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
             ApiKey.PRODUCE: self.produce,
             ApiKey.FETCH: self.fetch,
@@ -219,6 +230,9 @@ class ApiHandlers:
             ApiKey.DELETE_TOPICS: self.delete_topics,
             ApiKey.DELETE_RECORDS: self.delete_records,
             ApiKey.INIT_PRODUCER_ID: self.init_producer_id,
+            ApiKey.DESCRIBE_ACLS: self.acl_apis.describe_acls,
+            ApiKey.CREATE_ACLS: self.acl_apis.create_acls,
+            ApiKey.DELETE_ACLS: self.acl_apis.delete_acls,
             ApiKey.DESCRIBE_CONFIGS: self.describe_configs,
             ApiKey.ALTER_CONFIGS: self.alter_configs,
             ApiKey.CREATE_PARTITIONS: self.create_partitions,
