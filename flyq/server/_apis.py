@@ -54,8 +54,8 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
-from flyq.server._access import CLUSTER_NAME, OPERATIONS_OMITTED, Access
 from flyq.server._authorization import Authorization
+from flyq.server._authz import CLUSTER_NAME, OPERATIONS_OMITTED, Access
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
