@@ -686,6 +686,37 @@ def test_refused_topic_administration_changes_no_topic(tmp_path: Path) -> None:
     run(tmp_path, scenario, {acl(BOB, "Create", "Topic", "t")})  # Create implies no Describe
 
 
+def test_refused_record_and_config_changes_change_nothing(tmp_path: Path) -> None:
+    """AUTHZ-7, AUTHZ-18: a refused DeleteRecords keeps the log start offset, refused
+    AlterConfigs and IncrementalAlterConfigs keep the topic's config, on disk."""
+    async def scenario(api: ApiHandlers) -> None:
+        await api.broker.produce("t", 0, batch(b"a", b"b", b"c"))
+        config = (await api.broker.topic_metadata("t")).config
+        deleted = await call(api, BOB, ApiKey.DELETE_RECORDS, 2, {
+            "topics": [{"name": "t", "partitions": [{"partition_index": 0, "offset": 2}]}],
+            "timeout_ms": 1000})
+        assert first_partition_code(deleted) == "TOPIC_AUTHORIZATION_FAILED"
+        assert deleted["topics"][0]["partitions"][0]["low_watermark"] == -1
+        entry = {"name": "retention.ms", "value": "1000"}
+        altered = await call(api, BOB, ApiKey.ALTER_CONFIGS, 1, {
+            "resources": [config_resource(TOPIC, "t", [entry])], "validate_only": False})
+        stepped = await call(api, BOB, ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {
+            "resources": [config_resource(TOPIC, "t", [{**entry, "config_operation": 0}])],
+            "validate_only": False})
+        assert [name_of(altered["responses"][0]["error_code"]),
+                name_of(stepped["responses"][0]["error_code"])] == [
+            "TOPIC_AUTHORIZATION_FAILED"] * 2
+        assert (await api.broker.log_offsets("t", 0))[0] == 0
+        assert (await api.broker.topic_metadata("t")).config == config
+        allowed = await call(api, ALICE, ApiKey.DELETE_RECORDS, 2, {
+            "topics": [{"name": "t", "partitions": [{"partition_index": 0, "offset": 2}]}],
+            "timeout_ms": 1000})
+        assert allowed["topics"][0]["partitions"][0]["low_watermark"] == 2
+        assert (await api.broker.log_offsets("t", 0))[0] == 2
+    run(tmp_path, scenario, {acl(BOB, "Describe", "Topic"), acl(BOB, "DescribeConfigs", "Topic"),
+                             acl(ALICE, "Delete", "Topic", "t")})
+
+
 def test_create_topics_answers_config_only_with_describe_configs(tmp_path: Path) -> None:
     """AUTHZ-13: Create on a prefix creates; without DescribeConfigs the answer has
     topic_config_error_code TOPIC_AUTHORIZATION_FAILED, no configs, -1 partitions and
