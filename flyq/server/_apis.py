@@ -27,13 +27,17 @@ from flyq.broker.kafka_config import (
 from flyq.broker.layout import check_topic_name
 from flyq.codec.offsets import validate_group_id
 from flyq.errors import (
+    ClusterAuthorizationFailed,
     FlyQError,
+    GroupAuthorizationFailed,
     GroupSubscribedToTopic,
     InvalidConfig,
     InvalidGroupId,
     InvalidTopicName,
     NonEmptyGroup,
     TopicAlreadyExists,
+    TopicAuthorizationFailed,
+    TransactionalIdAuthorizationFailed,
     UnknownGroup,
     UnknownTopic,
     UnknownTopicId,
@@ -53,6 +57,7 @@ from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
 from flyq.server._acl_apis import AclHandlers
 from flyq.server._authorization import Authorization
+from flyq.server._authz import CLUSTER_NAME, OPERATIONS_OMITTED, Access
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
@@ -171,6 +176,7 @@ _OP_SET, _OP_DELETE = 0, 1
 _ACKS = (0, 1, -1)
 _MAX_PRODUCER_EPOCH = 32767  # int16: past it, a new producer id
 _OLDEST_PRODUCE = 3  # v0-2 are advertised for librdkafka's feature checks, refused if sent
+_ZERO_ID = uuid.UUID(int=0)  # the topic id of an answer that must not reveal the topic's
 _NO_TRANSACTIONS = "transactions are not supported by this broker yet"
 _ONE_NODE = "this broker is a single node: replication factor 1 (or -1 for the default) only"
 
@@ -202,7 +208,9 @@ class ApiHandlers:
             consumer_heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms)
         # member id -> the address it joined from (DescribeGroups' client_host).
         self._member_hosts: dict[str, str] = {}
-        self.extensions = ExtensionHandlers(broker, error_of)
+        # Per-API authorization (spec/authorization.md), over whichever authorizer is in force.
+        self.access = Access(lambda: self.authorization)
+        self.extensions = ExtensionHandlers(broker, error_of, self.access)
         # ACLs in force; the server fills the set from the ACL store at start (spec/acl.md).
         self.authorization = Authorization(
             AclAuthorizer(frozenset(), settings.super_users,
@@ -262,66 +270,104 @@ class ApiHandlers:
         return self.settings.node_id, host, port
 
     async def describe_cluster(self, version: int, body: Body) -> Body:
-        """DescribeCluster: this one broker, which is also the controller."""
+        """DescribeCluster: this one broker, which is also the controller; anyone may ask
+        (AUTHZ-2), the cluster's authorized operations only with Describe on it (AUTHZ-20)."""
         node_id, host, port = self._node()
         return {
             "error_code": NONE, "cluster_id": self.cluster_id, "controller_id": node_id,
             "endpoint_type": body.get("endpoint_type", 1),
             "brokers": [{"broker_id": node_id, "host": host, "port": port, "rack": None}],
+            "cluster_authorized_operations": self._cluster_operations(
+                bool(body.get("include_cluster_authorized_operations"))),
         }
+
+    def _cluster_operations(self, requested: bool) -> int:
+        """AUTHZ-20: the cluster's authorized operations if `requested`: 0 without Describe."""
+        if not requested:
+            return OPERATIONS_OMITTED
+        if not self.access.cluster("Describe"):
+            return 0
+        return self.access.operations("Cluster", CLUSTER_NAME)
 
     async def metadata(self, version: int, body: Body) -> Body:
         """Metadata: this broker leads every partition; unknown topics are created when
-        `auto.create.topics.enable` and the request allows it (v4+, always before v4)."""
+        `auto.create.topics.enable` and the request allows it (v4+, always before v4).
+        AUTHZ-3: only topics the principal may describe are listed or named."""
         node_id, host, port = self._node()
         requested = body.get("topics")
         allow_create = self.settings.auto_create_topics and (
             version < 4 or bool(body.get("allow_auto_topic_creation", True)))
+        with_operations = version >= 8 and bool(body.get("include_topic_authorized_operations"))
         if requested is None or (version == 0 and not requested):
-            topics = [await self._topic_metadata(name, False)
-                      for name in await self.broker.list_topics()]
+            names = await self.broker.list_topics()
+            # Left out silently, as Kafka does: a listing names no topic the caller asked for.
+            visible = self.access.topics("Describe", names, log_denial=False)
+            topics = [await self._topic_metadata(name, False, with_operations)
+                      for name in names if name in visible]
         else:
-            topics = [await self._requested_topic_metadata(topic, allow_create)
+            topics = [await self._requested_topic_metadata(topic, allow_create, with_operations)
                       for topic in requested]
-        return {
+        answer: Body = {
             "throttle_time_ms": 0,
             "brokers": [{"node_id": node_id, "host": host, "port": port, "rack": None}],
             "cluster_id": self.cluster_id,
             "controller_id": node_id,
             "topics": topics,
         }
+        if 8 <= version <= 10:
+            answer["cluster_authorized_operations"] = self._cluster_operations(
+                bool(body.get("include_cluster_authorized_operations")))
+        return answer
 
-    async def _requested_topic_metadata(self, topic: Body, allow_create: bool) -> Body:
-        """A topic asked for by name, or (v10+) by topic id alone (TOPIC-6)."""
+    async def _requested_topic_metadata(self, topic: Body, allow_create: bool,
+                                        with_operations: bool) -> Body:
+        """A topic asked for by name, or (v10+) by topic id alone (TOPIC-6). Without Describe
+        on it, TOPIC_AUTHORIZATION_FAILED, whether it exists or not (AUTHZ-3): by name with the
+        zero topic id, by id without the name."""
         name = topic["name"]
-        if name is not None:
-            return await self._topic_metadata(name, allow_create)
-        topic_id = topic.get("topic_id")
-        try:
-            name = await self._topic_name_by_id(topic_id)
-        except FlyQError as exc:
-            return {"error_code": kafka_error(exc).code, "name": None, "topic_id": topic_id,
-                    "partitions": []}
-        return await self._topic_metadata(name, False)
+        if name is None:
+            topic_id = topic.get("topic_id")
+            try:
+                name = await self._topic_name_by_id(topic_id)
+            except FlyQError as exc:
+                return {"error_code": kafka_error(exc).code, "name": None, "topic_id": topic_id,
+                        "partitions": []}
+            if not self.access.allowed("Describe", "Topic", name):
+                return {"error_code": kafka_error(TopicAuthorizationFailed).code, "name": None,
+                        "topic_id": topic_id, "partitions": []}
+            return await self._topic_metadata(name, False, with_operations)
+        if not self.access.allowed("Describe", "Topic", name):
+            return {"error_code": kafka_error(TopicAuthorizationFailed).code, "name": name,
+                    "topic_id": _ZERO_ID, "partitions": []}
+        return await self._topic_metadata(name, allow_create, with_operations)
 
     async def _topic_name_by_id(self, topic_id: uuid.UUID | None) -> str:
         if topic_id is None:
             raise UnknownTopicId("null")
         return (await self.broker.topic_by_id(topic_id)).name  # no topic has the zero id
 
-    async def _topic_metadata(self, name: str, allow_create: bool) -> Body:
+    async def _topic_metadata(self, name: str, allow_create: bool,
+                              with_operations: bool = False) -> Body:
+        """A topic the principal may describe (AUTHZ-3); its authorized operations if asked."""
+        operations = (self.access.operations("Topic", name) if with_operations
+                      else OPERATIONS_OMITTED)
         try:
             try:
                 metadata = await self.broker.topic_metadata(name)
             except UnknownTopic:
                 if not allow_create:
                     raise
+                if not self._may_create(name):  # AUTHZ-3: auto-creation needs Create
+                    return {"error_code": kafka_error(TopicAuthorizationFailed).code,
+                            "name": name, "topic_id": _ZERO_ID, "partitions": []}
                 metadata = await self._auto_create(name)
         except FlyQError as exc:
-            return {"error_code": kafka_error(exc).code, "name": name, "partitions": []}
+            return {"error_code": kafka_error(exc).code, "name": name, "partitions": [],
+                    "topic_authorized_operations": operations}
         node_id = self.settings.node_id
         return {
             "error_code": NONE, "name": name, "topic_id": metadata.topic_id, "is_internal": False,
+            "topic_authorized_operations": operations,
             "partitions": [
                 {"error_code": NONE, "partition_index": number, "leader_id": node_id,
                  "leader_epoch": 0, "replica_nodes": [node_id], "isr_nodes": [node_id],
@@ -329,6 +375,12 @@ class ApiHandlers:
                 for number in range(metadata.partitions)
             ],
         }
+
+    def _may_create(self, name: str) -> bool:
+        """AUTHZ-3, AUTHZ-13: Create on the cluster (asked without logging a denial), or on the
+        topic."""
+        return (self.access.cluster("Create", log_denial=False)
+                or self.access.allowed("Create", "Topic", name))
 
     async def _auto_create(self, name: str) -> TopicMetadata:
         try:
@@ -342,17 +394,29 @@ class ApiHandlers:
         """FindCoordinator: this broker coordinates every group; transactions are not served."""
         node_id, host, port = self._node()
         key_type = body.get("key_type", 0)
-        error, message = ((COORDINATOR_NOT_AVAILABLE, _NO_TRANSACTIONS) if key_type != 0
-                          else (NONE, None))
         if version < 4:
+            error, message = self._coordinator_error(key_type, body.get("key", ""))
             return {"throttle_time_ms": 0, "error_code": error, "error_message": message,
                     "node_id": node_id if not error else -1, "host": host if not error else "",
                     "port": port if not error else -1}
-        return {"throttle_time_ms": 0, "coordinators": [
-            {"key": key, "node_id": node_id if not error else -1,
-             "host": host if not error else "", "port": port if not error else -1,
-             "error_code": error, "error_message": message}
-            for key in body.get("coordinator_keys", [])]}
+        coordinators = []
+        for key in body.get("coordinator_keys", []):
+            error, message = self._coordinator_error(key_type, key)
+            coordinators.append({"key": key, "node_id": node_id if not error else -1,
+                                 "host": host if not error else "",
+                                 "port": port if not error else -1,
+                                 "error_code": error, "error_message": message})
+        return {"throttle_time_ms": 0, "coordinators": coordinators}
+
+    def _coordinator_error(self, key_type: int, key: str) -> tuple[int, str | None]:
+        """AUTHZ-8: Describe on the group (key type 0) or transactional id (1) comes first."""
+        if key_type == 0:
+            if not self.access.allowed("Describe", "Group", key):
+                return self.access.refusal(GroupAuthorizationFailed, "Describe", key)
+            return NONE, None
+        if key_type == 1 and not self.access.allowed("Describe", "TransactionalId", key):
+            return self.access.refusal(TransactionalIdAuthorizationFailed, "Describe", key)
+        return COORDINATOR_NOT_AVAILABLE, _NO_TRANSACTIONS
 
     # --- produce and fetch ----------------------------------------------------------------------
 
@@ -360,19 +424,29 @@ class ApiHandlers:
         """Produce: each partition's one batch appended by the Broker (validated there, LOG-2);
         acks=-1 on a topic flushing every message waits for the fsync (group commit)."""
         acks = body["acks"]
+        transactional_id = body.get("transactional_id")
+        names = [topic["name"] for topic in body["topic_data"]]
+        refused: dict[str, tuple[int, str | None]] = {}
         if version < _OLDEST_PRODUCE:
             error: tuple[int, str | None] | None = (
                 UNSUPPORTED_VERSION, f"Produce v{version} carries message format v0/v1; "
                 f"FlyQ accepts Produce v{_OLDEST_PRODUCE}+ (RecordBatch v2), as Kafka 4 does")
-        elif acks not in _ACKS:
-            error = (
-                INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1, not {acks}")
-        elif body.get("transactional_id") is not None:
-            error = (INVALID_REQUEST, _NO_TRANSACTIONS)
+        elif transactional_id is not None and not self.access.allowed(
+                "Write", "TransactionalId", transactional_id):  # AUTHZ-4
+            error = self.access.refusal(TransactionalIdAuthorizationFailed, "Write",
+                                        transactional_id)
         else:
-            error = None
+            allowed = self.access.topics("Write", names)  # AUTHZ-4, before any append
+            refused = {name: self.access.refusal(TopicAuthorizationFailed, "Write", name)
+                       for name in names if name not in allowed}
+            if acks not in _ACKS:
+                error = (INVALID_REQUIRED_ACKS, f"acks must be 0, 1 or -1, not {acks}")
+            elif transactional_id is not None:
+                error = (INVALID_REQUEST, _NO_TRANSACTIONS)
+            else:
+                error = None
         jobs = [self._produce_partition(topic["name"], partition["index"], partition["records"],
-                                        acks, error)
+                                        acks, refused.get(topic["name"], error))
                 for topic in body["topic_data"] for partition in topic["partition_data"]]
         # One partition (the common case) is awaited directly: no task per partition.
         answers = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
@@ -421,13 +495,18 @@ class ApiHandlers:
         if body.get("session_epoch", -1) > 0 or body.get("session_id", 0) != 0:
             return {"throttle_time_ms": 0, "error_code": FETCH_SESSION_ID_NOT_FOUND,
                     "session_id": 0, "responses": []}
-        wanted = [(topic["topic"], partition)
-                  for topic in body["topics"] for partition in topic["partitions"]]
+        requested = [(topic["topic"], partition)
+                     for topic in body["topics"] for partition in topic["partitions"]]
+        # AUTHZ-5: partitions of topics without Read are answered at once and never read; only
+        # the others are waited for.
+        readable = self.access.topics("Read", {topic for topic, _ in requested})
+        wanted = [(topic, partition) for topic, partition in requested if topic in readable]
         keys = tuple((topic, partition["partition"]) for topic, partition in wanted)
         max_wait = max(body["max_wait_ms"], 0) / 1000
         min_bytes = body["min_bytes"]
         deadline = time.monotonic() + max_wait
-        while True:
+        answers: list[Body] = []
+        while wanted:
             seen = self.watch.snapshot(keys)
             answers, size, failed = await self._fetch_once(wanted, body.get("max_bytes",
                                                                             0x7FFFFFFF))
@@ -436,9 +515,15 @@ class ApiHandlers:
                 break
             if not await self.watch.wait(keys, seen, remaining):
                 break  # max_wait_ms passed (or the server stops) with nothing new
+        read = iter(answers)
         grouped: dict[str, list[Body]] = {}
-        for (topic, _), answer in zip(wanted, answers, strict=True):
-            grouped.setdefault(topic, []).append(answer)
+        for topic, partition in requested:
+            grouped.setdefault(topic, []).append(
+                next(read) if topic in readable else
+                {"partition_index": partition["partition"],
+                 "error_code": kafka_error(TopicAuthorizationFailed).code,
+                 "high_watermark": -1, "last_stable_offset": -1, "log_start_offset": -1,
+                 "aborted_transactions": None, "preferred_read_replica": -1, "records": None})
         return {"throttle_time_ms": 0, "error_code": NONE, "session_id": 0,
                 "responses": [{"topic": topic, "partitions": partitions}
                               for topic, partitions in grouped.items()]}
@@ -487,6 +572,7 @@ class ApiHandlers:
 
     async def list_offsets(self, version: int, body: Body) -> Body:
         """ListOffsets: -2 earliest, -1 latest, else the first offset at or after a timestamp."""
+        described = self.access.topics("Describe", (topic["name"] for topic in body["topics"]))
         topics = []
         for topic in body["topics"]:
             partitions = []
@@ -494,6 +580,10 @@ class ApiHandlers:
                 number = partition["partition_index"]
                 answer: Body = {"partition_index": number, "timestamp": -1, "offset": -1,
                                 "leader_epoch": 0}
+                if topic["name"] not in described:  # AUTHZ-6
+                    answer["error_code"] = kafka_error(TopicAuthorizationFailed).code
+                    partitions.append(answer)
+                    continue
                 try:
                     found = await self.broker.list_offsets(topic["name"], number,
                                                            partition["timestamp"])
@@ -510,12 +600,17 @@ class ApiHandlers:
 
     async def delete_records(self, version: int, body: Body) -> Body:
         """DeleteRecords: each partition's log start offset moves up (-1: to the high watermark)."""
+        deletable = self.access.topics("Delete", (topic["name"] for topic in body["topics"]))
         topics = []
         for topic in body["topics"]:
             partitions = []
             for partition in topic["partitions"]:
                 number = partition["partition_index"]
                 answer: Body = {"partition_index": number, "low_watermark": -1}
+                if topic["name"] not in deletable:  # AUTHZ-7, before any record goes
+                    answer["error_code"] = kafka_error(TopicAuthorizationFailed).code
+                    partitions.append(answer)
+                    continue
                 try:
                     answer["low_watermark"] = await self.broker.delete_records(
                         topic["name"], number, partition["offset"])
@@ -529,9 +624,19 @@ class ApiHandlers:
     async def init_producer_id(self, version: int, body: Body) -> Body:
         """InitProducerId for idempotent producers (no transactional id): a new producer id with
         epoch 0, or (v3+, KIP-360) the same id with the next epoch."""
-        if body.get("transactional_id") is not None:
-            return {"throttle_time_ms": 0, "error_code": INVALID_REQUEST, "producer_id": -1,
-                    "producer_epoch": -1}
+        transactional_id = body.get("transactional_id")
+        refused = {"throttle_time_ms": 0, "producer_id": -1, "producer_epoch": -1}
+        if transactional_id is not None:  # AUTHZ-17: checked, then refused as not served
+            if not self.access.allowed("Write", "TransactionalId", transactional_id):
+                code, _ = self.access.refusal(TransactionalIdAuthorizationFailed, "Write",
+                                              transactional_id)
+                return {**refused, "error_code": code}
+            return {**refused, "error_code": INVALID_REQUEST}
+        # AUTHZ-17 (KIP-679): IdempotentWrite on the cluster, or Write on some topic.
+        if not (self.access.cluster("IdempotentWrite", log_denial=False)
+                or self.access.on_some("Write", "Topic")):
+            self.access.cluster("IdempotentWrite")  # asked again to log and count the denial
+            return {**refused, "error_code": kafka_error(ClusterAuthorizationFailed).code}
         producer_id, epoch = body.get("producer_id", -1), body.get("producer_epoch", -1)
         if producer_id >= 0 and 0 <= epoch < _MAX_PRODUCER_EPOCH:
             # The same producer, next epoch; its batches restart at sequence 0 (IDEM-14).
@@ -553,6 +658,14 @@ class ApiHandlers:
         known member, or generation -1 for a group without members, as `assign()` consumers
         commit), then stored durably."""
         group = body["group_id"]
+        if not self.access.allowed("Read", "Group", group):  # AUTHZ-9: nothing is committed
+            refused = kafka_error(GroupAuthorizationFailed).code
+            return {"throttle_time_ms": 0, "topics": [
+                {"name": topic["name"], "partitions": [
+                    {"partition_index": partition["partition_index"], "error_code": refused}
+                    for partition in topic["partitions"]]}
+                for topic in body["topics"]]}
+        readable = self.access.topics("Read", (topic["name"] for topic in body["topics"]))
         if group in self.groups.consumer.group_ids():  # CG-19: a consumer-protocol group
             fenced = self.groups.consumer.check_commit(
                 group, body.get("member_id", ""), body.get("generation_id_or_member_epoch", -1),
@@ -568,6 +681,9 @@ class ApiHandlers:
             for partition in topic["partitions"]:
                 key = (topic["name"], partition["partition_index"])
                 partitions.append({"partition_index": key[1], "error_code": NONE})
+                if topic["name"] not in readable:  # AUTHZ-9
+                    partitions[-1]["error_code"] = kafka_error(TopicAuthorizationFailed).code
+                    continue
                 if fenced != NONE:
                     partitions[-1]["error_code"] = fenced
                     continue
@@ -598,7 +714,9 @@ class ApiHandlers:
             groups = []
             for group in body["groups"]:
                 code = NONE
-                if group["group_id"] in self.groups.consumer.group_ids():  # CG-19 (v9+)
+                if not self.access.allowed("Describe", "Group", group["group_id"]):  # AUTHZ-10
+                    code = kafka_error(GroupAuthorizationFailed).code
+                elif group["group_id"] in self.groups.consumer.group_ids():  # CG-19 (v9+)
                     code = self.groups.consumer.check_fetch(
                         group["group_id"], group.get("member_id"), group.get("member_epoch", -1))
                 if code != NONE:
@@ -610,14 +728,24 @@ class ApiHandlers:
                 groups.append({"group_id": group["group_id"], "topics": topics,
                                "error_code": code})
             return {"throttle_time_ms": 0, "groups": groups}
+        if not self.access.allowed("Describe", "Group", body["group_id"]):  # AUTHZ-10
+            return {"throttle_time_ms": 0, "topics": [],
+                    "error_code": kafka_error(GroupAuthorizationFailed).code}
         topics, code = await self._group_offsets(body["group_id"], body.get("topics"),
                                                  "partition_indexes")
         return {"throttle_time_ms": 0, "topics": topics, "error_code": code}
 
-    async def _group_offsets(self, group: str, requested: Iterable[Body] | None,
+    async def _group_offsets(self, group: str, requested: Sequence[Body] | None,
                              field: str) -> tuple[list[Body], int]:
-        keys = None if requested is None else [
-            (topic["name"], number) for topic in requested for number in topic[field]]
+        """AUTHZ-10: named topics without Describe are answered TOPIC_AUTHORIZATION_FAILED
+        unread; of all the group's offsets, those of such topics are left out."""
+        denied: list[Body] = []
+        keys = None
+        if requested is not None:
+            described = self.access.topics("Describe", (topic["name"] for topic in requested))
+            denied = [topic for topic in requested if topic["name"] not in described]
+            keys = [(topic["name"], number) for topic in requested
+                    if topic["name"] in described for number in topic[field]]
         try:
             committed = await self.broker.fetch_offsets(group, keys)
         except Exception as exc:  # noqa: BLE001 - answered for the group
@@ -629,8 +757,17 @@ class ApiHandlers:
                 "committed_offset": -1 if value is None else value.offset,
                 "metadata": "" if value is None else value.metadata,
             })
-        return [{"name": name, "partitions": partitions}
-                for name, partitions in topics.items()], NONE
+        if requested is None:
+            described = self.access.topics("Describe", topics)
+            topics = {name: partitions for name, partitions in topics.items()
+                      if name in described}
+        answer = [{"name": name, "partitions": partitions} for name, partitions in topics.items()]
+        code = kafka_error(TopicAuthorizationFailed).code
+        answer.extend({"name": topic["name"], "partitions": [
+            {"partition_index": number, "committed_leader_epoch": -1, "error_code": code,
+             "committed_offset": -1, "metadata": ""} for number in topic[field]]}
+            for topic in denied)
+        return answer, NONE
 
     # --- consumer groups (the classic protocol, flyq.groups) ----------------------------------
 
@@ -640,6 +777,12 @@ class ApiHandlers:
         sender = REQUEST.get()
         client_id, host = sender.client_id, sender.host
         rebalance_timeout = body.get("rebalance_timeout_ms", -1)
+        if not self.access.allowed("Read", "Group", body["group_id"]):  # AUTHZ-11
+            return {"throttle_time_ms": 0,
+                    "error_code": kafka_error(GroupAuthorizationFailed).code,
+                    "generation_id": -1, "protocol_type": None,
+                    "protocol_name": None if version >= 7 else "", "leader": "",
+                    "member_id": "", "members": []}
         # CG-20: a group is of one type at a time; an Empty consumer group becomes classic.
         if self.groups.consumer.has_members(body["group_id"]):
             return {"throttle_time_ms": 0, "error_code": INCONSISTENT_GROUP_PROTOCOL,
@@ -671,6 +814,10 @@ class ApiHandlers:
 
     async def sync_group(self, version: int, body: Body) -> Body:
         """SyncGroup: the leader's assignments reach every member of the generation."""
+        if not self.access.allowed("Read", "Group", body["group_id"]):  # AUTHZ-11
+            return {"throttle_time_ms": 0,
+                    "error_code": kafka_error(GroupAuthorizationFailed).code,
+                    "protocol_type": None, "protocol_name": None, "assignment": b""}
         answer = await self.groups.call(
             "sync", group_id=body["group_id"], generation_id=body["generation_id"],
             member_id=body["member_id"], group_instance_id=body.get("group_instance_id"),
@@ -686,6 +833,9 @@ class ApiHandlers:
 
     async def heartbeat(self, version: int, body: Body) -> Body:
         """Heartbeat: keeps the member's session; REBALANCE_IN_PROGRESS asks it to rejoin."""
+        if not self.access.allowed("Read", "Group", body["group_id"]):  # AUTHZ-11
+            return {"throttle_time_ms": 0,
+                    "error_code": kafka_error(GroupAuthorizationFailed).code}
         answer = await self.groups.call(
             "heartbeat", group_id=body["group_id"], generation_id=body["generation_id"],
             member_id=body["member_id"], group_instance_id=body.get("group_instance_id"))
@@ -694,6 +844,9 @@ class ApiHandlers:
 
     async def leave_group(self, version: int, body: Body) -> Body:
         """LeaveGroup: one member (v0-2) or several (v3+)."""
+        if not self.access.allowed("Read", "Group", body["group_id"]):  # AUTHZ-11
+            return {"throttle_time_ms": 0,
+                    "error_code": kafka_error(GroupAuthorizationFailed).code, "members": []}
         members = ([(body["member_id"], None)] if version < 3 else
                    [(m["member_id"], m.get("group_instance_id")) for m in body["members"]])
         answer = await self.groups.call("leave", group_id=body["group_id"], members=members)
@@ -725,6 +878,11 @@ class ApiHandlers:
             consumer_view = self.groups.consumer.describe(group_id)
             if consumer_view is not None:
                 rows[group_id] = ("consumer", consumer_view.state.value, "consumer")
+        # AUTHZ-12: Describe on the cluster lists every group, else those with Describe; what
+        # is left out is not logged (nobody asked for it by name).
+        if not self.access.cluster("Describe", log_denial=False):
+            rows = {group_id: row for group_id, row in rows.items()
+                    if self.access.allowed("Describe", "Group", group_id, log_denial=False)}
         states = {state.lower() for state in body.get("states_filter") or []}
         types = {kind.lower() for kind in body.get("types_filter") or []}
         return {"throttle_time_ms": 0, "error_code": NONE, "groups": [
@@ -737,14 +895,24 @@ class ApiHandlers:
         """DescribeGroups: state, protocol, and each member's client, host, metadata and
         assignment; a group with only committed offsets is Empty, an unknown one Dead."""
         committed = set(await self.broker.list_groups())
+        with_operations = version >= 3 and bool(body.get("include_authorized_operations"))
         groups = []
         for group_id in body["groups"]:
+            if not self.access.allowed("Describe", "Group", group_id):  # AUTHZ-12
+                groups.append({"error_code": kafka_error(GroupAuthorizationFailed).code,
+                               "group_id": group_id, "group_state": "", "protocol_type": "",
+                               "protocol_data": "", "members": [],
+                               "authorized_operations": OPERATIONS_OMITTED})
+                continue
+            operations = (self.access.operations("Group", group_id) if with_operations
+                          else OPERATIONS_OMITTED)
             consumer_view = self.groups.consumer.describe(group_id)
             if consumer_view is not None:  # CG-20: as a classic "consumer" group would be
                 groups.append({
                     "error_code": NONE, "group_id": group_id,
                     "group_state": consumer_view.state.value, "protocol_type": "consumer",
                     "protocol_data": consumer_view.assignor_name,
+                    "authorized_operations": operations,
                     "members": [{
                         "member_id": m.member_id, "group_instance_id": m.instance_id,
                         "client_id": m.client_id, "client_host": m.client_host,
@@ -758,13 +926,15 @@ class ApiHandlers:
                 state = GroupState.EMPTY if group_id in committed else GroupState.DEAD
                 groups.append({"error_code": NONE, "group_id": group_id,
                                "group_state": state.value, "protocol_type": "",
-                               "protocol_data": "", "members": []})
+                               "protocol_data": "", "members": [],
+                               "authorized_operations": operations})
                 continue
             assignments = dict(view.assignments or ())
             groups.append({
                 "error_code": NONE, "group_id": group_id, "group_state": view.state.value,
                 "protocol_type": view.protocol_type or "",
                 "protocol_data": view.protocol_name or "",
+                "authorized_operations": operations,
                 "members": [{
                     "member_id": member.member_id, "group_instance_id": member.group_instance_id,
                     "client_id": member.client_id,
@@ -789,6 +959,17 @@ class ApiHandlers:
                     "member_id": None, "member_epoch": 0, "heartbeat_interval_ms": 0,
                     "assignment": None}
 
+        if not self.access.allowed("Read", "Group", group_id):  # AUTHZ-15
+            code, message = self.access.refusal(GroupAuthorizationFailed, "Read", group_id)
+            return error(code, message)
+        subscribed = body.get("subscribed_topic_names")
+        if subscribed:  # AUTHZ-15: every subscribed topic needs Describe
+            described = self.access.topics("Describe", subscribed)
+            hidden = sorted(set(subscribed) - described)
+            if hidden:
+                return error(kafka_error(TopicAuthorizationFailed).code,
+                             f"{sender.principal} may not Describe the subscribed topics "
+                             f"{', '.join(hidden)}")
         if body.get("subscribed_topic_regex"):  # librdkafka sends "" for "no regex"
             return error(INVALID_REQUEST, "SubscribedTopicRegex is not supported yet.")
         classic = self.groups.coordinator.describe(group_id)
@@ -797,7 +978,6 @@ class ApiHandlers:
                 return error(GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
             if epoch == 0:
                 self.groups.coordinator.delete_group(group_id)
-        subscribed = body.get("subscribed_topic_names")
         names = set(subscribed or ())
         view = self.groups.consumer.describe(group_id)
         if view is not None:
@@ -857,6 +1037,12 @@ class ApiHandlers:
         """ConsumerGroupDescribe: epochs, assignor, and each member's assignment and target."""
         groups = []
         for group_id in body["group_ids"]:
+            if not self.access.allowed("Describe", "Group", group_id):  # AUTHZ-16
+                groups.append({"error_code": kafka_error(GroupAuthorizationFailed).code,
+                               "error_message": None, "group_id": group_id, "group_state": "",
+                               "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "",
+                               "members": []})
+                continue
             view = self.groups.consumer.describe(group_id)
             if not group_id:
                 groups.append(self._describe_error(group_id, INVALID_GROUP_ID, "Invalid group."))
@@ -866,8 +1052,25 @@ class ApiHandlers:
                            else f"Group {group_id} not found.")
                 groups.append(self._describe_error(group_id, GROUP_ID_NOT_FOUND, message))
             else:
-                groups.append(await self._describe_consumer_group(view))
+                groups.append(self._hide_undescribable_topics(
+                    await self._describe_consumer_group(view)))
+                if body.get("include_authorized_operations") and (
+                        groups[-1]["error_code"] == NONE):
+                    groups[-1]["authorized_operations"] = self.access.operations("Group",
+                                                                                 group_id)
         return {"throttle_time_ms": 0, "groups": groups}
+
+    def _hide_undescribable_topics(self, described: Body) -> Body:
+        """AUTHZ-16: a group whose members' assignments name a topic the principal may not
+        describe is answered TOPIC_AUTHORIZATION_FAILED, without its members."""
+        names = {entry["topic_name"] for member in described["members"]
+                 for assignment in (member["assignment"], member["target_assignment"])
+                 for entry in assignment["topic_partitions"]}
+        if names <= self.access.topics("Describe", names):
+            return described
+        return {**described, "error_code": kafka_error(TopicAuthorizationFailed).code,
+                "error_message": "The group has described topic(s) that the client is not "
+                                 "authorized to describe.", "members": []}
 
     @staticmethod
     def _describe_error(group_id: str, code: int, message: str) -> Body:
@@ -905,6 +1108,8 @@ class ApiHandlers:
             for group_id in body["groups_names"]]}
 
     async def _delete_group(self, group_id: str) -> int:
+        if not self.access.allowed("Delete", "Group", group_id):  # AUTHZ-14
+            return kafka_error(GroupAuthorizationFailed).code
         coordinator = self.groups.coordinator
         try:
             validate_group_id(group_id)
@@ -932,6 +1137,10 @@ class ApiHandlers:
         """OffsetDelete: a group's committed offsets of some partitions go (durably); a live
         consumer group keeps those of topics its members subscribe to (GROUP_SUBSCRIBED_TO_TOPIC)."""
         group_id = body["group_id"]
+        if not self.access.allowed("Delete", "Group", group_id):  # AUTHZ-14: nothing deleted
+            return {"error_code": kafka_error(GroupAuthorizationFailed).code,
+                    "throttle_time_ms": 0, "topics": []}
+        readable = self.access.topics("Read", (topic["name"] for topic in body["topics"]))
         counts: dict[str, int] = {}
         try:
             validate_group_id(group_id)
@@ -969,7 +1178,9 @@ class ApiHandlers:
             for partition in topic["partitions"]:
                 number = partition["partition_index"]
                 code = NONE
-                if not 0 <= number < count:
+                if name not in readable:  # AUTHZ-14
+                    code = kafka_error(TopicAuthorizationFailed).code
+                elif not 0 <= number < count:
                     code = UNKNOWN_TOPIC_OR_PARTITION
                 elif (live and view is not None and is_subscribed(view, name)) or (
                         consumer_topics is not None and name in consumer_topics):
@@ -1001,6 +1212,15 @@ class ApiHandlers:
         name = topic["name"]
         answer: Body = {"name": name, "num_partitions": -1, "replication_factor": -1,
                         "configs": None}
+        # AUTHZ-13: without DescribeConfigs on the topic its config, partition count and
+        # replication factor are not answered (topic_config_error_code says why).
+        describable = self.access.allowed("DescribeConfigs", "Topic", name, log_denial=False)
+        if not describable:
+            answer["topic_config_error_code"] = kafka_error(TopicAuthorizationFailed).code
+        if not self._may_create(name):  # AUTHZ-13, before any validation
+            answer["error_code"], answer["error_message"] = self.access.refusal(
+                TopicAuthorizationFailed, "Create", name)
+            return answer
         assignments = topic.get("assignments") or []
         count = topic["num_partitions"]
         if count == -1:
@@ -1031,10 +1251,12 @@ class ApiHandlers:
         except Exception as exc:  # noqa: BLE001 - answered per topic
             answer["error_code"], answer["error_message"] = error_of(exc, f"create topic {name}")
             return answer
-        answer.update(error_code=NONE, error_message=None, num_partitions=count,
-                      replication_factor=1)
+        answer.update(error_code=NONE, error_message=None)
         if not validate_only:
             answer["topic_id"] = created.topic_id
+        if not describable:
+            return answer
+        answer.update(num_partitions=count, replication_factor=1)
         if config is not None:
             answer["configs"] = [
                 {"name": entry.name, "value": entry.value, "read_only": False,
@@ -1060,7 +1282,18 @@ class ApiHandlers:
                 name = given_name
                 if name is None:
                     name = await self._topic_name_by_id(topic_id)
-                    answer.update(name=name, topic_id=topic_id)
+                    answer["topic_id"] = topic_id
+                    if not self.access.allowed("Describe", "Topic", name):  # AUTHZ-13
+                        answer["error_code"], answer["error_message"] = self.access.refusal(
+                            TopicAuthorizationFailed, "Describe", str(topic_id))
+                        responses.append(answer)
+                        continue
+                    answer["name"] = name
+                if not self.access.allowed("Delete", "Topic", name):  # AUTHZ-13
+                    answer["error_code"], answer["error_message"] = self.access.refusal(
+                        TopicAuthorizationFailed, "Delete", name)
+                    responses.append(answer)
+                    continue
                 await self.broker.delete_topic(name)
                 _log.info("topic %s deleted", name)
             except Exception as exc:  # noqa: BLE001 - answered per topic
@@ -1075,6 +1308,11 @@ class ApiHandlers:
         for topic in body["topics"]:
             name, count = topic["name"], topic["count"]
             answer: Body = {"name": name, "error_code": NONE, "error_message": None}
+            if not self.access.allowed("Alter", "Topic", name):  # AUTHZ-13
+                answer["error_code"], answer["error_message"] = self.access.refusal(
+                    TopicAuthorizationFailed, "Alter", name)
+                results.append(answer)
+                continue
             try:
                 current = (await self.broker.topic_metadata(name)).partitions
                 assignments = topic.get("assignments") or []
@@ -1102,6 +1340,11 @@ class ApiHandlers:
             keys = resource.get("configuration_keys")
             answer: Body = {"resource_type": kind, "resource_name": name, "error_code": NONE,
                             "error_message": None, "configs": []}
+            refusal = self._config_refusal("DescribeConfigs", kind, name)
+            if refusal is not None:
+                answer["error_code"], answer["error_message"] = refusal
+                results.append(answer)
+                continue
             try:
                 if kind == RESOURCE_TOPIC:
                     metadata = await self.broker.topic_metadata(name)
@@ -1126,6 +1369,15 @@ class ApiHandlers:
                     exc, f"describe configs of {name}")
             results.append(answer)
         return {"throttle_time_ms": 0, "results": results}
+
+    def _config_refusal(self, operation: str, kind: int, name: str) -> tuple[int, str] | None:
+        """AUTHZ-18: `operation` on a topic's configs needs it on the topic, on a broker's on
+        the cluster; None when allowed (or for a resource type that is refused anyway)."""
+        if kind == RESOURCE_TOPIC and not self.access.allowed(operation, "Topic", name):
+            return self.access.refusal(TopicAuthorizationFailed, operation, name)
+        if kind == RESOURCE_BROKER and not self.access.cluster(operation):
+            return self.access.refusal(ClusterAuthorizationFailed, operation, CLUSTER_NAME)
+        return None
 
     def _broker_configs(self) -> dict[str, str]:
         settings = self.settings
@@ -1171,6 +1423,11 @@ class ApiHandlers:
             kind, name = resource["resource_type"], resource["resource_name"]
             answer: Body = {"resource_type": kind, "resource_name": name, "error_code": NONE,
                             "error_message": None}
+            refusal = self._config_refusal("AlterConfigs", kind, name)
+            if refusal is not None:
+                answer["error_code"], answer["error_message"] = refusal
+                responses.append(answer)
+                continue
             try:
                 if kind != RESOURCE_TOPIC:
                     answer.update(error_code=INVALID_REQUEST, error_message=(

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flyq.broker import AsyncBroker
-from flyq.errors import InvalidArgument, LogFailed, kafka_error
+from flyq.errors import InvalidArgument, LogFailed, TopicAuthorizationFailed, kafka_error
 from flyq.impl.log import PartitionHealth
 from flyq.records import StoredRecord
+from flyq.server._authz import Access
 
 __all__ = ["MAX_READ_BACKWARD_RECORDS", "ExtensionHandlers"]
 
@@ -53,11 +54,13 @@ def _state(health: PartitionHealth) -> Body:
 
 class ExtensionHandlers:
     """The handlers of FLYQ_API_KEYS over one `AsyncBroker`; `error_of` turns an exception into
-    (Kafka code, message) as for Kafka's APIs."""
+    (Kafka code, message) as for Kafka's APIs; `access` answers who may read or describe what
+    (spec/authorization.md AUTHZ-19)."""
 
-    def __init__(self, broker: AsyncBroker, error_of: ErrorOf) -> None:
+    def __init__(self, broker: AsyncBroker, error_of: ErrorOf, access: Access) -> None:
         self.broker = broker
         self.error_of = error_of
+        self.access = access
 
     async def read_backward(self, version: int, body: Body) -> Body:
         """FlyqReadBackward (EXT-2, EXT-3): decoded records newest first."""
@@ -65,6 +68,10 @@ class ExtensionHandlers:
         answer: Body = {"throttle_time_ms": 0, "error_code": _NONE, "error_message": None,
                         **_NO_OFFSETS, "records": []}
         from_offset = body["from_offset"]
+        if not self.access.allowed("Read", "Topic", topic):  # AUTHZ-19
+            answer["error_code"], answer["error_message"] = self.access.refusal(
+                TopicAuthorizationFailed, "Read", topic)
+            return answer
         if body["max_records"] < 1 or body["max_bytes"] < 1:
             answer.update(error_code=kafka_error(InvalidArgument).code,
                           error_message="max_records and max_bytes must be >= 1")
@@ -104,12 +111,18 @@ class ExtensionHandlers:
     async def _each(self, body: Body, *, verify: bool,
                     answer: Callable[[PartitionHealth], Body]) -> Body:
         topics = []
+        described = self.access.topics("Describe", (topic["name"] for topic in body["topics"]))
         for topic in body["topics"]:
             name = topic["name"]
             partitions = []
             for number in topic["partitions"]:
                 one: Body = {"partition_index": number, "error_code": _NONE,
                              "error_message": None}
+                if name not in described:  # AUTHZ-19
+                    one["error_code"], one["error_message"] = self.access.refusal(
+                        TopicAuthorizationFailed, "Describe", name)
+                    partitions.append(one)
+                    continue
                 try:
                     health = await self.broker.partition_health(name, number, verify=verify)
                 except Exception as exc:  # noqa: BLE001 - answered per partition
