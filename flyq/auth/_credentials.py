@@ -16,7 +16,7 @@ import binascii
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from flyq.auth._scram import ScramCredential
@@ -167,25 +167,34 @@ class CredentialStore:
     def set(self, user: str, credential: ScramCredential) -> None:
         """Store (or replace) `user`'s credential for its mechanism, durably (SASL-14).
         `UnacceptableCredential` for an empty user name."""
-        if not isinstance(user, str) or not user:
-            raise UnacceptableCredential(f"user name {user!r}: expected a non-empty name")
-        with self._lock:
-            users = self._read(self._layer, self.path)
-            users.setdefault(user, {})[credential.mechanism] = credential
-            self._write(users)
+        self.alter(upsertions=[(user, credential)])
 
     def delete(self, user: str, mechanism: str) -> None:
-        """Remove `user`'s `mechanism` credential durably (the user with its last one);
+        """Remove `user`'s `mechanism` credential durably (the user goes with its last one);
         `UnknownUser` if it has none."""
+        self.alter(deletions=[(user, mechanism)])
+
+    def alter(self, upsertions: Sequence[tuple[str, ScramCredential]] = (),
+              deletions: Sequence[tuple[str, str]] = ()) -> None:
+        """Apply deletions, then upsertions, in one durable write (SASL-14): all or none. A
+        deletion of a credential that is not stored raises `UnknownUser` and writes nothing;
+        an empty user name raises `UnacceptableCredential`."""
+        for user, _ in (*upsertions, *deletions):
+            if not isinstance(user, str) or not user:
+                raise UnacceptableCredential(f"user name {user!r}: expected a non-empty name")
         with self._lock:
-            users = self._read(self._layer, self.path)
-            mechanisms = users.get(user, {})
-            if mechanism not in mechanisms:
-                self._users = users
-                raise UnknownUser(user, mechanism)
-            del mechanisms[mechanism]
-            if not mechanisms:
-                del users[user]
+            # What the file holds now (another process may have changed it), then a copy to edit.
+            self._users = self._read(self._layer, self.path)
+            users = {user: dict(mechanisms) for user, mechanisms in self._users.items()}
+            for user, mechanism in deletions:
+                mechanisms = users.get(user, {})
+                if mechanism not in mechanisms:
+                    raise UnknownUser(user, mechanism)
+                del mechanisms[mechanism]
+                if not mechanisms:
+                    del users[user]
+            for user, credential in upsertions:
+                users.setdefault(user, {})[credential.mechanism] = credential
             self._write(users)
 
     def _write(self, users: Mapping[str, Mapping[str, ScramCredential]]) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import attrs
 from scramp import ScramException, ScramMechanism
+from scramp.core import Nonce
 
 from flyq.auth._scram import SCRAM_MECHANISMS, ScramCredential, check_password
 from flyq.errors import AuthenticationFailed, IllegalSaslState, UnsupportedSaslMechanism
@@ -215,8 +216,6 @@ class SaslServer:
             # SASL-9: librdkafka before 2.6.1 prepends its client nonce to the combined nonce
             # once more, and computes its proof over the message as sent; Kafka 3.8.1 accepts
             # it. scramp compares the nonce with the one it expects, so it is told this one.
-            from scramp.core import Nonce
-
             server.nonce = Nonce(received)
         try:
             server.set_client_final(message)

@@ -24,6 +24,8 @@ from flyq.errors import UnacceptableCredential, UnsupportedSaslMechanism
 __all__ = [
     "DEFAULT_ITERATIONS",
     "MAX_ITERATIONS",
+    "MECHANISMS_BY_CODE",
+    "MECHANISM_CODES",
     "MIN_ITERATIONS",
     "MIN_SALT_BYTES",
     "SCRAM_MECHANISMS",
@@ -37,6 +39,9 @@ __all__ = [
 ]
 
 SCRAM_MECHANISMS: Final = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+# SASL-17: Kafka's ScramMechanism type codes on the wire (0 is UNKNOWN).
+MECHANISM_CODES: Final = {"SCRAM-SHA-256": 1, "SCRAM-SHA-512": 2}
+MECHANISMS_BY_CODE: Final = {code: name for name, code in MECHANISM_CODES.items()}
 _HASHES: Final = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
 # SASL-2: Kafka's ScramMechanism bounds, the same for both mechanisms.
 MIN_ITERATIONS: Final = 4096
