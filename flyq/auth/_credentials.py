@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from flyq.auth._scram import ScramCredential
 from flyq.broker.layout import security_directory
@@ -202,9 +202,3 @@ class CredentialStore:
         make_dirs_durably(self._layer, os.path.dirname(self.path))
         replace_file(self._layer, self.path, _encode(copied))
         self._users = copied
-
-    def as_dict(self) -> dict[str, Any]:
-        """The store as `flyq users list --format json` prints it (no key material)."""
-        return {user: [{"mechanism": mechanism, "iterations": iterations}
-                       for mechanism, iterations in entries]
-                for user, entries in self.users().items()}

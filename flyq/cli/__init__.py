@@ -2,13 +2,13 @@
 
 `_root` holds the root group and error mapping, `_render` everything printed; `topic`, `produce`,
 `consume`, `groups`, `health` (health and retention), `log` (the offline segment inspector),
-`broker` (the network broker) and `bench` (client throughput) register their commands on the root
-group when imported here. The crash explorer is a separate program, `python -m flyq.crash`, so
-the harness is never imported at CLI start.
+`broker` (the network broker), `bench` (client throughput) and `users` (SCRAM users) register
+their commands on the root group when imported here. The crash explorer is a separate program,
+`python -m flyq.crash`, so the harness is never imported at CLI start.
 """
 
-from flyq.cli import bench, broker, consume, groups, health, log, produce, topic
+from flyq.cli import bench, broker, consume, groups, health, log, produce, topic, users
 from flyq.cli._root import cli, main
 
 __all__ = ["bench", "broker", "cli", "consume", "groups", "health", "log", "main", "produce",
-           "topic"]
+           "topic", "users"]
