@@ -3,8 +3,14 @@ and who a connection is: SCRAM credentials, their store and the sans-I/O SASL se
 (spec/sasl.md).
 
 The broker's wiring of both (listeners, the connection's authentication state) is flyq.server's;
-this package is their core.
+this package is their core. The credential store touches files (flyq.impl), so it loads lazily:
+the client salts passwords with `flyq.auth._scram` and must not load the broker's layers.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from flyq.auth._acl import (
     OPERATIONS,
@@ -16,7 +22,6 @@ from flyq.auth._acl import (
     implied_by,
     pattern_matches,
 )
-from flyq.auth._credentials import CredentialStore, credentials_path
 from flyq.auth._sasl import SASL_MECHANISMS, SaslServer, SaslStep
 from flyq.auth._scram import (
     SCRAM_MECHANISMS,
@@ -26,6 +31,9 @@ from flyq.auth._scram import (
     make_credential,
     salted_password,
 )
+
+if TYPE_CHECKING:
+    from flyq.auth._credentials import CredentialStore, credentials_path
 
 __all__ = [
     "OPERATIONS",
@@ -48,3 +56,11 @@ __all__ = [
     "pattern_matches",
     "salted_password",
 ]
+
+_LAZY = frozenset({"CredentialStore", "credentials_path"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'flyq.auth' has no attribute {name!r}")
+    return getattr(importlib.import_module("flyq.auth._credentials"), name)

@@ -15,6 +15,8 @@ from scramp import ScramClient
 
 from flyq.auth import CredentialStore, SaslServer
 from flyq.cli import cli
+from flyq.client import Admin
+from flyq.errors import UnacceptableCredential, UnknownUser, UnsupportedSaslMechanism
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.test_cli import fails, ok
 
@@ -170,3 +172,27 @@ def test_kafka_python_upserts_flyq_lists(broker: BrokerProcess) -> None:
     assert listing("--bootstrap", broker.bootstrap) == {
         "dave": [{"mechanism": "SCRAM-SHA-256", "iterations": 6000}],
         "erin": [{"mechanism": "SCRAM-SHA-512", "iterations": 4096}]}
+
+
+def test_admin_user_methods(broker: BrokerProcess) -> None:
+    """SASL-19, SASL-21: the synchronous Admin's user methods: upsert and describe, errors
+    raised as FlyQ's classes, per-user results of a mixed alter."""
+    with Admin(broker.bootstrap) as admin:
+        admin.upsert_user("gina", "g1na", "SCRAM-SHA-512", iterations=4100)
+        assert admin.describe_users() == {"gina": (("SCRAM-SHA-512", 4100),)}
+        assert admin.describe_user_scram_credentials(["gina"]) == admin.describe_users()
+        with pytest.raises(UnknownUser, match="hank"):
+            admin.describe_users(["hank"])
+        with pytest.raises(UnknownUser, match="gina"):
+            admin.delete_user("gina", "SCRAM-SHA-256")
+        with pytest.raises(UnacceptableCredential):
+            admin.upsert_user("", "pw")
+        with pytest.raises(UnsupportedSaslMechanism):
+            admin.upsert_user("gina", "pw", "SCRAM-SHA-1")
+        errors = admin.alter_user_scram_credentials(
+            [("ivan", "SCRAM-SHA-256", "1van", 4096)], [("gina", "SCRAM-SHA-512"),
+                                                        ("judy", "SCRAM-SHA-256")])
+        assert errors["ivan"] is None and errors["gina"] is None
+        assert isinstance(errors["judy"], UnknownUser)
+        assert admin.describe_users() == {"ivan": (("SCRAM-SHA-256", 4096),)}
+    assert logs_in(broker.data_dir, "ivan", "1van", "SCRAM-SHA-256")
