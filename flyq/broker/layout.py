@@ -4,6 +4,7 @@
     DATA_DIR/cluster.id                the cluster id Kafka clients see, made on first start
     DATA_DIR/@consumer_offsets/        the consumer-group offset store (spec/groups.md)
     DATA_DIR/@producer-ids             end of the reserved producer-id block (IDEM-13)
+    DATA_DIR/@security/                SCRAM credentials (spec/sasl.md SASL-12) and other security state
     DATA_DIR/NAME/topic.json           a topic's metadata, its commit point (TOPIC-1)
     DATA_DIR/NAME/NAME-P/              partition P's log directory, like Kafka's
 
@@ -25,12 +26,14 @@ __all__ = [
     "GROUPS_DIRECTORY",
     "PRODUCER_IDS_FILE",
     "RESERVED_NAMES",
+    "SECURITY_DIRECTORY",
     "TOPIC_METADATA_FILE",
     "check_topic_name",
     "cluster_id_path",
     "config_path",
     "groups_directory",
     "producer_ids_path",
+    "security_directory",
     "partition_directory",
     "topic_directory",
     "topic_metadata_path",
@@ -43,8 +46,12 @@ GROUPS_DIRECTORY = "@consumer_offsets"
 # The end of the reserved block of producer ids (spec/idempotence.md IDEM-13); `@` keeps it apart
 # from every topic name (TOPIC-2).
 PRODUCER_IDS_FILE = "@producer-ids"
+# Security state (SCRAM credentials, spec/sasl.md SASL-12): `@` keeps it apart from every topic
+# name (TOPIC-2), so deleting a topic can never remove it.
+SECURITY_DIRECTORY = "@security"
 TOPIC_METADATA_FILE = "topic.json"
-RESERVED_NAMES = frozenset({CONFIG_FILE, CLUSTER_ID_FILE, GROUPS_DIRECTORY, PRODUCER_IDS_FILE})
+RESERVED_NAMES = frozenset({CONFIG_FILE, CLUSTER_ID_FILE, GROUPS_DIRECTORY, PRODUCER_IDS_FILE,
+                            SECURITY_DIRECTORY})
 
 
 def check_topic_name(name: object) -> str:
@@ -92,3 +99,8 @@ def config_path(data_dir: str) -> str:
 def cluster_id_path(data_dir: str) -> str:
     """Where the cluster id of `data_dir` is kept."""
     return os.path.join(data_dir, CLUSTER_ID_FILE)
+
+
+def security_directory(data_dir: str) -> str:
+    """Directory of the data directory's security state (SCRAM credentials)."""
+    return os.path.join(data_dir, SECURITY_DIRECTORY)

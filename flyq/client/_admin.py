@@ -12,6 +12,7 @@ no FindCoordinator is sent.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,13 @@ from flyq.auth import (
     AclFilter,
     acl_from_codes,
     codes_of_acl,
+)
+from flyq.auth._scram import (
+    DEFAULT_ITERATIONS,
+    MECHANISM_CODES,
+    MECHANISMS_BY_CODE,
+    hash_name,
+    salted_password,
 )
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
 from flyq.client._sync import LoopThread
@@ -56,6 +64,7 @@ _CREATE_TOPICS, _DELETE_TOPICS, _INCREMENTAL_ALTER_CONFIGS = 19, 20, 44
 _DELETE_RECORDS, _DESCRIBE_CONFIGS, _CREATE_PARTITIONS = 21, 32, 37
 _RESOURCE_TOPIC, _CONFIG_SET, _CONFIG_DELETE = 2, 0, 1
 _FLYQ_PARTITION_STATE, _FLYQ_VERIFY_INDEX = 30001, 30002
+_DESCRIBE_USER_SCRAM_CREDENTIALS, _ALTER_USER_SCRAM_CREDENTIALS = 50, 51
 LATEST, EARLIEST = -1, -2
 TopicPartition = tuple[str, int]
 
@@ -583,6 +592,74 @@ class AsyncAdmin:
                     entry["permission_type"]))
         return sorted(removed, key=attrs.astuple)
 
+    # --- SCRAM users (spec/sasl.md SASL-21) ---------------------------------------------------
+
+    async def describe_user_scram_credentials(self, users: Sequence[str] | None = None
+                                              ) -> dict[str, tuple[tuple[str, int], ...]]:
+        """User -> its (mechanism, iterations) pairs (DescribeUserScramCredentials): of `users`,
+        or of every user. An error of the request (ClusterAuthorizationFailed) or of a user named
+        (UnknownUser for one without credentials) is raised, naming the user."""
+        body = await self._call(
+            _DESCRIBE_USER_SCRAM_CREDENTIALS,
+            {"users": None if users is None else [{"name": name} for name in users]}, (0, 0))
+        _raise_for(body["error_code"], body["error_message"] or "describe SCRAM users")
+        described: dict[str, tuple[tuple[str, int], ...]] = {}
+        for result in body["results"]:
+            _raise_for(result["error_code"],
+                       result["error_message"] or f"describe user {result['user']}",
+                       user=result["user"])
+            described[result["user"]] = tuple(sorted(
+                (MECHANISMS_BY_CODE.get(info["mechanism"], f"mechanism {info['mechanism']}"),
+                 info["iterations"]) for info in result["credential_infos"]))
+        return dict(sorted(described.items()))
+
+    async def alter_user_scram_credentials(
+            self, upsertions: Iterable[tuple[str, str, str, int]] = (),
+            deletions: Iterable[tuple[str, str]] = ()) -> dict[str, FlyQError | None]:
+        """Upsert (user, mechanism, password, iterations) and delete (user, mechanism) SCRAM
+        credentials (AlterUserScramCredentials): user -> None if its changes were applied, else
+        the error (UnknownUser, UnacceptableCredential, UnsupportedSaslMechanism, ...). The
+        password is salted and iterated here with a random salt; only the salted password is
+        sent (SASL-21)."""
+        wire_upsertions = []
+        for user, mechanism, password, iterations in upsertions:
+            hash_name(mechanism)  # UnsupportedSaslMechanism before anything is sent
+            salt = secrets.token_bytes(32)
+            wire_upsertions.append({
+                "name": user, "mechanism": MECHANISM_CODES[mechanism], "iterations": iterations,
+                "salt": salt,
+                "salted_password": salted_password(mechanism, password, salt, iterations)})
+        wire_deletions = [{"name": user, "mechanism": MECHANISM_CODES.get(mechanism, 0)}
+                          for user, mechanism in deletions]
+        body = await self._call(_ALTER_USER_SCRAM_CREDENTIALS,
+                                {"deletions": wire_deletions, "upsertions": wire_upsertions},
+                                (0, 0))
+        return {result["user"]: (error_from_code(result["error_code"],
+                                                 result["error_message"]
+                                                 or f"alter user {result['user']}",
+                                                 user=result["user"])
+                                 if result["error_code"] else None)
+                for result in body["results"]}
+
+    async def upsert_user(self, name: str, password: str, mechanism: str = "SCRAM-SHA-256",
+                          iterations: int = DEFAULT_ITERATIONS) -> None:
+        """Create or replace `name`'s `mechanism` credential for `password`; raises its error."""
+        error = (await self.alter_user_scram_credentials(
+            [(name, mechanism, password, iterations)])).get(name)
+        if error is not None:
+            raise error
+
+    async def delete_user(self, name: str, mechanism: str) -> None:
+        """Delete `name`'s `mechanism` credential; UnknownUser if it has none."""
+        error = (await self.alter_user_scram_credentials(deletions=[(name, mechanism)])).get(name)
+        if error is not None:
+            raise error
+
+    async def describe_users(self, users: Sequence[str] | None = None
+                             ) -> dict[str, tuple[tuple[str, int], ...]]:
+        """See `describe_user_scram_credentials`."""
+        return await self.describe_user_scram_credentials(users)
+
 
 def _filter_body(acl_filter: AclFilter) -> dict[str, Any]:
     """The wire fields of a DescribeAcls request or a DeleteAcls filter."""
@@ -740,3 +817,32 @@ class Admin:
     def delete_acls(self, filters: Iterable[AclFilter]) -> list[Acl]:
         """See `AsyncAdmin.delete_acls`."""
         return self._thread.run(self._admin.delete_acls(list(filters)))
+
+    # --- SCRAM users --------------------------------------------------------------------------
+
+    def describe_user_scram_credentials(self, users: Sequence[str] | None = None
+                                        ) -> dict[str, tuple[tuple[str, int], ...]]:
+        """See `AsyncAdmin.describe_user_scram_credentials`."""
+        return self._thread.run(self._admin.describe_user_scram_credentials(
+            None if users is None else list(users)))
+
+    def alter_user_scram_credentials(self, upsertions: Iterable[tuple[str, str, str, int]] = (),
+                                     deletions: Iterable[tuple[str, str]] = ()
+                                     ) -> dict[str, FlyQError | None]:
+        """See `AsyncAdmin.alter_user_scram_credentials`."""
+        return self._thread.run(self._admin.alter_user_scram_credentials(
+            list(upsertions), list(deletions)))
+
+    def upsert_user(self, name: str, password: str, mechanism: str = "SCRAM-SHA-256",
+                    iterations: int = DEFAULT_ITERATIONS) -> None:
+        """See `AsyncAdmin.upsert_user`."""
+        self._thread.run(self._admin.upsert_user(name, password, mechanism, iterations))
+
+    def delete_user(self, name: str, mechanism: str) -> None:
+        """See `AsyncAdmin.delete_user`."""
+        self._thread.run(self._admin.delete_user(name, mechanism))
+
+    def describe_users(self, users: Sequence[str] | None = None
+                       ) -> dict[str, tuple[tuple[str, int], ...]]:
+        """See `AsyncAdmin.describe_users`."""
+        return self.describe_user_scram_credentials(users)

@@ -734,6 +734,48 @@ OFFSET_DELETE = api(47, "OffsetDelete", oldest=0, newest=0, flexible=None, reque
     )),
 ))
 
+DESCRIBE_USER_SCRAM_CREDENTIALS = api(50, "DescribeUserScramCredentials", oldest=0, newest=0,
+                                      flexible=0, request=(
+    f("users", "[]struct", "0+", nullable="0+", fields=(
+        f("name", "string", "0+"),
+    )),
+), response=(
+    f("throttle_time_ms", "int32", "0+"),
+    f("error_code", "int16", "0+"),
+    f("error_message", "string", "0+", nullable="0+"),
+    f("results", "[]struct", "0+", fields=(
+        f("user", "string", "0+"),
+        f("error_code", "int16", "0+"),
+        f("error_message", "string", "0+", nullable="0+"),
+        f("credential_infos", "[]struct", "0+", fields=(
+            f("mechanism", "int8", "0+"),
+            f("iterations", "int32", "0+"),
+        )),
+    )),
+))
+
+ALTER_USER_SCRAM_CREDENTIALS = api(51, "AlterUserScramCredentials", oldest=0, newest=0,
+                                   flexible=0, request=(
+    f("deletions", "[]struct", "0+", fields=(
+        f("name", "string", "0+"),
+        f("mechanism", "int8", "0+"),
+    )),
+    f("upsertions", "[]struct", "0+", fields=(
+        f("name", "string", "0+"),
+        f("mechanism", "int8", "0+"),
+        f("iterations", "int32", "0+"),
+        f("salt", "bytes", "0+"),
+        f("salted_password", "bytes", "0+"),
+    )),
+), response=(
+    f("throttle_time_ms", "int32", "0+"),
+    f("results", "[]struct", "0+", fields=(
+        f("user", "string", "0+"),
+        f("error_code", "int16", "0+"),
+        f("error_message", "string", "0+", nullable="0+"),
+    )),
+))
+
 DESCRIBE_CLUSTER = api(60, "DescribeCluster", oldest=0, newest=2, flexible=0, request=(
     f("include_cluster_authorized_operations", "bool", "0+"),
     f("endpoint_type", "int8", "1+", default=1),
@@ -938,6 +980,8 @@ APIS: Mapping[int, ApiSchema] = {api.key: api for api in (
     DELETE_GROUPS,
     INCREMENTAL_ALTER_CONFIGS,
     OFFSET_DELETE,
+    DESCRIBE_USER_SCRAM_CREDENTIALS,
+    ALTER_USER_SCRAM_CREDENTIALS,
     DESCRIBE_CLUSTER,
     CONSUMER_GROUP_HEARTBEAT,
     CONSUMER_GROUP_DESCRIBE,

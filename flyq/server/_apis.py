@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flyq.auth import AclAuthorizer
+from flyq.auth import AclAuthorizer, CredentialStore
 from flyq.auth._acl_store import AclStore
 from flyq.broker import AsyncBroker, ProduceResult
 from flyq.broker.kafka_config import (
@@ -62,6 +62,7 @@ from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService
 from flyq.server._settings import ServerSettings
+from flyq.server._user_apis import UserCredentialHandlers
 from flyq.server._watch import AppendWatch
 
 __all__ = ["SUPPORTED_VERSIONS", "ApiHandlers", "ApiKey", "CloseConnection"]
@@ -102,6 +103,8 @@ class ApiKey:
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
     OFFSET_DELETE = 47
+    DESCRIBE_USER_SCRAM_CREDENTIALS = 50
+    ALTER_USER_SCRAM_CREDENTIALS = 51
     DESCRIBE_CLUSTER = 60
     CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
@@ -140,6 +143,8 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ApiKey.DELETE_GROUPS: (0, 2),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
     ApiKey.OFFSET_DELETE: (0, 0),
+    ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0),
+    ApiKey.ALTER_USER_SCRAM_CREDENTIALS: (0, 0),
     ApiKey.DESCRIBE_CLUSTER: (0, 1),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (0, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: (0, 0),
@@ -219,6 +224,9 @@ class ApiHandlers:
         self.acl_store = AclStore.open(broker.broker.data_dir)
         self.authorization.replace_acls(self.acl_store.acls())
         self.acl_apis = AclHandlers(self.acl_store, self.authorization)
+        # SCRAM credentials (spec/sasl.md): the SASL exchange and the two user APIs read them.
+        self.credentials = CredentialStore.open(broker.broker.data_dir)
+        self.user_apis = UserCredentialHandlers(self.credentials, self.authorization)
         self._handlers: dict[int, Callable[[int, Body], Awaitable[Body | None]]] = {
             ApiKey.PRODUCE: self.produce,
             ApiKey.FETCH: self.fetch,
@@ -247,6 +255,8 @@ class ApiHandlers:
             ApiKey.DELETE_GROUPS: self.delete_groups,
             ApiKey.INCREMENTAL_ALTER_CONFIGS: self.incremental_alter_configs,
             ApiKey.OFFSET_DELETE: self.offset_delete,
+            ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: self.user_apis.describe_user_scram_credentials,
+            ApiKey.ALTER_USER_SCRAM_CREDENTIALS: self.user_apis.alter_user_scram_credentials,
             ApiKey.DESCRIBE_CLUSTER: self.describe_cluster,
             ApiKey.CONSUMER_GROUP_HEARTBEAT: self.consumer_group_heartbeat,
             ApiKey.CONSUMER_GROUP_DESCRIBE: self.consumer_group_describe,

@@ -40,6 +40,7 @@ from typing import Any, cast
 
 import attrs
 
+from flyq.auth import SaslServer
 from flyq.broker import AsyncBroker
 from flyq.errors import AuthenticationFailed, FlyQError
 from flyq.protocol import Request, ServerConnection

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from flyq.auth import SASL_MECHANISMS
 from flyq.errors import InvalidArgument, InvalidConfig
 from flyq.server._listeners import Listener, parse_address, parse_listeners, with_advertised
 from flyq.server._tls import TlsSettings
@@ -21,8 +22,6 @@ from flyq.values import is_int
 __all__ = ["DEFAULT_PORT", "ServerSettings", "parse_address", "server_table"]
 
 DEFAULT_PORT = 9092
-# TODO(merge): import from flyq.auth once the SASL module lands.
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _SERVER_TABLE = "server"
 
 

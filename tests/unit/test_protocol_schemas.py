@@ -26,7 +26,7 @@ RESOURCES = Path(_KAFKA.origin).parent / "protocol" / "schemas" / "resources"
 
 NOT_IN_KAFKA_PYTHON = {68, 69} | FLYQ_API_KEYS
 REQUIRED = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 29, 30, 31, 32,
-            33, 36, 37, 42, 44, 47, 60, 68, 69}
+            33, 36, 37, 42, 44, 47, 50, 51, 60, 68, 69}
 COMMENTS = re.compile(r"(?m)^\s*//.*\n?")
 
 
