@@ -19,6 +19,7 @@ import attrs
 
 from flyq.auth._acl import Acl
 from flyq.auth._acl_filter import AclFilter
+from flyq.broker.layout import SECURITY_DIRECTORY
 from flyq.errors import CorruptCheckpoint, FlyQError
 from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_whole_file, replace_file
 from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
@@ -26,8 +27,10 @@ from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
 __all__ = ["ACL_FILE", "FORMAT_VERSION", "LOCK_FILE", "AclStore", "decode_acls", "encode_acls",
            "lock_acls"]
 
-ACL_FILE: Final = os.path.join("security", "acls.json")
-LOCK_FILE: Final = os.path.join("security", ".lock")
+# In the data directory's security directory, beside the SCRAM credentials; "@" keeps it apart
+# from every topic's directory (no topic name has one).
+ACL_FILE: Final = os.path.join(SECURITY_DIRECTORY, "acls.json")
+LOCK_FILE: Final = os.path.join(SECURITY_DIRECTORY, ".acl-lock")
 FORMAT_VERSION: Final = 1
 _FIELDS: Final = tuple(field.name for field in attrs.fields(Acl))
 

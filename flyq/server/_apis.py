@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flyq.auth import AclAuthorizer, CredentialStore
+from flyq.auth import CLUSTER_NAME, AclAuthorizer, CredentialStore
 from flyq.auth._acl_store import AclStore
 from flyq.broker import AsyncBroker, ProduceResult
 from flyq.broker.kafka_config import (
@@ -57,7 +57,7 @@ from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
 from flyq.server._acl_apis import AclHandlers
 from flyq.server._authorization import Authorization
-from flyq.server._authz import CLUSTER_NAME, OPERATIONS_OMITTED, Access
+from flyq.server._authz import OPERATIONS_OMITTED, Access
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService

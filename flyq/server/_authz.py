@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from flyq.auth import Acl
+from flyq.auth import CLUSTER_NAME, OPERATION_CODES, Acl
 from flyq.errors import AuthorizationFailed, kafka_error
 from flyq.server._authorization import Authorization
 from flyq.server._context import REQUEST
 
 __all__ = [
-    "CLUSTER_NAME",
     "OPERATIONS_OMITTED",
     "SUPPORTED_OPERATIONS",
     "Access",
@@ -26,16 +25,9 @@ __all__ = [
 ]
 
 # Kafka's one Cluster resource (ACLs on the cluster name it).
-CLUSTER_NAME: Final = "kafka-cluster"
 # AUTHZ-20: an `*_authorized_operations` field that was not asked for (Integer.MIN_VALUE).
 OPERATIONS_OMITTED: Final = -2147483648
 
-# Kafka's AclOperation codes: the bit positions of the `*_authorized_operations` fields. The same
-# codes as the ACL APIs' wire table (flyq.auth OPERATION_CODES once that lands: use it then).
-_OPERATION_CODES: Final = {
-    "Read": 3, "Write": 4, "Create": 5, "Delete": 6, "Alter": 7, "Describe": 8,
-    "ClusterAction": 9, "DescribeConfigs": 10, "AlterConfigs": 11, "IdempotentWrite": 12,
-}
 
 # AUTHZ-20: the operations a resource type supports, whose authorized subset is reported
 # (Kafka's AclEntry.supportedOperations).
@@ -59,7 +51,7 @@ def operation_bits(operations: Iterable[str]) -> int:
     """The `*_authorized_operations` bit set of `operations` (bit n: AclOperation code n)."""
     bits = 0
     for operation in operations:
-        bits |= 1 << _OPERATION_CODES[operation]
+        bits |= 1 << OPERATION_CODES[operation]
     return bits
 
 

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from flyq.auth._acl_store import lock_acls
 from flyq.broker import AsyncBroker
 from flyq.impl.filelayer import set_fsync_observer
 from flyq.server._metrics import BrokerMetrics
@@ -29,7 +30,19 @@ async def serve(data_dir: str, settings: ServerSettings, *, config_path: str | N
     Every partition log is opened (and recovered if it was not closed cleanly) before the port
     opens, so clients never wait on a recovery and the log says at start what was recovered.
     With `metrics_address`, the Prometheus endpoint listens there once the broker does (MET-12).
+    The broker holds the ACL set for its life (ACL-24): offline `flyq acl` waits for it to stop.
     """
+    acl_lock = lock_acls(data_dir)
+    try:
+        await _serve(data_dir, settings, config_path=config_path, started=started, stop=stop,
+                     metrics_address=metrics_address)
+    finally:
+        acl_lock.release()
+
+
+async def _serve(data_dir: str, settings: ServerSettings, *, config_path: str | None,
+                 started: Callable[[BrokerServer], None] | None, stop: asyncio.Event | None,
+                 metrics_address: tuple[str, int] | None) -> None:
     broker = await AsyncBroker.open(data_dir, create=True, config_path=config_path)
     metrics = BrokerMetrics(broker) if metrics_address is not None else None
     try:

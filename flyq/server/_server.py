@@ -104,6 +104,7 @@ class _ClientConnection(asyncio.Protocol):
         self._writing_paused = False
         self._closing = False
         self._failed = False  # an authentication failed: nothing more is read (AUTH-5)
+        self._authenticating = False  # a SASL step is under way: requests wait (AUTH-4)
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
@@ -174,7 +175,16 @@ class _ClientConnection(asyncio.Protocol):
             self._server.metrics.bytes_received(self.listener.name, len(data))
         try:
             self._codec.receive_data(data)
-            while not self._closing and not self._failed:
+        except FlyQError as exc:
+            self.close(f"bad request from {self.peer}: {exc}")
+            return
+        self._process()
+
+    def _process(self) -> None:
+        """Handle the complete requests received, unless an authentication step is under way
+        (its outcome decides what may follow) or failed."""
+        try:
+            while not self._closing and not self._failed and not self._authenticating:
                 request = self._codec.next_request()
                 if request is None:
                     break
@@ -240,35 +250,50 @@ class _ClientConnection(asyncio.Protocol):
         task.add_done_callback(self._task_done)
 
     def _authenticate(self, request: Request, auth: ConnectionAuthentication, size: int) -> None:
-        """SaslHandshake / SaslAuthenticate (AUTH-3..6): answered in order like any request; a
+        """SaslHandshake / SaslAuthenticate (AUTH-3..6): answered in order like any request.
+        Nothing more is read until the step is done (a PLAIN check runs PBKDF2, off the loop); a
         failure is answered after the failure delay, then the connection closes."""
         assert request.body is not None
-        server = self._server
-        if request.header.api_key == SASL_HANDSHAKE_KEY:
-            body, outcome = auth.handshake(request.body)
-        else:
-            now_ms = int(time.monotonic() * 1000)
-            blocked = server.failed_authentications.blocked_for_ms(self.host, now_ms)
-            body, outcome = auth.authenticate(request.body, blocked_for_ms=blocked)
-            if outcome is AuthOutcome.FAILED and not blocked:
-                server.failed_authentications.record(self.host, now_ms)
-        delay = 0.0
-        if outcome is AuthOutcome.AUTHENTICATED:
-            self._codec.max_frame_bytes = server.settings.socket_request_max_bytes
-            server.count_authentication(self.listener, auth.mechanism or "?", succeeded=True)
-            _log.info("%s authenticated as %s with %s on %s", self.peer, auth.principal,
-                      auth.mechanism, self.listener.name)
-        elif outcome is AuthOutcome.FAILED:
-            delay = server.settings.failed_authentication_delay_ms / 1000
-            server.count_authentication(self.listener, auth.mechanism or "?", succeeded=False)
-            _log.info("authentication failed for %s on %s: %s", self.peer, self.listener.name,
-                      auth.failure)
-            self._failed = True
-        task = asyncio.get_running_loop().create_task(_answer_after(delay, body))
-        self._in_flight.append(_InFlight(request, task, size, started=time.perf_counter(),
-                                         close_after=outcome is AuthOutcome.FAILED))
+        entry = _InFlight(request, None, size, started=time.perf_counter())
+        self._authenticating = True
+        task = asyncio.get_running_loop().create_task(
+            self._sasl_step(auth, request.header.api_key, request.body, entry))
+        entry.task = task
+        self._in_flight.append(entry)
         self._unanswered += size
         task.add_done_callback(self._task_done)
+
+    async def _sasl_step(self, auth: ConnectionAuthentication, api_key: int,
+                         request: dict[str, Any], entry: _InFlight) -> dict[str, Any]:
+        server = self._server
+        try:
+            if api_key == SASL_HANDSHAKE_KEY:
+                body, outcome = auth.handshake(request)
+            else:
+                now_ms = int(time.monotonic() * 1000)
+                blocked = server.failed_authentications.blocked_for_ms(self.host, now_ms)
+                body, outcome = await asyncio.to_thread(
+                    functools.partial(auth.authenticate, request, blocked_for_ms=blocked))
+                if outcome is AuthOutcome.FAILED and not blocked:
+                    server.failed_authentications.record(self.host, now_ms)
+            if outcome is AuthOutcome.AUTHENTICATED:
+                self._codec.max_frame_bytes = server.settings.socket_request_max_bytes
+                server.count_authentication(self.listener, auth.mechanism or "?", succeeded=True)
+                _log.info("%s authenticated as %s with %s on %s", self.peer, auth.principal,
+                          auth.mechanism, self.listener.name)
+            elif outcome is AuthOutcome.FAILED:
+                self._failed = True
+                entry.close_after = True
+                server.count_authentication(self.listener, auth.mechanism or "?",
+                                            succeeded=False)
+                _log.info("authentication failed for %s on %s: %s", self.peer,
+                          self.listener.name, auth.failure)
+                await asyncio.sleep(server.settings.failed_authentication_delay_ms / 1000)
+            return body
+        finally:
+            self._authenticating = False
+            if not self._closing:
+                self._process()
 
     @staticmethod
     async def _after(previous: asyncio.Task[Any] | None, coroutine: Any) -> Any:
@@ -337,7 +362,7 @@ class _ClientConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         settings = self._server.settings
-        pause = (self._writing_paused or self._failed
+        pause = (self._writing_paused or self._failed or self._authenticating
                  or self._unanswered > settings.max_unanswered_bytes
                  or len(self._in_flight) >= settings.max_in_flight_requests)
         if pause and not self._reading_paused:

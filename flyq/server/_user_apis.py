@@ -11,7 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
-from flyq.auth import CredentialStore, ScramCredential, credential_from_salted_password
+from flyq.auth import (
+    CLUSTER_NAME,
+    CredentialStore,
+    ScramCredential,
+    credential_from_salted_password,
+)
 from flyq.auth._scram import (
     MECHANISM_CODES,
     MECHANISMS_BY_CODE,
@@ -28,12 +33,11 @@ from flyq.errors import (
 )
 from flyq.server._authorization import Authorization
 
-__all__ = ["CLUSTER_RESOURCE", "UserCredentialHandlers"]
+__all__ = ["UserCredentialHandlers"]
 
 Body = dict[str, Any]
 
 # Kafka's name of the one Cluster resource ACLs are written for.
-CLUSTER_RESOURCE: Final = "kafka-cluster"
 _NONE = 0
 # Kafka's DUPLICATE_RESOURCE: one user named twice in a Describe, or one (user, mechanism) pair
 # twice in an Alter (SASL-18, SASL-19).
@@ -59,7 +63,7 @@ class UserCredentialHandlers:
         """SASL-18: Describe on Cluster, else CLUSTER_AUTHORIZATION_FAILED for the request;
         every user when `users` is null or empty; an unknown user is RESOURCE_NOT_FOUND, a user
         named twice DUPLICATE_RESOURCE."""
-        if not self.authorization.allowed("Describe", "Cluster", CLUSTER_RESOURCE):
+        if not self.authorization.allowed("Describe", "Cluster", CLUSTER_NAME):
             return {"throttle_time_ms": 0, "error_code": CLUSTER_AUTHORIZATION_FAILED.code,
                     "error_message": _UNAUTHORIZED.format(operation="Describe"), "results": []}
         stored = self.store.users()
@@ -95,7 +99,7 @@ class UserCredentialHandlers:
         deletions = body.get("deletions") or []
         upsertions = body.get("upsertions") or []
         users = list(dict.fromkeys(entry["name"] for entry in (*deletions, *upsertions)))
-        if not self.authorization.allowed("Alter", "Cluster", CLUSTER_RESOURCE):
+        if not self.authorization.allowed("Alter", "Cluster", CLUSTER_NAME):
             message = _UNAUTHORIZED.format(operation="Alter")
             return {"throttle_time_ms": 0, "results": [
                 {"user": user, "error_code": CLUSTER_AUTHORIZATION_FAILED.code,
