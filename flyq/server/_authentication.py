@@ -125,13 +125,15 @@ class ConnectionAuthentication:
         """AUTH-2: whether a request with `api_key` may be handled now."""
         return self.authenticated or api_key in PRE_AUTH_API_KEYS
 
-    def handshake(self, body: Body) -> tuple[Body, AuthOutcome]:
+    def handshake(self, body: Body, version: int = 1) -> tuple[Body, AuthOutcome]:
         """The SaslHandshake answer (AUTH-3)."""
         mechanism = str(body.get("mechanism"))
-        if not self.listener.sasl or self.authenticated or self._exchange is not None:
+        if (not self.listener.sasl or self.authenticated or self._exchange is not None
+                or version < 1):
             why = ("this listener does not use SASL" if not self.listener.sasl
                    else "the connection has already authenticated" if self.authenticated
-                   else "a second SaslHandshake")
+                   else "a second SaslHandshake" if self._exchange is not None
+                   else "version 0 (unframed SASL tokens) is not served; version 1 is")
             self.failure = IllegalSaslState(f"unexpected SaslHandshake on {self.listener.name}: "
                                             f"{why}")
             return self._handshake_answer(self.failure), AuthOutcome.FAILED

@@ -268,7 +268,7 @@ class _ClientConnection(asyncio.Protocol):
         server = self._server
         try:
             if api_key == SASL_HANDSHAKE_KEY:
-                body, outcome = auth.handshake(request)
+                body, outcome = auth.handshake(request, entry.request.header.api_version)
             else:
                 now_ms = int(time.monotonic() * 1000)
                 blocked = server.failed_authentications.blocked_for_ms(self.host, now_ms)

@@ -25,7 +25,7 @@ def test_a_new_store_is_empty_and_writes_nothing(tmp_path: Path) -> None:
     store = AclStore.open(str(tmp_path))
     assert store.acls() == frozenset()
     assert store.describe(AclFilter()) == []
-    assert not (tmp_path / "security").exists()
+    assert not (tmp_path / "@security").exists()
 
 
 def test_changes_survive_a_reopen(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_the_file_is_the_documented_json(tmp_path: Path) -> None:
     """ACL-13: acls.json is {"version": 1, "acls": [...]} with the seven fields, sorted."""
     store = AclStore.open(str(tmp_path))
     store.add([acl(BOB), acl(ALICE, "pay", pattern="Prefixed", permission="Deny")])
-    document = json.loads((tmp_path / "security" / "acls.json").read_text())
+    document = json.loads((tmp_path / "@security" / "acls.json").read_text())
     assert document == {"version": 1, "acls": [
         {"principal": ALICE, "host": "*", "resource_type": "Topic", "pattern_type": "Prefixed",
          "resource_name": "pay", "operation": "Read", "permission": "Deny"},
@@ -77,8 +77,8 @@ def test_describe_filters_and_sorts(tmp_path: Path) -> None:
 def test_a_damaged_file_is_an_error_naming_it(tmp_path: Path, content: bytes, field: str) -> None:
     """ACL-13: a file that does not parse, or holds an invalid ACL, is CorruptCheckpoint naming
     the file and the field, never an empty set."""
-    (tmp_path / "security").mkdir()
-    path = tmp_path / "security" / "acls.json"
+    (tmp_path / "@security").mkdir()
+    path = tmp_path / "@security" / "acls.json"
     path.write_bytes(content)
     with pytest.raises(CorruptCheckpoint) as raised:
         AclStore.open(str(tmp_path))
@@ -90,7 +90,7 @@ def test_open_removes_a_stray_temp_file(tmp_path: Path) -> None:
     """ACL-14: a temp file left by an interrupted write is removed at open; the set is the
     file's."""
     AclStore.open(str(tmp_path)).add([acl()])
-    stray = tmp_path / "security" / "acls.json.tmp"
+    stray = tmp_path / "@security" / "acls.json.tmp"
     stray.write_bytes(b"{\"version\": 1, \"ac")
     assert AclStore.open(str(tmp_path)).acls() == {acl()}
     assert not stray.exists()
