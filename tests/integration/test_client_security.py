@@ -9,6 +9,7 @@ principal and not User:ANONYMOUS."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +223,22 @@ def test_cli_wrong_password_and_options_without_bootstrap(broker: BrokerProcess,
                          "--security-protocol", "SSL"])
     assert code == 2
     assert "--security-protocol: only with --bootstrap" in output
+
+
+def test_cli_bench_over_sasl_ssl(broker: BrokerProcess, tls: TlsFiles) -> None:
+    """CLIENT-57, CLIENT-56: `flyq bench produce` and `consume` with flyq's client work over
+    SASL_SSL; a third-party client is refused the security settings rather than run without."""
+    options = ["--bootstrap", broker.address("SASL_SSL"), "--security-protocol", "SASL_SSL",
+               "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-username", "admin",
+               "--ssl-ca", str(tls.ca), "--topic", "sec-bench", "--records", "40",
+               "--format", "json"]
+    code, output = _cli(["bench", "produce", *options, "--record-size", "10"], ADMIN_PASSWORD)
+    assert code == 0, output
+    assert json.loads(output.strip().splitlines()[-1])["records"] == 40
+    code, output = _cli(["bench", "consume", *options], ADMIN_PASSWORD)
+    assert code == 0, output
+    assert json.loads(output.strip().splitlines()[-1])["records"] == 40
+    code, output = _cli(["bench", "consume", *options, "--client", "kafka-python"],
+                        ADMIN_PASSWORD)
+    assert code == 1
+    assert "only flyq's own client takes the security settings" in output
