@@ -114,8 +114,7 @@ class BrokerConnection:
         except TimeoutError as exc:
             raise RequestTimedOut(f"no connection to {host}:{port} within {timeout}s") from exc
         except OSError as exc:
-            what = "TLS connection" if context is not None else "connection"
-            raise ConnectionBroken(f"cannot open a {what} to {host}:{port} "
+            raise ConnectionBroken(f"cannot connect to {host}:{port} "
                                    f"({security.security_protocol}): {exc}") from exc
         connection = cls(reader, writer, client_id, timeout, security)
         try:
