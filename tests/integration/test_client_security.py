@@ -19,7 +19,12 @@ from click.testing import CliRunner
 
 from flyq.cli import cli
 from flyq.client import Admin, Consumer, Producer, Security
-from flyq.errors import AuthenticationFailed, ClusterAuthorizationFailed, ConnectionBroken
+from flyq.errors import (
+    AuthenticationFailed,
+    ClusterAuthorizationFailed,
+    ConnectionBroken,
+    UnsupportedSaslMechanism,
+)
 from tests.integration.broker_process import BrokerProcess
 from tests.tls_files import TlsFiles, make_tls_files
 
@@ -242,3 +247,27 @@ def test_cli_bench_over_sasl_ssl(broker: BrokerProcess, tls: TlsFiles) -> None:
                         ADMIN_PASSWORD)
     assert code == 1
     assert "only flyq's own client takes the security settings" in output
+
+
+def test_a_mechanism_the_listener_does_not_enable(tmp_path: Path) -> None:
+    """CLIENT-54: UNSUPPORTED_SASL_MECHANISM is UnsupportedSaslMechanism carrying the broker's
+    list of enabled mechanisms; an enabled one on the same broker works."""
+    data = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["users", "add", "admin", "--password-stdin",
+                                      "--iterations", "4096", "--data-dir", str(data)],
+                                input=ADMIN_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "broker.toml"
+    config.write_text('[server]\n"sasl.enabled.mechanisms" = "SCRAM-SHA-512"\n')
+    process = BrokerProcess(data, listeners=("SASL_PLAINTEXT",),
+                            extra_args=("--config", str(config))).start()
+    try:
+        address = process.address("SASL_PLAINTEXT")
+        with pytest.raises(UnsupportedSaslMechanism) as error:
+            Admin(address, security=Security("SASL_PLAINTEXT", "PLAIN", "admin", ADMIN_PASSWORD))
+        assert (error.value.mechanism, error.value.enabled) == ("PLAIN", ("SCRAM-SHA-512",))
+        security = Security("SASL_PLAINTEXT", "SCRAM-SHA-512", "admin", ADMIN_PASSWORD)
+        with Admin(address, security=security) as admin:
+            assert admin.list_topics() == {}
+    finally:
+        assert process.stop() == 0
