@@ -33,7 +33,8 @@ from typing import Any, Final, Literal
 import attrs
 
 from flyq import __version__
-from flyq.client import AsyncAdmin, AsyncConsumer, AsyncProducer
+from flyq.client import AsyncAdmin, AsyncConsumer, AsyncProducer, Security
+from flyq.client._security import PLAINTEXT
 from flyq.errors import FlyQError, InvalidArgument, TopicAlreadyExists
 
 __all__ = [
@@ -101,6 +102,7 @@ class ProduceSettings:
     acks: Acks = "all"
     idempotence: bool = True
     partitions: int = 1  # of the topic, when it is created
+    security: Security = PLAINTEXT  # how flyq's client connects (spec/client.md CLIENT-56)
 
     def __attrs_post_init__(self) -> None:
         for name in ("records", "batch_size", "partitions"):
@@ -124,6 +126,7 @@ class ConsumeSettings:
     records: int
     # A run fails when no record arrives for this long (fewer records than asked).
     idle_timeout_s: float = 30.0
+    security: Security = PLAINTEXT  # how flyq's client connects (spec/client.md CLIENT-56)
 
     def __attrs_post_init__(self) -> None:
         if self.records < 1:
@@ -291,9 +294,12 @@ def client_version(client: str) -> str:
         return "not installed"
 
 
-def _check_client(client: str) -> None:
+def _check_client(client: str, security: Security) -> None:
     if client not in CLIENTS:
         raise InvalidArgument("client", client, " | ".join(CLIENTS))
+    if client != "flyq" and security != PLAINTEXT:
+        raise InvalidArgument("client", client, "flyq: only flyq's own client takes the "
+                              f"security settings ({security.security_protocol}) in bench")
     if client in _THIRD_PARTY:
         _third_party(client)
 
@@ -301,14 +307,15 @@ def _check_client(client: str) -> None:
 # --- setup through flyq's admin client -----------------------------------------------------------
 
 
-async def _ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    async with await AsyncAdmin.connect(bootstrap) as admin:
+async def _ensure_topic(bootstrap: str, topic: str, partitions: int,
+                        security: Security) -> None:
+    async with await AsyncAdmin.connect(bootstrap, security=security) as admin:
         with contextlib.suppress(TopicAlreadyExists):
             await admin.create_topic(topic, partitions)
 
 
-async def _partition_count(bootstrap: str, topic: str) -> int:
-    async with await AsyncAdmin.connect(bootstrap) as admin:
+async def _partition_count(bootstrap: str, topic: str, security: Security) -> int:
+    async with await AsyncAdmin.connect(bootstrap, security=security) as admin:
         return (await admin.partition_counts([topic]))[topic]
 
 
@@ -319,7 +326,8 @@ async def _produce_flyq(s: ProduceSettings, values: list[bytes], run: _ProduceRu
                         progress: _Progress) -> float:
     producer = await AsyncProducer.connect(
         s.bootstrap, client_id="flyq-bench", acks=-1 if s.acks == "all" else int(s.acks),
-        enable_idempotence=s.idempotence, linger_ms=s.linger_ms, batch_size=s.batch_size)
+        enable_idempotence=s.idempotence, linger_ms=s.linger_ms, batch_size=s.batch_size,
+        security=s.security)
     try:
         def acked(index: int, future: asyncio.Future[Any]) -> None:
             run.ack(index, None if future.cancelled() else future.exception())
@@ -440,9 +448,10 @@ def run_produce(client: str, settings: ProduceSettings,
                 on_progress: Progress | None = None) -> BenchResult:
     """Produce `settings.records` records through `client`, creating the topic (with
     `settings.partitions` partitions) if it does not exist; the figures (CLI-BENCH-1, -2)."""
-    _check_client(client)
+    _check_client(client, settings.security)
     values = payloads(settings.record_size)
-    asyncio.run(_ensure_topic(settings.bootstrap, settings.topic, settings.partitions))
+    asyncio.run(_ensure_topic(settings.bootstrap, settings.topic, settings.partitions,
+                              settings.security))
     run = _ProduceRun(settings.records)
     progress = _Progress(settings.records, on_progress)
     if client == "flyq":
@@ -491,7 +500,7 @@ async def _consume_flyq(s: ConsumeSettings, partitions: int, run: _ConsumeRun,
                         progress: _Progress) -> float:
     consumer = await AsyncConsumer.connect(
         s.bootstrap, client_id="flyq-bench", enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_records=POLL_RECORDS)
+        auto_offset_reset="earliest", max_poll_records=POLL_RECORDS, security=s.security)
     try:
         now = time.perf_counter
         start = now()
@@ -592,8 +601,9 @@ def run_consume(client: str, settings: ConsumeSettings,
                 on_progress: Progress | None = None) -> BenchResult:
     """Read `settings.records` records of the topic from the beginning through `client`; the
     figures (CLI-BENCH-1, -3). `BenchFailed` if they do not all arrive."""
-    _check_client(client)
-    partitions = asyncio.run(_partition_count(settings.bootstrap, settings.topic))
+    _check_client(client, settings.security)
+    partitions = asyncio.run(_partition_count(settings.bootstrap, settings.topic,
+                                              settings.security))
     run = _ConsumeRun(settings.records, settings.idle_timeout_s)
     progress = _Progress(settings.records, on_progress)
     if client == "flyq":

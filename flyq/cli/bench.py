@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import click
 
-from flyq.cli._network import bootstrap_option
+from flyq.cli._network import bootstrap_option, client_security
 from flyq.cli._progress import progress
 from flyq.cli._root import cli
 from flyq.perf import (
@@ -80,7 +80,8 @@ def produce(bootstrap: str | None, topic: str, records: int, client: str, output
     settings = ProduceSettings(
         bootstrap=_bootstrap(bootstrap), topic=topic, records=records, record_size=record_size,
         batch_size=batch_size, linger_ms=linger_ms, acks=cast(Acks, acks),
-        idempotence=acks == "all" and not no_idempotence, partitions=partitions)
+        idempotence=acks == "all" and not no_idempotence, partitions=partitions,
+        security=client_security())
     with progress(records, f"produce {topic}") as bar:
         result = run_produce(client, settings, on_progress=bar.advance)
     _print(result, output)
@@ -91,7 +92,8 @@ def produce(bootstrap: str | None, topic: str, records: int, client: str, output
 def consume(bootstrap: str | None, topic: str, records: int, client: str, output: str) -> None:
     """Read RECORDS records of TOPIC from the beginning of its partitions (assigned, no group)
     and report records/s and MB/s (CLI-BENCH-1, -3)."""
-    settings = ConsumeSettings(bootstrap=_bootstrap(bootstrap), topic=topic, records=records)
+    settings = ConsumeSettings(bootstrap=_bootstrap(bootstrap), topic=topic, records=records,
+                               security=client_security())
     with progress(records, f"consume {topic}") as bar:
         result = run_consume(client, settings, on_progress=bar.advance)
     _print(result, output)

@@ -16,7 +16,13 @@ import attrs
 import click
 
 from flyq.broker import Broker, ReadSpan
-from flyq.cli._network import StopSignals, admin_run, bootstrap_option, chosen_bootstrap
+from flyq.cli._network import (
+    StopSignals,
+    admin_run,
+    bootstrap_option,
+    chosen_bootstrap,
+    client_security,
+)
 from flyq.cli._progress import Progress, progress
 from flyq.cli._render import write_record
 from flyq.cli._root import cli, data_dir_option, open_broker
@@ -296,7 +302,7 @@ def _read_network(bootstrap: str, tps: list[tuple[str, int]], start: _Start,
     # consumer's read-ahead past the end, which the next partition's fetch queues behind) should
     # come back at once rather than after the broker's long-poll wait.
     consumer = Consumer(bootstrap, group_id=group, enable_auto_commit=False,
-                        auto_offset_reset=reset,
+                        auto_offset_reset=reset, security=client_security(),
                         fetch_max_wait_ms=_POLL_WAIT_MS if follow else _BOUNDED_WAIT_MS)
     try:
         with StopSignals() as stop:

@@ -19,7 +19,13 @@ from typing import BinaryIO
 import click
 
 from flyq.broker import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_RECORDS, ProduceResult
-from flyq.cli._network import StopSignals, admin_run, bootstrap_option, chosen_bootstrap
+from flyq.cli._network import (
+    StopSignals,
+    admin_run,
+    bootstrap_option,
+    chosen_bootstrap,
+    client_security,
+)
 from flyq.cli._progress import Progress, progress
 from flyq.cli._render import ProducedRange, format_option, print_json, produced_json, produced_text
 from flyq.cli._root import cli, data_dir_option, open_broker
@@ -333,6 +339,7 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
         return count, ends
 
     count, ends = admin_run(bootstrap, plan)
+    security = client_security()
     round_robin = None
     if spread:
         # BRK-4: null-key records go round robin from the least-filled partition.
@@ -367,7 +374,8 @@ def _produce_network(bootstrap: str, topic_name: str, the_value: Record | None,
 
     async def main(deliveries: _Deliveries, stop: StopSignals) -> None:
         nonlocal missing
-        async with await AsyncProducer.connect(bootstrap, **config) as producer:
+        async with await AsyncProducer.connect(bootstrap, security=security,
+                                               **config) as producer:
             try:
                 await send_all(producer, deliveries, stop)
             except _MissingSeparator as stopped:

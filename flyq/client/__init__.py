@@ -8,7 +8,9 @@ their offsets (CLIENT-4, CLIENT-5, CLIENT-12..19); `AsyncProducer` and its sync 
 sync facade `Consumer`) reads assigned partitions (CLIENT-20..29), or, with `subscribe`, those
 its classic consumer group gives it (CLIENT-30..39). FlyQ's extension APIs, where
 the broker advertises them: `AsyncAdmin.partition_state` / `verify_indexes`,
-`AsyncConsumer.read_backward` / `tail` (CLIENT-40..43). Errors are `flyq.errors.FlyQError`s.
+`AsyncConsumer.read_backward` / `tail` (CLIENT-40..43). `Security` (Kafka's client settings:
+TLS, SASL PLAIN / SCRAM) is accepted by every `connect` and facade (CLIENT-50..56). Errors are
+`flyq.errors.FlyQError`s.
 """
 
 from flyq.client._admin import (
@@ -33,6 +35,8 @@ from flyq.client._connection import (
 )
 from flyq.client._consumer import AsyncConsumer, Consumer, ConsumerRecord
 from flyq.client._producer import AsyncProducer, Producer
+from flyq.client._sasl_client import SaslClient
+from flyq.client._security import SECURITY_PROTOCOLS, Security, parse_properties
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -54,6 +58,10 @@ __all__ = [
     "PartitionState",
     "Producer",
     "RecordMetadata",
+    "SECURITY_PROTOCOLS",
+    "SaslClient",
+    "Security",
     "negotiated_version",
     "parse_bootstrap",
+    "parse_properties",
 ]

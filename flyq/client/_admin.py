@@ -37,6 +37,7 @@ from flyq.auth._scram import (
     salted_password,
 )
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection
+from flyq.client._security import PLAINTEXT, Security
 from flyq.client._sync import LoopThread
 from flyq.errors import FlyQError, ProtocolError, error_from_code
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, decode_assignment
@@ -221,9 +222,12 @@ class AsyncAdmin:
 
     @classmethod
     async def connect(cls, bootstrap: str, *, client_id: str = "flyq-admin",
-                      timeout: float = DEFAULT_TIMEOUT) -> AsyncAdmin:
-        """Connect to `bootstrap` (HOST:PORT) and negotiate api versions."""
-        return cls(await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout))
+                      timeout: float = DEFAULT_TIMEOUT,
+                      security: Security = PLAINTEXT) -> AsyncAdmin:
+        """Connect to `bootstrap` (HOST:PORT) with `security` (CLIENT-56) and negotiate api
+        versions."""
+        return cls(await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout,
+                                               security=security))
 
     async def close(self) -> None:
         """Close the connection."""
@@ -676,11 +680,12 @@ class Admin:
     event loop thread and waited for. `Admin("HOST:PORT")`, then `close()` (or `with`)."""
 
     def __init__(self, bootstrap: str, *, client_id: str = "flyq-admin",
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, security: Security = PLAINTEXT) -> None:
         self._thread = LoopThread("flyq-admin")
         try:
             self._admin = self._thread.run(
-                AsyncAdmin.connect(bootstrap, client_id=client_id, timeout=timeout))
+                AsyncAdmin.connect(bootstrap, client_id=client_id, timeout=timeout,
+                                   security=security))
         except BaseException:
             self._thread.stop()
             raise

@@ -9,6 +9,10 @@ Errors: a refused, reset or closed socket, or a frame that does not parse, is `C
 (cause in `__cause__`) for every request in flight and after; a request after `close()` is
 `ConnectionClosed`; no answer within `timeout` is `RequestTimedOut` (the connection is then
 closed, as its responses would no longer line up with the requests).
+
+Security (CLIENT-50..56): with `security=Security(...)` the socket is TLS (SSL, SASL_SSL) and,
+after ApiVersions, the connection authenticates with SASL (SaslHandshake v1, then
+SaslAuthenticate with the tokens of the sans-I/O `SaslClient`) before `open` returns.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from flyq.client._sasl_client import SaslClient
+from flyq.client._security import PLAINTEXT, Security, ssl_context
 from flyq.errors import (
+    AuthenticationFailed,
     ConnectionBroken,
     ConnectionClosed,
     FlyQError,
     InvalidArgument,
     ProtocolError,
     RequestTimedOut,
+    UnsupportedSaslMechanism,
     UnsupportedVersion,
     error_from_code,
 )
@@ -36,6 +44,9 @@ __all__ = ["DEFAULT_TIMEOUT", "BrokerConnection", "negotiated_version", "parse_b
 DEFAULT_TIMEOUT = 30.0
 API_VERSIONS = 18
 _PRODUCE = 0
+_SASL_HANDSHAKE = 17
+_SASL_AUTHENTICATE = 36
+_UNSUPPORTED_SASL_MECHANISM = 33
 _READ_SIZE = 1 << 16
 _UNSUPPORTED_VERSION = 35
 
@@ -73,9 +84,11 @@ class BrokerConnection:
     """Requests out, awaited responses in; use `BrokerConnection.open`."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 client_id: str, timeout: float) -> None:
+                 client_id: str, timeout: float, security: Security = PLAINTEXT) -> None:
         self.client_id = client_id
         self.timeout = timeout
+        # Kept so that connections opened from this one (a group's coordinator) use the same.
+        self.security = security
         self.versions: dict[int, tuple[int, int]] = {}
         self._reader = reader
         self._writer = writer
@@ -86,18 +99,28 @@ class BrokerConnection:
 
     @classmethod
     async def open(cls, bootstrap: str, *, client_id: str = "flyq",
-                   timeout: float = DEFAULT_TIMEOUT) -> BrokerConnection:
-        """Connect to `bootstrap` (HOST:PORT) and learn the broker's api versions."""
+                   timeout: float = DEFAULT_TIMEOUT,
+                   security: Security = PLAINTEXT) -> BrokerConnection:
+        """Connect to `bootstrap` (HOST:PORT) with `security` (TLS when its protocol says so),
+        learn the broker's api versions and authenticate with SASL when its protocol says so
+        (CLIENT-53, CLIENT-54)."""
         host, port = parse_bootstrap(bootstrap)
+        context = ssl_context(security) if security.tls else None
+        opening = (asyncio.open_connection(host, port, ssl=context, server_hostname=host,
+                                           ssl_handshake_timeout=timeout)
+                   if context is not None else asyncio.open_connection(host, port))
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            reader, writer = await asyncio.wait_for(opening, timeout)
         except TimeoutError as exc:
             raise RequestTimedOut(f"no connection to {host}:{port} within {timeout}s") from exc
         except OSError as exc:
-            raise ConnectionBroken(f"cannot connect to {host}:{port}: {exc}") from exc
-        connection = cls(reader, writer, client_id, timeout)
+            raise ConnectionBroken(f"cannot connect to {host}:{port} "
+                                   f"({security.security_protocol}): {exc}") from exc
+        connection = cls(reader, writer, client_id, timeout, security)
         try:
             await connection._negotiate()
+            if security.sasl:
+                await connection._authenticate(security)
         except BaseException:
             await connection.close()
             raise
@@ -112,6 +135,31 @@ class BrokerConnection:
             raise error_from_code(response.body["error_code"], "ApiVersions")
         self.versions = {entry["api_key"]: (entry["min_version"], entry["max_version"])
                          for entry in response.body["api_keys"]}
+
+    async def _authenticate(self, security: Security) -> None:
+        """SaslHandshake v1, then SaslAuthenticate until the exchange completes (CLIENT-54).
+        The broker closes the connection after a refusal, so every error here is final."""
+        mechanism = security.sasl_mechanism
+        username = security.sasl_username
+        assert mechanism is not None and username is not None
+        assert security.sasl_password is not None  # Security checked all three (CLIENT-50)
+        handshake = await self._send(_SASL_HANDSHAKE, self.version_for(_SASL_HANDSHAKE, (1, 1)),
+                                     {"mechanism": mechanism})
+        code = handshake.body["error_code"]
+        if code == _UNSUPPORTED_SASL_MECHANISM:
+            raise UnsupportedSaslMechanism(mechanism, tuple(handshake.body["mechanisms"] or ()))
+        if code:
+            raise error_from_code(code, f"SaslHandshake for {mechanism}")
+        client = SaslClient(mechanism, username, security.sasl_password)
+        version = self.version_for(_SASL_AUTHENTICATE, (0, 2))
+        token: bytes | None = client.first_token()
+        while token is not None:
+            answer = await self._send(_SASL_AUTHENTICATE, version, {"auth_bytes": token})
+            code = answer.body["error_code"]
+            if code:
+                why = answer.body["error_message"] or error_from_code(code).args[0]
+                raise AuthenticationFailed(mechanism, username, f"the broker refused: {why}")
+            token = client.receive(answer.body["auth_bytes"] or b"")
 
     @property
     def failed(self) -> bool:

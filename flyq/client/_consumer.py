@@ -49,6 +49,7 @@ import attrs
 
 from flyq.client._connection import DEFAULT_TIMEOUT, BrokerConnection, parse_bootstrap
 from flyq.client._group import GroupMember, parse_strategies
+from flyq.client._security import PLAINTEXT, Security
 from flyq.client._sync import LoopThread
 from flyq.codec.record_batch import (
     decode_batch_header,
@@ -238,12 +239,15 @@ class AsyncConsumer:
 
     @classmethod
     async def connect(cls, bootstrap: str, *, client_id: str = "flyq-consumer",
-                      timeout: float = DEFAULT_TIMEOUT, **config: Any) -> AsyncConsumer:
-        """Open the two connections to `bootstrap` (HOST:PORT); `config` as `__init__`'s."""
-        connection = await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout)
+                      timeout: float = DEFAULT_TIMEOUT, security: Security = PLAINTEXT,
+                      **config: Any) -> AsyncConsumer:
+        """Open the two connections to `bootstrap` (HOST:PORT) with `security` (CLIENT-56);
+        `config` as `__init__`'s."""
+        connection = await BrokerConnection.open(bootstrap, client_id=client_id, timeout=timeout,
+                                                 security=security)
         try:
             fetch_connection = await BrokerConnection.open(bootstrap, client_id=client_id,
-                                                           timeout=timeout)
+                                                           timeout=timeout, security=security)
         except BaseException:
             await connection.close()
             raise
@@ -251,7 +255,8 @@ class AsyncConsumer:
             consumer = cls(connection, fetch_connection, **config)
             consumer.bootstrap_address = parse_bootstrap(bootstrap)
             consumer._reopen = functools.partial(BrokerConnection.open, bootstrap,
-                                                 client_id=client_id, timeout=timeout)
+                                                 client_id=client_id, timeout=timeout,
+                                                 security=security)
             return consumer
         except BaseException:
             await connection.close()

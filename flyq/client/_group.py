@@ -319,7 +319,8 @@ class GroupMember:
         # A JoinGroup may wait the whole rebalance timeout for the other members.
         timeout = max(bootstrap.timeout, self.rebalance_timeout_ms / 1000 + _JOIN_GRACE_S)
         self.coordinator = await BrokerConnection.open(
-            f"{host}:{address[1]}", client_id=bootstrap.client_id, timeout=timeout)
+            f"{host}:{address[1]}", client_id=bootstrap.client_id, timeout=timeout,
+            security=bootstrap.security)
         self.coordinator_address = address
 
     def _coordinator(self) -> BrokerConnection:

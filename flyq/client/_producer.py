@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from flyq.client._batching import Partitioner, ProducerBatch, RecordAccumulator, RecordMetadata
 from flyq.client._connection import BrokerConnection
+from flyq.client._security import PLAINTEXT, Security
 from flyq.client._sync import LoopThread
 from flyq.codec.record_batch import COMPRESSION_GZIP, COMPRESSION_NONE, encode_batch
 from flyq.errors import FlyQError, InvalidArgument, RequestTimedOut, UnknownTopic, error_from_code
@@ -53,7 +54,8 @@ class AsyncProducer:
                  retry_backoff_ms: int = 100, retry_backoff_max_ms: int = 1000,
                  delivery_timeout_ms: int = 120_000, request_timeout_ms: int = 30_000,
                  metadata_max_age_ms: int = 300_000, buffer_memory: int = 1024 * 1024,
-                 max_block_ms: int = 60_000, rng: random.Random | None = None) -> None:
+                 max_block_ms: int = 60_000, rng: random.Random | None = None,
+                 security: Security = PLAINTEXT) -> None:
         if acks == "all":
             acks = -1
         if acks not in (0, 1, -1):
@@ -69,6 +71,7 @@ class AsyncProducer:
             raise InvalidArgument("compression", compression, "'none' or 'gzip'")
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.security = security
         self.acks: int = acks
         self.idempotent = enable_idempotence
         self.compression = _COMPRESSION[compression]
@@ -132,7 +135,7 @@ class AsyncProducer:
                     await connection.close()
                 self._connection = None
                 connection = await BrokerConnection.open(
-                    self.bootstrap, client_id=self.client_id,
+                    self.bootstrap, client_id=self.client_id, security=self.security,
                     timeout=max(self.request_timeout_ms / 1000, 1.0) + 5.0)
                 self._connection = connection
             return connection
