@@ -113,7 +113,7 @@ def produce(client: str, bootstrap: str, creds: Creds, topic: str,
 
 async def _aio_produce(creds: Creds, bootstrap: str, topic: str, values: list[bytes]) -> list[int]:
     producer = aiokafka.AIOKafkaProducer(acks="all", **_aiokafka(creds, bootstrap))
-    await producer.start()
+    await _start(producer)
     try:
         return [(await producer.send_and_wait(topic, value, partition=0)).offset
                 for value in values]
@@ -188,7 +188,7 @@ async def _aio_consume(creds: Creds, bootstrap: str, topic: str, count: int, gro
                        commit: bool) -> list[bytes]:
     consumer = aiokafka.AIOKafkaConsumer(group_id=group, enable_auto_commit=False,
                                          **_aiokafka(creds, bootstrap))
-    await consumer.start()
+    await _start(consumer)
     try:
         partition = aiokafka.TopicPartition(topic, 0)
         consumer.assign([partition])
@@ -225,11 +225,21 @@ def topics(client: str, bootstrap: str, creds: Creds) -> set[str]:
 
 async def _aio_topics(creds: Creds, bootstrap: str) -> set[str]:
     consumer = aiokafka.AIOKafkaConsumer(**_aiokafka(creds, bootstrap))
-    await consumer.start()
+    await _start(consumer)
     try:
         return set(await consumer.topics())
     finally:
         await consumer.stop()
+
+
+async def _start(client: Any) -> None:
+    """aiokafka's start(); a client whose start failed is stopped too, or it complains when it
+    is garbage-collected."""
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise
 
 
 def _run(coroutine: Any) -> Any:
