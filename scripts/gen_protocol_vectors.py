@@ -69,7 +69,7 @@ RANGES = {
     11: range(0, 10), 12: range(0, 5), 13: range(0, 6), 14: range(0, 6), 15: range(0, 6),
     16: range(0, 6), 42: range(0, 3), 47: range(0, 1), 68: range(0, 2), 69: range(0, 1),
     29: range(1, 4), 30: range(1, 4), 31: range(1, 4),
-    50: range(0, 1), 51: range(0, 1),
+    50: range(0, 1), 51: range(0, 1), 17: range(0, 2), 36: range(0, 3),
 }
 # APIs kafka-python does not ship: their classes come from Kafka's JSON in --kafka-messages.
 FROM_KAFKA_JSON = (68, 69)

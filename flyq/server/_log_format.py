@@ -1,4 +1,4 @@
-"""The broker's log lines: one line per event, as text or as JSON (spec/metrics.md LOG-1..LOG-4).
+"""The broker's log lines: one line per event, as text or as JSON (spec/metrics.md LINE-1..4).
 
 Peers choose some of what gets logged (client ids, topic and group names), so a line break in a
 message must never start a forged log line: the text format escapes every character that
@@ -21,26 +21,26 @@ __all__ = ["LOG_FORMATS", "JsonFormatter", "OneLineFormatter", "escape_line", "f
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-# Every character str.splitlines() breaks a line at (LOG-1).
+# Every character str.splitlines() breaks a line at (LINE-1).
 _LINE_BREAKS = {
     "\n": "\\n", "\r": "\\r", "\x0b": "\\x0b", "\x0c": "\\x0c", "\x1c": "\\x1c",
     "\x1d": "\\x1d", "\x1e": "\\x1e", "\x85": "\\x85", "\u2028": "\\u2028", "\u2029": "\\u2029",
 }
 _ESCAPES = str.maketrans(_LINE_BREAKS)
-# Attributes every LogRecord has; anything else on a record came from `extra=` (LOG-3).
+# Attributes every LogRecord has; anything else on a record came from `extra=` (LINE-3).
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
 _CORE_FIELDS = ("ts", "level", "logger", "message")
 
 
 def escape_line(text: str) -> str:
-    """`text` with each line-breaking character written as its Python escape (LOG-1)."""
+    """`text` with each line-breaking character written as its Python escape (LINE-1)."""
     return text.translate(_ESCAPES)
 
 
 class OneLineFormatter(logging.Formatter):
     """The text format, `TEXT_FORMAT`, kept to one line: line breaks in the message and in an
-    appended traceback are escaped (LOG-1)."""
+    appended traceback are escaped (LINE-1)."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -66,7 +66,7 @@ def _jsonable(value: object) -> object:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line (LOG-2, LOG-3): `ts` (ISO 8601 UTC, milliseconds), `level`,
+    """One JSON object per line (LINE-2, LINE-3): `ts` (ISO 8601 UTC, milliseconds), `level`,
     `logger`, `message`, then the record's `extra=` fields (one named like a core field gets an
     `extra_` prefix), `exception` (the formatted traceback) and `stack` when present."""
 

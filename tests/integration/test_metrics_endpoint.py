@@ -1,5 +1,5 @@
 """`flyq broker --metrics HOST:PORT` (spec/metrics.md MET-9, MET-11, MET-12) and `--log-format json`
-(LOG-2): a real broker process, produced to with confluent-kafka, scraped with urllib."""
+(LINE-2): a real broker process, produced to with confluent-kafka, scraped with urllib."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_high_watermark_and_fsync_histogram_move_with_produces(
 
 
 def test_other_paths_are_404_and_logs_are_json(metrics_broker: BrokerProcess) -> None:
-    """MET-12, LOG-2: a path other than /metrics or / is 404, / serves the metrics too; every
+    """MET-12, LINE-2: a path other than /metrics or / is 404, / serves the metrics too; every
     line the broker logged is one JSON object with ts, level, logger and message."""
     url = metrics_url(metrics_broker)
     with pytest.raises(urllib.error.HTTPError) as raised:

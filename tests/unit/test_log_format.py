@@ -1,4 +1,4 @@
-"""The broker's log formats (spec/metrics.md LOG-1..LOG-4): one line per event, text or JSON."""
+"""The broker's log formats (spec/metrics.md LINE-1..4): one line per event, text or JSON."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def fail() -> None:
 
 def test_json_line_fields_extra_and_traceback(
         captured: tuple[logging.Logger, logging.StreamHandler[io.StringIO]]) -> None:
-    """LOG-2, LOG-3: one JSON object per line: ts in ISO 8601 UTC, level, logger, message,
+    """LINE-2, LINE-3: one JSON object per line: ts in ISO 8601 UTC, level, logger, message,
     the extra= fields, and a traceback as an escaped field, not a second line."""
     logger, handler = captured
     handler.setFormatter(formatter("json"))
@@ -72,14 +72,14 @@ def test_json_line_fields_extra_and_traceback(
 
 
 def test_json_timestamp_is_utc_with_milliseconds() -> None:
-    """LOG-2: ts is the record's creation time in UTC, ISO 8601 with milliseconds and a Z."""
+    """LINE-2: ts is the record's creation time in UTC, ISO 8601 with milliseconds and a Z."""
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "m", None, None)
     record.created = 86_400 + 3_600 + 0.25  # 1970-01-02 01:00:00.250 UTC
     assert json.loads(JsonFormatter().format(record))["ts"] == "1970-01-02T01:00:00.250Z"
 
 
 def test_json_is_ascii_and_one_line_whatever_the_message() -> None:
-    """LOG-1, LOG-2: a message with every line-breaking character is one ASCII line that
+    """LINE-1, LINE-2: a message with every line-breaking character is one ASCII line that
     decodes back to the message."""
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (BREAKS + " é",), None)
     line = JsonFormatter().format(record)
@@ -90,7 +90,7 @@ def test_json_is_ascii_and_one_line_whatever_the_message() -> None:
 
 def test_text_stays_one_line_with_line_breaks_and_a_traceback(
         captured: tuple[logging.Logger, logging.StreamHandler[io.StringIO]]) -> None:
-    """LOG-1, LOG-4: the text format keeps `time LEVEL logger: message`; line breaks in the
+    """LINE-1, LINE-4: the text format keeps `time LEVEL logger: message`; line breaks in the
     message and the traceback are escaped, so each event is one line."""
     logger, handler = captured
     handler.setFormatter(formatter("text"))
@@ -107,7 +107,7 @@ def test_text_stays_one_line_with_line_breaks_and_a_traceback(
 
 
 def test_text_format_unchanged_for_plain_messages() -> None:
-    """LOG-4: a message without line breaks reads exactly as the default text format had it."""
+    """LINE-4: a message without line breaks reads exactly as the default text format had it."""
     record = logging.LogRecord("flyq.server", logging.INFO, __file__, 1, "hello %s", ("x",),
                                None)
     plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -115,6 +115,6 @@ def test_text_format_unchanged_for_plain_messages() -> None:
 
 
 def test_unknown_format_is_refused() -> None:
-    """LOG-2: only text and json exist."""
+    """LINE-2: only text and json exist."""
     with pytest.raises(InvalidArgument, match="--log-format"):
         formatter("xml")
