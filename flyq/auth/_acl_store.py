@@ -19,6 +19,7 @@ import attrs
 
 from flyq.auth._acl import Acl
 from flyq.auth._acl_filter import AclFilter
+from flyq.auth._directory import ensure_security_directory
 from flyq.broker.layout import SECURITY_DIRECTORY
 from flyq.errors import CorruptCheckpoint, FlyQError
 from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_whole_file, replace_file
@@ -35,18 +36,12 @@ FORMAT_VERSION: Final = 1
 _FIELDS: Final = tuple(field.name for field in attrs.fields(Acl))
 
 
-def _ensure_directory(layer: FileLayer, directory: str) -> None:
-    if not layer.exists(directory):
-        layer.make_dirs(directory)
-        layer.fsync_dir(os.path.dirname(directory) or ".")
-
-
 def lock_acls(data_dir: str, file_layer: FileLayer | None = None) -> FileLock:
     """ACL-24: hold the ACL set of `data_dir` for this process (`flyq acl` for one command, the
     broker for its life); `DirectoryLocked` while another process holds it."""
     layer = file_layer if file_layer is not None else OsFileLayer()
     path = os.path.join(data_dir, LOCK_FILE)
-    _ensure_directory(layer, os.path.dirname(path))
+    ensure_security_directory(layer, os.path.dirname(path))
     return layer.lock(path)
 
 
@@ -140,6 +135,6 @@ class AclStore:
         return _sorted(removed)
 
     def _write(self, acls: frozenset[Acl]) -> None:
-        _ensure_directory(self._layer, os.path.dirname(self.path))
+        ensure_security_directory(self._layer, os.path.dirname(self.path))
         replace_file(self._layer, self.path, encode_acls(acls))
         self._acls = acls

@@ -19,11 +19,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from flyq.auth._directory import ensure_security_directory
 from flyq.auth._scram import ScramCredential
 from flyq.broker.layout import security_directory
 from flyq.errors import CorruptCheckpoint, FlyQError, UnacceptableCredential, UnknownUser
 from flyq.impl.checkpoint_file import read_whole_file, replace_file
-from flyq.impl.filelayer import FileLayer, OsFileLayer, make_dirs_durably
+from flyq.impl.filelayer import FileLayer, OsFileLayer
 
 __all__ = ["CREDENTIALS_FILE", "CREDENTIALS_VERSION", "CredentialStore", "credentials_path"]
 
@@ -199,6 +200,6 @@ class CredentialStore:
 
     def _write(self, users: Mapping[str, Mapping[str, ScramCredential]]) -> None:
         copied: Credentials = {user: dict(mechanisms) for user, mechanisms in users.items()}
-        make_dirs_durably(self._layer, os.path.dirname(self.path))
+        ensure_security_directory(self._layer, os.path.dirname(self.path))
         replace_file(self._layer, self.path, _encode(copied))
         self._users = copied

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -127,3 +129,10 @@ def test_the_lock_admits_one_holder(tmp_path: Path) -> None:
     finally:
         held.release()
     lock_acls(str(tmp_path)).release()
+
+
+def test_the_security_directory_is_created_private(tmp_path: Path) -> None:
+    """ACL-13, SASL-12: DATA_DIR/@security is made mode 0700, so the ACLs and the SCRAM
+    credentials beside them are the broker's user's alone."""
+    AclStore.open(str(tmp_path)).add([acl()])
+    assert stat.S_IMODE(os.stat(tmp_path / "@security").st_mode) == 0o700
