@@ -1,7 +1,7 @@
 """`make bench`: throughput, open/recovery time and peak RSS of flyq's partition log.
 
     python -m benchmarks.run [--quick] [--out FILE.json] [--data-dir DIR] [--repeat N] [--profile]
-                             [--skip-servers] [--skip-clients]
+                             [--skip-servers] [--skip-clients] [--skip-security]
 
 Sections (progress goes to stderr, the report to stdout):
   1+2. append throughput for 100 B and 1 KiB values in batches of 1, 100 and 1000 records, through
@@ -23,6 +23,9 @@ Sections (progress goes to stderr, the report to stdout):
        server in its own process (benchmarks/servers.py; --skip-servers leaves it out).
   10.  flyq.client next to confluent-kafka, kafka-python and aiokafka: produce and consume
        throughput against one FlyQ broker (benchmarks/clients.py; --skip-clients leaves it out).
+  11.  the cost of TLS and of SASL: produce/consume throughput and connect+authenticate time
+       over PLAINTEXT, SSL, SASL_PLAINTEXT (SCRAM-SHA-256, PLAIN) and SASL_SSL listeners of one
+       broker, as ratios to PLAINTEXT (benchmarks/security.py; --skip-security leaves it out).
 The data directory (a fresh temporary directory, on the repository's filesystem by default) is
 removed at the end.
 """
@@ -43,6 +46,7 @@ from benchmarks import append as ap
 from benchmarks import broker as bk
 from benchmarks import clients as cl
 from benchmarks import scenarios as sc
+from benchmarks import security as se
 from benchmarks import servers as sv
 from benchmarks import validation as va
 from benchmarks.common import GIB, KIB, MIB, encode_all, make_batches, median
@@ -105,6 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="leave out section 9 (FlyQ's broker next to Redis and Tansu)")
     parser.add_argument("--skip-clients", action="store_true",
                         help="leave out section 10 (flyq.client next to the other Kafka clients)")
+    parser.add_argument("--skip-security", action="store_true",
+                        help="leave out section 11 (the cost of TLS and of SASL)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
@@ -416,7 +422,7 @@ def rss_report(idle: dict[str, Any], big: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.skip_servers and args.skip_clients):
+    if not (args.skip_servers and args.skip_clients and args.skip_security):
         sv.stop_servers_on_signals()
     parent, why = choose_parent(args.data_dir)
     work = tempfile.mkdtemp(prefix="flyq-bench-", dir=parent)
@@ -465,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                                         repeat=1 if args.quick else 3)
         if not args.skip_clients:
             results["clients"] = cl.run(args.quick, say, parent=work)
+        if not args.skip_security:
+            results["security"] = se.run(args.quick, say, parent=work)
         results["elapsed_s"] = time.perf_counter() - started
         print(render(results, why))
         if args.out:
@@ -528,6 +536,8 @@ def render(results: dict[str, Any], why: str) -> str:
         parts += ["", sv.report(results["servers"])]
     if "clients" in results:
         parts += ["", cl.report(results["clients"])]
+    if "security" in results:
+        parts += ["", se.report(results["security"])]
     return "\n".join(parts)
 
 

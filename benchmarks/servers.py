@@ -58,7 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from benchmarks.report import count, finish, rate, size_label, table
@@ -430,8 +430,10 @@ class Meter:
 # --- workloads: Kafka protocol (FlyQ, Tansu) -----------------------------------------------------
 
 
-def create_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = kafka_admin.AdminClient({"bootstrap.servers": bootstrap})
+def create_topics(bootstrap: str, topics: Sequence[str],
+                  config: Mapping[str, Any] | None = None) -> None:
+    """`topics` (one partition each) created; `config`: extra client settings (security)."""
+    admin = kafka_admin.AdminClient({"bootstrap.servers": bootstrap, **(config or {})})
     futures = admin.create_topics([kafka_admin.NewTopic(t, num_partitions=1, replication_factor=1)
                                    for t in topics], operation_timeout=30, request_timeout=30)
     for topic, future in futures.items():
@@ -443,7 +445,9 @@ def create_topics(bootstrap: str, topics: Sequence[str]) -> None:
 
 
 def kafka_produce(bootstrap: str, topic: str, values: list[bytes], pid: int, *,
-                  idempotent: bool, warmup_topic: str = LATENCY_TOPIC) -> dict[str, Any]:
+                  idempotent: bool, warmup_topic: str = LATENCY_TOPIC,
+                  config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The produce workload; `config` is added to (and overrides) the producer's settings."""
     errors: list[str] = []
 
     def on_error(err: Any, _msg: Any) -> None:
@@ -456,6 +460,7 @@ def kafka_produce(bootstrap: str, topic: str, values: list[bytes], pid: int, *,
         "enable.idempotence": idempotent, "queue.buffering.max.messages": 1_000_000,
         "queue.buffering.max.kbytes": 1 << 20, "delivery.report.only.error": True,
         "on_delivery": on_error, "message.timeout.ms": int(PHASE_TIMEOUT_S * 1000),
+        **(config or {}),
     })
     # Before the timing: connected, the topic's metadata known and (idempotence) a producer id
     # acquired, by one acknowledged record to another topic.
@@ -484,7 +489,8 @@ def kafka_produce(bootstrap: str, topic: str, values: list[bytes], pid: int, *,
 
 
 def kafka_consume(bootstrap: str, topic: str, records: int, value_bytes: int,
-                  pid: int) -> dict[str, Any]:
+                  pid: int, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The consume workload; `config` is added to (and overrides) the consumer's settings."""
     consumer = confluent_kafka.Consumer({
         "bootstrap.servers": bootstrap, "group.id": "flyq-bench", "enable.auto.commit": False,
         "auto.offset.reset": "earliest", "fetch.max.bytes": 64 * MIB,
@@ -494,6 +500,7 @@ def kafka_consume(bootstrap: str, topic: str, records: int, value_bytes: int,
         # fetch.queue.backoff.ms (1 s) once 100,000 records are queued, which with 1,000,000
         # records measured those pauses (5 s of 6) rather than the broker.
         "queued.min.messages": 10_000_000, "queued.max.messages.kbytes": 2_097_151,
+        **(config or {}),
     })
     try:
         consumer.list_topics(topic, timeout=30)
