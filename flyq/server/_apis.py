@@ -631,6 +631,8 @@ class ApiHandlers:
                     answer["low_watermark"] = await self.broker.delete_records(
                         topic["name"], number, partition["offset"])
                     answer["error_code"] = NONE
+                    _log.info("records of %s-%d deleted below offset %d", topic["name"], number,
+                              answer["low_watermark"])
                 except Exception as exc:  # noqa: BLE001 - answered per partition
                     answer["error_code"], _ = error_of(exc, f"delete records of {topic['name']}")
                 partitions.append(answer)
