@@ -15,12 +15,12 @@ from typing import Final
 
 import attrs
 
+from flyq.auth._protocols import SECURITY_PROTOCOLS, uses_sasl, uses_tls
 from flyq.auth._sasl import SASL_MECHANISMS
 from flyq.errors import InvalidArgument, InvalidConfig
 
 __all__ = ["PLAINTEXT", "SECURITY_PROTOCOLS", "Security", "parse_properties", "ssl_context"]
 
-SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 # CLIENT-51: Kafka's JAAS login modules and the mechanisms each one serves.
 _LOGIN_MODULES: Final = {
@@ -100,12 +100,12 @@ class Security:
     @property
     def tls(self) -> bool:
         """Whether the connection is TLS (SSL, SASL_SSL)."""
-        return self.security_protocol in ("SSL", "SASL_SSL")
+        return uses_tls(self.security_protocol)
 
     @property
     def sasl(self) -> bool:
         """Whether the connection authenticates with SASL (SASL_PLAINTEXT, SASL_SSL)."""
-        return self.security_protocol.startswith("SASL_")
+        return uses_sasl(self.security_protocol)
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, str]) -> Security:

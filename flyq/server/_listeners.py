@@ -11,11 +11,11 @@ from collections.abc import Iterable
 
 import attrs
 
+from flyq.auth._protocols import SECURITY_PROTOCOLS, uses_sasl, uses_tls
 from flyq.errors import InvalidArgument
 
 __all__ = ["SECURITY_PROTOCOLS", "Listener", "parse_address", "parse_listener", "with_advertised"]
 
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _EVERY_INTERFACE = "0.0.0.0"
 
 
@@ -50,12 +50,12 @@ class Listener:
     @property
     def tls(self) -> bool:
         """Whether connections are TLS (SSL, SASL_SSL)."""
-        return self.security_protocol in ("SSL", "SASL_SSL")
+        return uses_tls(self.security_protocol)
 
     @property
     def sasl(self) -> bool:
         """Whether connections must authenticate with SASL first (SASL_PLAINTEXT, SASL_SSL)."""
-        return self.security_protocol.startswith("SASL_")
+        return uses_sasl(self.security_protocol)
 
     @property
     def advertised(self) -> tuple[str, int]:
