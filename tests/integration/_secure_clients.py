@@ -55,7 +55,8 @@ def _confluent(creds: Creds, bootstrap: str, errors: list[Any]) -> dict[str, Any
 def _kafka_python(creds: Creds, bootstrap: str) -> dict[str, Any]:
     options: dict[str, Any] = {"bootstrap_servers": bootstrap, "security_protocol": creds.protocol,
                                "client_id": "kafka-python",
-                               "request_timeout_ms": int(TIMEOUT * 1000)}
+                               "request_timeout_ms": int(TIMEOUT * 1000),
+                               "bootstrap_timeout_ms": 3000}  # a refused login: fail fast
     optional = {"sasl_mechanism": creds.mechanism, "sasl_plain_username": creds.user,
                 "sasl_plain_password": creds.password, "ssl_cafile": creds.cafile,
                 "ssl_certfile": creds.certfile, "ssl_keyfile": creds.keyfile}
@@ -75,6 +76,18 @@ def _aiokafka(creds: Creds, bootstrap: str) -> dict[str, Any]:
     return options
 
 
+# librdkafka's errors that mean no broker will take the records: give up at once.
+_HOPELESS = {confluent_kafka.KafkaError._AUTHENTICATION, confluent_kafka.KafkaError._SSL,
+             confluent_kafka.KafkaError._ALL_BROKERS_DOWN}
+
+
+def _flush_until_refused(producer: Any, errors: list[Any]) -> None:
+    deadline = time.monotonic() + TIMEOUT + 2
+    while time.monotonic() < deadline and producer.flush(0.2) > 0:
+        if any(error.code() in _HOPELESS for error in errors):
+            return
+
+
 def _refused(errors: list[Any], default: str) -> Refused:
     return Refused("; ".join(f"{error.name()}: {error.str()}" for error in errors) or default)
 
@@ -91,7 +104,7 @@ def produce(client: str, bootstrap: str, creds: Creds, topic: str,
             producer.produce(topic, value, partition=0,
                              on_delivery=lambda error, message: results.append(
                                  error if error is not None else message.offset()))
-        producer.flush(TIMEOUT + 2)
+        _flush_until_refused(producer, errors)
         failures = [result for result in results if not isinstance(result, int)]
         if failures or len(results) < len(values):
             raise _refused(errors, "; ".join(str(failure) for failure in failures)
