@@ -78,7 +78,8 @@ def _escape(value: str) -> str:
     escaped = "".join(f"\\{char}" if char in ',+"\\<>;=' else char for char in value)
     if escaped.startswith(("#", " ")):
         escaped = "\\" + escaped
-    if escaped.endswith(" ") and len(escaped) > 1:
+    # A one-space value's space is the leading one, escaped above; never escape it twice.
+    if escaped.endswith(" ") and len(value) > 1:
         escaped = escaped[:-1] + "\\ "
     return escaped
 
@@ -93,10 +94,12 @@ def subject_dn(peercert: Mapping[str, Any]) -> str:
 
 
 def _substitute(replacement: str, groups: tuple[str | None, ...]) -> str:
-    """Java's `$1` group references, as Kafka's rules write them (a missing group: empty)."""
+    """Java's `$1` group references, as Kafka's rules write them: a group that did not take part
+    is empty; a reference past the last group stays literal (`$2` with one group), as Kafka's
+    SslPrincipalMapper treats it."""
     def group(reference: re.Match[str]) -> str:
         number = int(reference.group(1))
-        return (groups[number] or "") if number < len(groups) else ""
+        return (groups[number] or "") if number < len(groups) else reference.group(0)
     return re.sub(r"\$(\d)", group, replacement)
 
 
