@@ -67,6 +67,7 @@ _STOP_GRACE_SECONDS = 10.0
 _IDLE_CHECK_SECONDS = 1.0
 _MAX_VERSIONS_SEEN = 10_000
 _TLS_HANDSHAKE_SECONDS = 10.0
+_LINGER_SECONDS = 1.0
 
 
 @attrs.define
@@ -105,6 +106,7 @@ class _ClientConnection(asyncio.Protocol):
         self._closing = False
         self._failed = False  # an authentication failed: nothing more is read (AUTH-5)
         self._authenticating = False  # a SASL step is under way: requests wait (AUTH-4)
+        self._linger: asyncio.TimerHandle | None = None  # closes a refused connection (AUTH-5)
         self._last_produce: asyncio.Task[Any] | None = None
         self.last_active = time.monotonic()
         self.peer = "?"
@@ -151,6 +153,8 @@ class _ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
+        if self._linger is not None:
+            self._linger.cancel()
         if self._server.forget(self) and self._server.metrics is not None:
             self._server.metrics.connection_closed(self.listener.name)
         for entry in self._in_flight:
@@ -347,15 +351,26 @@ class _ClientConnection(asyncio.Protocol):
             if metrics is not None:
                 metrics.bytes_sent(self.listener.name, sum(len(part) for part in buffers))
             if entry.close_after:
-                self._closing = True
-                self._in_flight.clear()
-                transport.close()
+                self._close_after_failure(transport)
                 return
         self.last_active = time.monotonic()
         if self._closing and not self._in_flight and transport is not None:
             transport.close()
             return
         self._update_reading()
+
+    def _close_after_failure(self, transport: asyncio.Transport) -> None:
+        """AUTH-5: the refusal is written; now end the connection without losing it. Closing a
+        socket that still holds unread bytes sends a reset, which can overtake the refusal, so
+        the rest of what the client sent is read and dropped until it closes (or a second has
+        passed). No half-close first: kafka-python drops a connection at the end of its input
+        before it reads the answer that came with it."""
+        self._closing = True
+        self._in_flight.clear()
+        if self._reading_paused:
+            transport.resume_reading()
+            self._reading_paused = False
+        self._linger = asyncio.get_running_loop().call_later(_LINGER_SECONDS, transport.close)
 
     def _update_reading(self) -> None:
         transport = self._transport

@@ -4,6 +4,7 @@ and a plaintext client are refused."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,14 @@ from tests.tls_files import TlsFiles, make_tls_files
 # kafka-python and aiokafka leave the socket of a refused connection for the garbage collector.
 pytestmark = [pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
               pytest.mark.filterwarnings("ignore::ResourceWarning")]
+
+
+@pytest.fixture(autouse=True)
+def _collect_refused_clients() -> Iterator[None]:
+    """A client refused while connecting leaves its sockets to the garbage collector: collect
+    them now, under this module's warning filters, not in some later test."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="module")
