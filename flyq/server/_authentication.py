@@ -159,7 +159,8 @@ class ConnectionAuthentication:
         if exchange is None or self.authenticated or self.failure is not None:
             why = ("this listener does not use SASL" if not self.listener.sasl
                    else "the connection has already authenticated" if self.authenticated
-                   else "no SaslHandshake came first")
+                   else "no SaslHandshake came first" if exchange is None
+                   else "the exchange has already failed")
             self.failure = IllegalSaslState(f"unexpected SaslAuthenticate on "
                                             f"{self.listener.name}: {why}")
             return self._authenticate_answer(self.failure, str(self.failure)), AuthOutcome.FAILED

@@ -121,6 +121,10 @@ def test_out_of_order_sasl_requests_are_illegal_sasl_state() -> None:
     assert "version 0" in str(old.failure)
     done, _ = scram_login("SCRAM-SHA-512", "secret")
     assert done.handshake({"mechanism": "PLAIN"})[0]["error_code"] == 34
+    failed, _ = scram_login("SCRAM-SHA-256", "guess")
+    answer, outcome = failed.authenticate({"auth_bytes": b"more"})
+    assert (answer["error_code"], outcome) == (34, AuthOutcome.FAILED)
+    assert "the exchange has already failed" in answer["error_message"]
 
 
 def test_a_blocked_address_fails_without_its_credentials_checked() -> None:
