@@ -55,9 +55,9 @@ from flyq.groups import (
 )
 from flyq.impl.topic import TopicMetadata
 from flyq.protocol import CONSUMER_PROTOCOL_TYPE, encode_assignment, encode_subscription
+from flyq.server._access import OPERATIONS_OMITTED, Access
 from flyq.server._acl_apis import AclHandlers
 from flyq.server._authorization import Authorization
-from flyq.server._authz import OPERATIONS_OMITTED, Access
 from flyq.server._context import REQUEST
 from flyq.server._extensions import ExtensionHandlers
 from flyq.server._groups import GroupService

@@ -15,7 +15,7 @@ from flyq.broker import AsyncBroker
 from flyq.errors import InvalidArgument, LogFailed, TopicAuthorizationFailed, kafka_error
 from flyq.impl.log import PartitionHealth
 from flyq.records import StoredRecord
-from flyq.server._authz import Access
+from flyq.server._access import Access
 
 __all__ = ["MAX_READ_BACKWARD_RECORDS", "ExtensionHandlers"]
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flyq.auth import Acl, AclAuthorizer
-from flyq.server._authz import allowed_on_some
+from flyq.server._access import allowed_on_some
 
 NAMES = ("orders", "orders-eu", "ord", "payments", "*", "o")
 # A suffix no ACL name contains: a name made with it is covered only by the ACLs that must cover it.

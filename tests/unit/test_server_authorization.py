@@ -22,7 +22,7 @@ from flyq.codec.record_batch import encode_batch
 from flyq.protocol import APIS, decode_message, encode_message
 from flyq.records import Record
 from flyq.server import ApiHandlers, ApiKey, CloseConnection, ServerSettings
-from flyq.server._authz import allowed_on_some
+from flyq.server._access import allowed_on_some
 from flyq.server._context import REQUEST, RequestContext
 
 with warnings.catch_warnings():
