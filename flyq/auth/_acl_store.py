@@ -23,26 +23,15 @@ from flyq.auth._directory import ensure_security_directory
 from flyq.broker.layout import SECURITY_DIRECTORY
 from flyq.errors import CorruptCheckpoint, FlyQError
 from flyq.impl.checkpoint_file import TEMP_SUFFIX, read_whole_file, replace_file
-from flyq.impl.filelayer import FileLayer, FileLock, OsFileLayer
+from flyq.impl.filelayer import FileLayer, OsFileLayer
 
-__all__ = ["ACL_FILE", "FORMAT_VERSION", "LOCK_FILE", "AclStore", "decode_acls", "encode_acls",
-           "lock_acls"]
+__all__ = ["ACL_FILE", "FORMAT_VERSION", "AclStore", "decode_acls", "encode_acls"]
 
 # In the data directory's security directory, beside the SCRAM credentials; "@" keeps it apart
 # from every topic's directory (no topic name has one).
 ACL_FILE: Final = os.path.join(SECURITY_DIRECTORY, "acls.json")
-LOCK_FILE: Final = os.path.join(SECURITY_DIRECTORY, ".acl-lock")
 FORMAT_VERSION: Final = 1
 _FIELDS: Final = tuple(field.name for field in attrs.fields(Acl))
-
-
-def lock_acls(data_dir: str, file_layer: FileLayer | None = None) -> FileLock:
-    """ACL-24: hold the ACL set of `data_dir` for this process (`flyq acl` for one command, the
-    broker for its life); `DirectoryLocked` while another process holds it."""
-    layer = file_layer if file_layer is not None else OsFileLayer()
-    path = os.path.join(data_dir, LOCK_FILE)
-    ensure_security_directory(layer, os.path.dirname(path))
-    return layer.lock(path)
 
 
 def _sorted(acls: Iterable[Acl]) -> list[Acl]:

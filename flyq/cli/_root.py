@@ -19,7 +19,8 @@ from flyq.broker import Broker
 from flyq.errors import DirectoryLocked, FlyQError
 from flyq.impl.broker_config import CONFIG_ENV, CONFIG_FILE
 
-__all__ = ["DEFAULT_DATA_DIR", "cli", "data_dir_option", "main", "open_broker"]
+__all__ = ["DEFAULT_DATA_DIR", "cli", "data_dir_option", "hint_when_locked", "main",
+           "open_broker"]
 
 DEFAULT_DATA_DIR = "./flyq-data"
 _DATA_DIR_KEY = "flyq.data_dir"
@@ -84,10 +85,15 @@ def _locked_hint(ctx: click.Context) -> str:
     return f"if a broker is running on it, stop it first: `flyq {command}` has no --bootstrap"
 
 
+def hint_when_locked(ctx: click.Context) -> None:
+    """From now on, a `DirectoryLocked` from this command says how to reach a running broker."""
+    ctx.meta[_LOCKED_HINT_KEY] = _locked_hint(ctx)
+
+
 def open_broker(ctx: click.Context, *, create: bool = False) -> Broker:
     """The Broker of the chosen data directory, closed when the command ends."""
     config_file = ctx.find_root().params.get("config_file")
-    ctx.meta[_LOCKED_HINT_KEY] = _locked_hint(ctx)
+    hint_when_locked(ctx)
     broker = Broker.open(data_dir(ctx), config_path=config_file, create=create)
     return ctx.with_resource(broker)
 

@@ -21,7 +21,8 @@ from flyq.auth import (
     Acl,
     AclFilter,
 )
-from flyq.auth._acl_store import AclStore, lock_acls
+from flyq.auth._acl_store import AclStore
+from flyq.auth._directory import lock_security
 from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import format_option, print_json, table
 from flyq.cli._root import cli, data_dir, data_dir_option, open_broker
@@ -90,7 +91,7 @@ def _store(ctx: click.Context, *, create: bool = False) -> AclStore:
     """The data directory's ACL store, its lock held for the command (ACL-24): a broker that
     holds it makes the command fail, pointing to --bootstrap."""
     open_broker(ctx, create=create)
-    ctx.call_on_close(lock_acls(data_dir(ctx)).release)
+    ctx.call_on_close(lock_security(data_dir(ctx)).release)
     return AclStore.open(data_dir(ctx))
 
 

@@ -16,11 +16,12 @@ from typing import Any
 import click
 
 from flyq.auth import SCRAM_MECHANISMS, CredentialStore, make_credential
+from flyq.auth._directory import lock_security
 from flyq.auth._scram import DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS
 from flyq.broker import DataDirectoryNotFound
 from flyq.cli._network import admin_run, bootstrap_option, chosen_bootstrap
 from flyq.cli._render import format_option, print_json, table
-from flyq.cli._root import cli, data_dir, data_dir_option
+from flyq.cli._root import cli, data_dir, data_dir_option, hint_when_locked
 from flyq.client import AsyncAdmin
 from flyq.errors import UnknownUser
 
@@ -41,9 +42,13 @@ def users() -> None:
 
 
 def _store(ctx: click.Context, *, create: bool) -> CredentialStore:
+    """The data directory's credentials, their lock held for the command (SASL-16): a running
+    broker holds it, and the command fails pointing to --bootstrap."""
     directory = data_dir(ctx)
     if not create and not os.path.isdir(directory):
         raise DataDirectoryNotFound(directory)
+    hint_when_locked(ctx)
+    ctx.call_on_close(lock_security(directory).release)
     return CredentialStore.open(directory)
 
 

@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 
-from flyq.auth._acl_store import lock_acls
+from flyq.auth._directory import lock_security
 from flyq.broker import AsyncBroker
 from flyq.impl.filelayer import set_fsync_observer
 from flyq.server._metrics import BrokerMetrics
@@ -32,12 +32,12 @@ async def serve(data_dir: str, settings: ServerSettings, *, config_path: str | N
     With `metrics_address`, the Prometheus endpoint listens there once the broker does (MET-12).
     The broker holds the ACL set for its life (ACL-24): offline `flyq acl` waits for it to stop.
     """
-    acl_lock = lock_acls(data_dir)
+    security_lock = lock_security(data_dir)
     try:
         await _serve(data_dir, settings, config_path=config_path, started=started, stop=stop,
                      metrics_address=metrics_address)
     finally:
-        acl_lock.release()
+        security_lock.release()
 
 
 async def _serve(data_dir: str, settings: ServerSettings, *, config_path: str | None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flyq.auth import Acl
-from flyq.auth._acl_store import lock_acls
+from flyq.auth._directory import lock_security
 from flyq.client import Admin
 from tests.integration.broker_process import BrokerProcess
 from tests.integration.test_acl_apis import secured_broker
@@ -109,7 +109,7 @@ def test_offline_commands_refuse_a_held_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ok("acl", "add", "--allow-principal", "User:a", "--operation", "Read", "--topic", "t",
        data_dir=data)
-    held = lock_acls(str(data))
+    held = lock_security(str(data))
     try:
         for command in (("list",), ("add", "--allow-principal", "User:b", "--operation", "Read",
                                     "--topic", "t"), ("remove", "--topic", "t", "--yes")):

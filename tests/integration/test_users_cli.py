@@ -196,3 +196,12 @@ def test_admin_user_methods(broker: BrokerProcess) -> None:
         assert isinstance(errors["judy"], UnknownUser)
         assert admin.describe_users() == {"ivan": (("SCRAM-SHA-256", 4096),)}
     assert logs_in(broker.data_dir, "ivan", "1van", "SCRAM-SHA-256")
+
+
+def test_offline_users_refused_while_a_broker_runs(broker: BrokerProcess) -> None:
+    """SASL-16, ACL-24: the broker holds the security lock, so an offline change of its users
+    fails, pointing to --bootstrap, and changes nothing."""
+    message = fails("users", "add", "mallory", "--password-stdin", data_dir=broker.data_dir,
+                    stdin=b"x-secret\n")
+    assert "--bootstrap" in message
+    assert "mallory" not in listing("--bootstrap", broker.bootstrap)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from flyq.auth import Acl, AclFilter
-from flyq.auth._acl_store import AclStore, lock_acls
+from flyq.auth._acl_store import AclStore
+from flyq.auth._directory import lock_security
 from flyq.errors import CorruptCheckpoint, DirectoryLocked
 
 ALICE, BOB = "User:alice", "User:bob"
@@ -122,13 +123,13 @@ def test_concurrent_changes_all_take_effect(tmp_path: Path) -> None:
 def test_the_lock_admits_one_holder(tmp_path: Path) -> None:
     """ACL-24: while the ACL lock is held a second holder gets DirectoryLocked naming the
     directory; after release it can be taken again."""
-    held = lock_acls(str(tmp_path))
+    held = lock_security(str(tmp_path))
     try:
         with pytest.raises(DirectoryLocked, match="security"):
-            lock_acls(str(tmp_path))
+            lock_security(str(tmp_path))
     finally:
         held.release()
-    lock_acls(str(tmp_path)).release()
+    lock_security(str(tmp_path)).release()
 
 
 def test_the_security_directory_is_created_private(tmp_path: Path) -> None:
