@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from flyq.auth import SaslStep
 from flyq.errors import (
     AuthenticationFailed,
     FlyQError,
@@ -47,9 +48,12 @@ class SaslExchange(Protocol):
     @property
     def user(self) -> str | None: ...
 
+    @property
+    def enabled(self) -> tuple[str, ...]: ...
+
     def handshake(self, mechanism: str) -> None: ...
 
-    def authenticate(self, token: bytes) -> Any: ...  # a SaslStep: challenge, complete, principal
+    def authenticate(self, token: bytes) -> SaslStep: ...
 
 
 class AuthOutcome(enum.Enum):
@@ -149,7 +153,7 @@ class ConnectionAuthentication:
         return self._handshake_answer(None), AuthOutcome.CONTINUE
 
     def _handshake_answer(self, error: FlyQError | None) -> Body:
-        enabled = list(getattr(self._exchange, "enabled", ()))
+        enabled = list(self._exchange.enabled) if self._exchange is not None else []
         return {"error_code": kafka_error(error).code if error else 0, "mechanisms": enabled}
 
     def authenticate(self, body: Body, *, blocked_for_ms: int = 0) -> tuple[Body, AuthOutcome]:
@@ -182,6 +186,7 @@ class ConnectionAuthentication:
                   "session_lifetime_ms": 0}
         if not step.complete:
             return answer, AuthOutcome.CONTINUE
+        assert step.principal is not None  # a complete exchange names its principal
         self.authenticated = True
         self.principal = step.principal
         return answer, AuthOutcome.AUTHENTICATED

@@ -80,12 +80,6 @@ class _InFlight:
     close_after: bool = False  # a failed authentication: close once this answer is written
 
 
-async def _answer_after(delay_seconds: float, body: dict[str, Any]) -> dict[str, Any]:
-    if delay_seconds > 0:
-        await asyncio.sleep(delay_seconds)
-    return body
-
-
 class _ClientConnection(asyncio.Protocol):
     """One client socket (SRV-1..4)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import confluent_kafka
+import pytest
 from confluent_kafka.admin import AdminClient
 
 with warnings.catch_warnings():
@@ -19,9 +20,18 @@ with warnings.catch_warnings():
     import aiokafka.helpers
     import kafka
 
-__all__ = ["CLIENTS", "Creds", "Refused", "consume", "produce", "topics"]
+__all__ = ["CLIENTS", "REFUSED_CLIENT_MARKS", "Creds", "Refused", "commit", "consume", "produce",
+           "topics"]
 
 CLIENTS = ("confluent-kafka", "kafka-python", "aiokafka")
+# The marks of a test module that lets clients be refused: kafka-python and aiokafka leave the
+# sockets of a refused connection to the garbage collector, which conftest's
+# `collect_refused_clients` runs under these filters, not in some later test.
+REFUSED_CLIENT_MARKS = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.usefixtures("collect_refused_clients"),
+]
 TIMEOUT = 6.0
 
 
@@ -214,6 +224,52 @@ async def _aio_consume(creds: Creds, bootstrap: str, topic: str, count: int, gro
         if commit and values:
             await consumer.commit({partition: len(values)})
         return values
+    finally:
+        await consumer.stop()
+
+
+def commit(client: str, bootstrap: str, creds: Creds, topic: str, group: str,
+           offset: int) -> None:
+    """Commit `offset` for partition 0 of `topic` to `group` without reading first, or
+    `Refused`."""
+    try:
+        if client == "confluent-kafka":
+            errors: list[Any] = []
+            consumer = confluent_kafka.Consumer({**_confluent(creds, bootstrap, errors),
+                                                 "group.id": group, "enable.auto.commit": False})
+            try:
+                results = consumer.commit(offsets=[confluent_kafka.TopicPartition(topic, 0,
+                                                                                  offset)],
+                                          asynchronous=False)
+                failed = [result.error for result in results or [] if result.error]
+                if failed:
+                    raise Refused(f"{failed[0].name()}: {failed[0].str()}")
+            finally:
+                consumer.close()
+        elif client == "kafka-python":
+            consumer = kafka.KafkaConsumer(group_id=group, enable_auto_commit=False,
+                                           **_kafka_python(creds, bootstrap))
+            try:
+                consumer.commit({kafka.TopicPartition(topic, 0):
+                                 kafka.structs.OffsetAndMetadata(offset, "", -1)})
+            finally:
+                consumer.close(autocommit=False)
+        else:
+            _run(_aio_commit(creds, bootstrap, topic, group, offset))
+    except Refused:
+        raise
+    except Exception as exc:
+        raise Refused(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _aio_commit(creds: Creds, bootstrap: str, topic: str, group: str, offset: int) -> None:
+    consumer = aiokafka.AIOKafkaConsumer(group_id=group, enable_auto_commit=False,
+                                         **_aiokafka(creds, bootstrap))
+    await _start(consumer)
+    try:
+        partition = aiokafka.TopicPartition(topic, 0)
+        consumer.assign([partition])  # aiokafka commits only assigned partitions
+        await consumer.commit({partition: offset})
     finally:
         await consumer.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.integration.broker_process import (
     BrokerProcess,
 )
 from tests.integration.tansu_process import running_tansu
+from tests.tls_files import TlsFiles, make_tls_files
 
 
 @pytest.fixture
@@ -70,3 +72,17 @@ def tansu(tmp_path: Path) -> Iterator[str]:
     bootstrap. The test is skipped, with the reason, when the binary is missing."""
     with running_tansu(tmp_path) as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA, the broker's certificate, and valid, expired and untrusted client certificates,
+    made once per run (tests/tls_files.py)."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def collect_refused_clients() -> Iterator[None]:
+    """After the test, collect the sockets refused clients left (see REFUSED_CLIENT_MARKS)."""
+    yield
+    gc.collect()

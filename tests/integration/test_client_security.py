@@ -26,7 +26,7 @@ from flyq.errors import (
     UnsupportedSaslMechanism,
 )
 from tests.integration.broker_process import BrokerProcess
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.tls_files import TlsFiles
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,6 @@ BOB_PASSWORD = "bob-pw"
 CERT_PRINCIPAL = "User:CN=alice,OU=eng,O=FlyQ Test"
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 WAIT = 15.0
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ authentication closes the connection without the broker growing its memory."""
 from __future__ import annotations
 
 import contextlib
-import gc
 import shutil
 import socket
 import struct
@@ -20,20 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._secure_clients import CLIENTS, Creds, Refused, consume, produce, topics
+from tests.integration._secure_clients import (
+    CLIENTS,
+    REFUSED_CLIENT_MARKS,
+    Creds,
+    Refused,
+    commit,
+    consume,
+    produce,
+    topics,
+)
 from tests.integration.broker_process import REPO_ROOT, BrokerProcess
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.tls_files import TlsFiles
 
-pytestmark = [pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-              pytest.mark.filterwarnings("ignore::ResourceWarning")]
-
-
-@pytest.fixture(autouse=True)
-def _collect_refused_clients() -> Iterator[None]:
-    """A client refused while connecting leaves its sockets to the garbage collector: collect
-    them now, under this module's warning filters, not in some later test."""
-    yield
-    gc.collect()
+pytestmark = REFUSED_CLIENT_MARKS
 
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 PASSWORDS = {"admin": "admin-secret", "alice": "alice-secret", "carol": "carol-secret",
@@ -67,11 +66,6 @@ def prepare(data_dir: Path) -> None:
     flyq(*acl, "--allow-principal", "User:dave", "--operation", "write", "--topic", "secret")
     for user in ("carol", "dave", "eve"):
         flyq(*acl, "--allow-principal", f"User:{user}", "--operation", "read", "--group", "*")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
@@ -185,16 +179,18 @@ def test_without_write_a_principal_cannot_produce(client: str,
 @pytest.mark.parametrize("client", CLIENTS)
 def test_without_read_a_principal_cannot_fetch_or_commit(client: str,
                                                          secure_broker: BrokerProcess) -> None:
-    """AUTHZ (Fetch, OffsetCommit): dave may write "secret" but not read it: no record comes
-    back and no offset is committed."""
+    """AUTHZ-5, AUTHZ-9: dave may write "secret" but not read it: his fetch gets no record and
+    his commit is refused with TOPIC_AUTHORIZATION_FAILED; carol, who may read it, commits."""
     address = secure_broker.address("SASL_PLAINTEXT")
     try:
-        got = consume(client, address, sasl("dave"), "secret", 1, group=f"g-dave-{client}",
-                      commit=True)
+        got = consume(client, address, sasl("dave"), "secret", 1)
     except Refused as refused:
         assert "authoriz" in str(refused).lower(), str(refused)
     else:
         assert got == [], got
+    with pytest.raises(Refused, match=r"(?i)topic.?authorization"):
+        commit(client, address, sasl("dave"), "secret", f"g-dave-{client}", 1)
+    commit(client, address, sasl("carol"), "secret", f"g-carol-{client}", 1)
     assert produce(client, address, sasl("dave"), "secret", [b"dave's"]) != []
 
 
@@ -234,6 +230,16 @@ def test_an_oversized_frame_before_authentication_closes_the_connection(
     grown = _rss_kib(pid) - before
     assert grown < 16 * 1024, f"the broker grew by {grown} KiB"
     assert "outside 0..524288" in secure_broker.stderr_text()
+
+
+def test_after_authentication_large_frames_are_accepted(secure_broker: BrokerProcess) -> None:
+    """AUTH-2: once authenticated, frames up to socket.request.max.bytes: a 700 KB record (a
+    Produce frame above the 512 KiB pre-authentication limit) is stored and read back."""
+    address = secure_broker.address("SASL_PLAINTEXT")
+    value = bytes(range(256)) * 2735  # 700,160 bytes
+    assert produce("confluent-kafka", address, sasl("alice"), "sasl-large", [value]) == [0]
+    assert consume("confluent-kafka", address, sasl("alice"), "sasl-large", 1,
+                   group="g-large") == [value]
 
 
 def test_kcat_with_scram_despite_old_librdkafkas_nonce(secure_broker: BrokerProcess) -> None:

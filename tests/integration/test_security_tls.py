@@ -4,7 +4,6 @@ and a plaintext client are refused."""
 
 from __future__ import annotations
 
-import gc
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -12,26 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._secure_clients import CLIENTS, Creds, Refused, consume, produce
+from tests.integration._secure_clients import (
+    CLIENTS,
+    REFUSED_CLIENT_MARKS,
+    Creds,
+    Refused,
+    consume,
+    produce,
+)
 from tests.integration.broker_process import BrokerProcess
-from tests.tls_files import TlsFiles, make_tls_files
+from tests.tls_files import TlsFiles
 
-# kafka-python and aiokafka leave the socket of a refused connection for the garbage collector.
-pytestmark = [pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-              pytest.mark.filterwarnings("ignore::ResourceWarning")]
-
-
-@pytest.fixture(autouse=True)
-def _collect_refused_clients() -> Iterator[None]:
-    """A client refused while connecting leaves its sockets to the garbage collector: collect
-    them now, under this module's warning filters, not in some later test."""
-    yield
-    gc.collect()
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
+pytestmark = REFUSED_CLIENT_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +37,31 @@ def mtls_broker(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles
         yield process
     finally:
         assert process.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles
+               ) -> Iterator[BrokerProcess]:
+    """A broker with an SSL listener that asks for no client certificate."""
+    directory = tmp_path_factory.mktemp("tls-only")
+    process = BrokerProcess(directory / "data", listeners=("SSL",), extra_args=(
+        "--ssl-cert", str(tls.server_cert), "--ssl-key", str(tls.server_key))).start()
+    try:
+        yield process
+    finally:
+        assert process.stop() == 0
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_ssl_without_a_client_certificate(client: str, tls_broker: BrokerProcess,
+                                          tls: TlsFiles) -> None:
+    """TLS-1, TLS-6, AUTH-1: server-authenticated TLS; the client is User:ANONYMOUS."""
+    creds = Creds("SSL", cafile=str(tls.ca))
+    address = tls_broker.address("SSL")
+    topic = f"ssl-{client}"
+    assert produce(client, address, creds, topic, [b"p", b"q"]) == [0, 1]
+    assert consume(client, address, creds, topic, 2) == [b"p", b"q"]
+    assert "on SSL as User:ANONYMOUS" in tls_broker.stderr_text()
 
 
 def _mtls(tls: TlsFiles, cert: Path, key: Path, cafile: Path | None = None) -> Creds:
